@@ -1,0 +1,62 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Architecture, inside out:
+//   PackGuardCore    pure safety policy (value types, no I/O, no clock, no Foundation)
+//   PackGuardConfig  YAML configuration: parsing and strict, located validation
+//   PackGuardGPIO    GPIO lines: libgpiod backend (through CGPIOShim) and the mocked chip
+//   PackGuardADC     ADS1115 over Linux I2C, and the mocked I2C bus
+//   PackGuardDaemon  the control loop, watchdogs, systemd notify, control socket
+//   packguard        the command line
+let package = Package(
+    name: "PackGuard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "packguard", targets: ["packguard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "PackGuardCore"),
+        .target(
+            name: "PackGuardConfig",
+            dependencies: ["PackGuardCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .systemLibrary(
+            name: "CLibgpiod",
+            pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]
+        ),
+        .target(name: "CGPIOShim", dependencies: ["CLibgpiod"]),
+        .target(
+            name: "PackGuardGPIO",
+            dependencies: ["PackGuardCore", "PackGuardConfig", "CGPIOShim"]
+        ),
+        .target(name: "PackGuardADC"),
+        .executableTarget(
+            name: "packguard",
+            dependencies: [
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PackGuardCoreTests",
+            dependencies: [
+                "PackGuardCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "PackGuardConfigTests",
+            dependencies: ["PackGuardConfig", "PackGuardCore"]
+        ),
+        .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,98 @@
+// PackGuard's one C boundary to libgpiod. The same API is implemented for libgpiod v1 (1.6.x)
+// and v2 (2.1+), chosen at compile time from the installed <gpiod.h>. No libgpiod type crosses
+// this header, so Swift never sees which version it runs on.
+//
+// Conventions: functions returning a pointer return NULL on failure; functions returning int
+// return -1 on failure. In both cases errno says why. Values are LOGICAL (active = 1): the
+// active-low inversion is done by the kernel as configured at request time.
+#ifndef PACKGUARD_GPIO_SHIM_H
+#define PACKGUARD_GPIO_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pg_chip pg_chip;
+typedef struct pg_request pg_request;
+
+typedef enum {
+    PG_BIAS_AS_IS = 0,
+    PG_BIAS_DISABLED = 1,
+    PG_BIAS_PULL_UP = 2,
+    PG_BIAS_PULL_DOWN = 3,
+} pg_bias;
+
+typedef enum {
+    PG_EDGE_RISING = 1,   // logical inactive -> active
+    PG_EDGE_FALLING = 2,  // logical active -> inactive
+} pg_edge;
+
+typedef struct {
+    unsigned int offset;
+    pg_bias bias;
+    bool active_low;
+} pg_input_line;
+
+typedef struct {
+    unsigned int offset;
+    bool active_low;
+    int initial_value;    // logical, 0 or 1; driven from the very first instant of the request
+} pg_output_line;
+
+typedef struct {
+    unsigned int offset;
+    pg_edge edge;
+    uint64_t timestamp_ns; // kernel timestamp (CLOCK_MONOTONIC by default)
+} pg_edge_event;
+
+#define PG_NAME_MAX 64
+
+typedef struct {
+    unsigned int offset;
+    char name[PG_NAME_MAX];      // "" when the line has no name
+    char consumer[PG_NAME_MAX];  // "" when unused or the consumer has no name
+    bool used;
+    bool is_output;
+    bool active_low;
+} pg_line_info;
+
+// "libgpiod v1 1.6.3" / "libgpiod v2 2.1.3" (API generation and runtime library version).
+const char *pg_backend_description(void);
+
+pg_chip *pg_chip_open(const char *path);
+void pg_chip_close(pg_chip *chip);
+// Kernel name ("gpiochip0") and label ("pinctrl-bcm2711"); valid until the chip is closed.
+const char *pg_chip_name(pg_chip *chip);
+const char *pg_chip_label(pg_chip *chip);
+unsigned int pg_chip_num_lines(pg_chip *chip);
+int pg_chip_line_info(pg_chip *chip, unsigned int offset, pg_line_info *out);
+// Offset of the line with this exact name on this chip, or -1 with errno ENOENT.
+int pg_chip_find_line(pg_chip *chip, const char *name);
+
+// One request holds several lines of one chip. Inputs are requested with both-edge events.
+pg_request *pg_request_inputs(pg_chip *chip, const char *consumer,
+                              const pg_input_line *lines, size_t count);
+// Outputs are requested with their initial values in the same call (never glitch active).
+pg_request *pg_request_outputs(pg_chip *chip, const char *consumer,
+                               const pg_output_line *lines, size_t count);
+void pg_request_release(pg_request *request);
+
+// values[i] belongs to the i-th line of the request, in request order.
+int pg_request_get_values(pg_request *request, int *values, size_t count);
+int pg_request_set_values(pg_request *request, const int *values, size_t count);
+
+// One pollable file descriptor (POLLIN when edge events are pending) for the whole request,
+// owned by the request. -1 for output requests.
+int pg_request_event_fd(pg_request *request);
+// Reads up to max pending events without blocking; returns how many (0 when none).
+int pg_request_read_events(pg_request *request, pg_edge_event *events, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,46 @@
+/// Why the policy is holding relays open. Transient faults clear when their cause clears;
+/// latched faults stay until an operator reset.
+public enum Fault: Sendable, Hashable, CustomStringConvertible {
+    case inputReadError(InputSignal)
+    case inputStale(InputSignal)
+    case outputWriteError
+    case loopDeadlineMissed
+    case socInvalid
+    case chatter(Contactor)
+    case welded(Contactor)
+    case failedToClose(Contactor)
+
+    public var isLatched: Bool {
+        switch self {
+        case .chatter, .welded, .failedToClose: true
+        case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .socInvalid: false
+        }
+    }
+
+    /// Short machine-friendly code, as shown in status JSON.
+    public var code: String {
+        switch self {
+        case .inputReadError(let s): "inputReadError:\(s.rawValue)"
+        case .inputStale(let s): "inputStale:\(s.rawValue)"
+        case .outputWriteError: "outputWriteError"
+        case .loopDeadlineMissed: "watchdog"
+        case .socInvalid: "socInvalid"
+        case .chatter(let c): "chatter:\(c.rawValue)"
+        case .welded(let c): "welded:\(c.rawValue)"
+        case .failedToClose(let c): "failedToClose:\(c.rawValue)"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .inputReadError(let s): "read error on \(s)"
+        case .inputStale(let s): "\(s) not read recently (stale)"
+        case .outputWriteError: "an output could not be written"
+        case .loopDeadlineMissed: "control loop missed its deadline (internal watchdog)"
+        case .socInvalid: "state of charge reading invalid"
+        case .chatter(let c): "\(c) relay chattering (locked out)"
+        case .welded(let c): "\(c) contactor welded (feedback closed while commanded open)"
+        case .failedToClose(let c): "\(c) contactor failed to close (feedback open while commanded closed)"
+        }
+    }
+}

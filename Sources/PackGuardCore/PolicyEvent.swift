@@ -1,0 +1,49 @@
+/// The controller's overall state, as shown to users.
+public enum ControllerState: String, Sendable, Equatable {
+    case starting
+    case running
+    case faulted
+    case forcedOff
+    case stopped
+}
+
+/// Something the policy did or noticed, with a reason in words a user understands.
+public struct PolicyEvent: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case outputChanged(OutputSignal, Level)
+        case faultRaised(Fault)
+        case faultCleared(Fault)
+        case stateChanged(ControllerState)
+        case balancing(Bool)
+        case socRule(String)
+        case commandAccepted(OperatorCommand)
+        case commandRefused(OperatorCommand)
+    }
+
+    public var time: Instant
+    public var kind: Kind
+    public var reason: String
+
+    public init(time: Instant, kind: Kind, reason: String) {
+        self.time = time
+        self.kind = kind
+        self.reason = reason
+    }
+
+    public var description: String { "\(time) \(reason)" }
+}
+
+/// The logical level of every output after a step.
+public typealias OutputLevels = PerOutput<Level>
+
+/// What one step decided.
+public struct StepResult: Sendable, Equatable {
+    public var outputs: OutputLevels
+    public var events: [PolicyEvent]
+    /// The earliest time at which outputs may change without any new input: the shell must
+    /// step again by then (qualification, minimum off time, timeouts, LED blink, staleness).
+    public var nextDeadline: Instant?
+    /// True when inputs were read and no input, output or loop fault is active: the shell may
+    /// pet its watchdogs and toggle the heartbeat only after such a step.
+    public var healthy: Bool
+}

@@ -1,0 +1,615 @@
+/// PackGuard's safety policy: "off is immediate, on is earned".
+///
+/// A value-type state machine. The shell calls `step(_:now:)` with what it observed and the
+/// current monotonic time; the policy answers with the level of every output, the events that
+/// explain each change, and the next deadline by which it must be stepped again. It does no
+/// I/O and reads no clock, so the same inputs at the same times always give the same outputs.
+public struct SafetyPolicy: Sendable {
+    public let configuration: PolicyConfiguration
+    private var timing: PolicyTiming { configuration.timing }
+
+    private var startedAt: Instant?
+    private var phase: Phase = .starting
+    private var forceOff = false
+    private var stopped = false
+
+    private var inputs = PerInput(repeating: InputTracker())
+    private var relays = [RelayTracker(), RelayTracker()]  // indexed by Contactor.index
+    private var socState = SocState()
+    private var balance = BalanceTracker()
+
+    private var outputFailure: String?
+    private var loopDeadlineMissed = false
+    private var heartbeat = Level.inactive
+    private var activeFaults: [Fault] = []
+    private var outputs = OutputLevels(repeating: .inactive)
+
+    private enum Phase: Equatable { case starting, running }
+
+    public init(configuration: PolicyConfiguration) {
+        precondition(configuration.inputs.contains(.chargeEnable)
+            && configuration.inputs.contains(.dischargeEnable), "both BMS enables are required")
+        precondition(configuration.outputs.contains(.chargeRelay)
+            && configuration.outputs.contains(.dischargeRelay), "both contactor relays are required")
+        precondition(configuration.timing.qualifyMs > 0 && configuration.timing.chatterLimit > 0,
+                     "timings are validated by the configuration layer")
+        self.configuration = configuration
+    }
+
+    // MARK: - Observation
+
+    /// The outputs as of the last step (all inactive before the first).
+    public var currentOutputs: OutputLevels { outputs }
+    /// Every active fault, transient and latched, in a stable order.
+    public var faults: [Fault] { activeFaults }
+    public var isForcedOff: Bool { forceOff }
+    public var isBalancing: Bool { balance.active }
+    /// When balancing mode started, while it is active.
+    public var balancingSince: Instant? { balance.active ? balance.startedAt : nil }
+    /// The last valid SOC and when it was taken.
+    public var lastSoc: (percent: Double, at: Instant)? {
+        socState.lastValid.map { ($0, socState.lastValidAt ?? .zero) }
+    }
+
+    public var state: ControllerState {
+        if stopped { return .stopped }
+        if phase == .starting { return .starting }
+        if forceOff { return .forcedOff }
+        return activeFaults.isEmpty ? .running : .faulted
+    }
+
+    /// The last level read of an input, or nil when it has not been read successfully.
+    public func level(of signal: InputSignal) -> Level? { inputs[signal].level }
+
+    // MARK: - Stepping
+
+    public mutating func step(_ input: StepInput, now: Instant) -> StepResult {
+        var events: [PolicyEvent] = []
+        if stopped {
+            return StepResult(outputs: outputs, events: events, nextDeadline: nil, healthy: false)
+        }
+        if startedAt == nil { startedAt = now }
+
+        absorb(input, now: now)
+        for command in input.commands { apply(command, now: now, events: &events) }
+
+        updatePhase(now: now, events: &events)
+        updateSoc(now: now, events: &events)
+        updateBalanceSwitch(now: now, events: &events)
+        updateFaults(now: now, events: &events)
+
+        var next = outputs
+        for contactor in Contactor.allCases {
+            decideContactor(contactor, now: now, next: &next)
+        }
+        checkFeedback(now: now, next: &next)
+        for contactor in Contactor.allCases where next[contactor.relay] != outputs[contactor.relay] {
+            noteContactorChange(contactor, closed: next[contactor.relay].isActive, now: now, events: &events)
+        }
+        updateFaults(now: now, events: &events)  // feedback or chatter may have latched a fault
+        decideBalancing(now: now, next: &next, events: &events)
+        decideIndicators(now: now, next: &next)
+
+        for signal in OutputSignal.allCases where !configuration.outputs.contains(signal) {
+            next[signal] = .inactive
+        }
+        outputs = next
+        return StepResult(outputs: next, events: events, nextDeadline: nextDeadline(now: now),
+                          healthy: isHealthy)
+    }
+
+    /// Orderly stop: every output off, no further step changes anything.
+    public mutating func shutdown(now: Instant, reason: String) -> StepResult {
+        var events: [PolicyEvent] = []
+        for signal in OutputSignal.allCases where outputs[signal].isActive && signal.isRelay {
+            events.append(PolicyEvent(time: now, kind: .outputChanged(signal, .inactive),
+                                      reason: "\(signal) opened: \(reason)"))
+        }
+        outputs = OutputLevels(repeating: .inactive)
+        balance.active = false
+        if !stopped {
+            stopped = true
+            events.append(PolicyEvent(time: now, kind: .stateChanged(.stopped), reason: "controller stopped: \(reason)"))
+        }
+        return StepResult(outputs: outputs, events: events, nextDeadline: nil, healthy: false)
+    }
+
+    // MARK: - Inputs
+
+    private mutating func absorb(_ input: StepInput, now: Instant) {
+        for signal in configuration.inputs {
+            guard let reading = input.readings[signal] else { continue }
+            switch reading {
+            case .level(let level):
+                inputs[signal].observe(level, at: now)
+            case .failed(let why):
+                inputs[signal].readError = why
+            }
+        }
+        if let sample = input.soc { socState.absorb(sample, at: now) }
+        outputFailure = input.outputFailure
+        loopDeadlineMissed = input.loopDeadlineMissed
+    }
+
+    private mutating func updatePhase(now: Instant, events: inout [PolicyEvent]) {
+        guard phase == .starting, let startedAt else { return }
+        let allRead = configuration.inputs.allSatisfy { inputs[$0].everRead }
+        if allRead && now - startedAt >= timing.startupHold {
+            phase = .running
+            events.append(PolicyEvent(time: now, kind: .stateChanged(.running),
+                                      reason: "controller running: every input read, startup hold of \(timing.startupHold) passed"))
+        }
+    }
+
+    // MARK: - Faults
+
+    /// Transient faults derived from this step's observations plus the latched ones.
+    private mutating func updateFaults(now: Instant, events: inout [PolicyEvent]) {
+        var current: [Fault] = []
+        for signal in InputSignal.allCases where configuration.inputs.contains(signal) {
+            let tracker = inputs[signal]
+            if tracker.readError != nil {
+                current.append(.inputReadError(signal))
+            } else if let good = tracker.lastGoodRead, now - good > timing.inputStale {
+                current.append(.inputStale(signal))
+            }
+        }
+        if outputFailure != nil { current.append(.outputWriteError) }
+        if loopDeadlineMissed { current.append(.loopDeadlineMissed) }
+        if configuration.soc.enabled && !socState.isValid(now: now, staleAfter: .milliseconds(configuration.soc.socStaleMs)) {
+            current.append(.socInvalid)
+        }
+        for contactor in Contactor.allCases {
+            let relay = relays[contactor.index]
+            if relay.chatterLockout { current.append(.chatter(contactor)) }
+            if relay.welded { current.append(.welded(contactor)) }
+            if relay.failedToClose { current.append(.failedToClose(contactor)) }
+        }
+        for fault in current where !activeFaults.contains(fault) {
+            events.append(PolicyEvent(time: now, kind: .faultRaised(fault), reason: "fault: \(faultDetail(fault, now: now))"))
+        }
+        for fault in activeFaults where !current.contains(fault) {
+            events.append(PolicyEvent(time: now, kind: .faultCleared(fault), reason: "fault cleared: \(fault)"))
+        }
+        activeFaults = current
+    }
+
+    private func faultDetail(_ fault: Fault, now: Instant) -> String {
+        switch fault {
+        case .inputReadError(let signal):
+            "\(fault): \(inputs[signal].readError ?? "unknown error")"
+        case .outputWriteError:
+            "\(fault): \(outputFailure ?? "unknown error")"
+        case .socInvalid:
+            "\(fault): \(socState.invalidReason(now: now))"
+        case .chatter:
+            "\(fault): opened more than \(timing.chatterLimit) times within \(Interval.seconds(timing.chatterWindowS)), until reset"
+
+        default:
+            fault.description
+        }
+    }
+
+    /// Faults that open every relay in the step they appear.
+    private var allRelaysFault: Fault? {
+        activeFaults.first { fault in
+            switch fault {
+            case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .welded: true
+            case .socInvalid, .chatter, .failedToClose: false
+            }
+        }
+    }
+
+    /// The controller itself works: every input has been read and no I/O or loop fault is
+    /// active. Latched safety faults do not make it unhealthy: restarting would not clear them.
+    private var isHealthy: Bool {
+        guard configuration.inputs.allSatisfy({ inputs[$0].everRead }) else { return false }
+        return !activeFaults.contains { fault in
+            switch fault {
+            case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed: true
+            case .socInvalid, .chatter, .welded, .failedToClose: false
+            }
+        }
+    }
+
+    // MARK: - Contactor relays
+
+    /// Why the contactor may not be closed right now, or nil when every condition holds.
+    private func blocker(for contactor: Contactor, now: Instant) -> String? {
+        if phase == .starting { return "controller starting" }
+        if forceOff { return "operator force-off" }
+        if let fault = allRelaysFault { return faultDetail(fault, now: now) }
+        let relay = relays[contactor.index]
+        if relay.chatterLockout { return Fault.chatter(contactor).description }
+        if relay.failedToClose { return Fault.failedToClose(contactor).description }
+        if let soc = socBlocker(for: contactor, now: now) { return soc }
+        if inputs[contactor.enable].level != .active { return "\(contactor.enable) released" }
+        return nil
+    }
+
+    private mutating func decideContactor(_ contactor: Contactor, now: Instant, next: inout OutputLevels) {
+        let relaySignal = contactor.relay
+        let blocked = blocker(for: contactor, now: now)
+        var relay = relays[contactor.index]
+        defer { relays[contactor.index] = relay }
+
+        if let blocked {
+            relay.eligibleSince = nil
+            if next[relaySignal].isActive {
+                next[relaySignal] = .inactive
+                relay.pendingReason = "\(relaySignal) opened: \(blocked)"
+            }
+            return
+        }
+        if relay.eligibleSince == nil { relay.eligibleSince = now }
+        guard !next[relaySignal].isActive, let eligibleSince = relay.eligibleSince else { return }
+        let qualified = now - eligibleSince >= timing.qualify
+        let restedEnough = relay.openedAt.map { now - $0 >= timing.minOff } ?? true
+        if qualified && restedEnough {
+            next[relaySignal] = .active
+            relay.pendingReason = "\(relaySignal) closed: \(contactor.enable) asserted for \(timing.qualify)"
+        }
+    }
+
+    private mutating func noteContactorChange(_ contactor: Contactor, closed: Bool, now: Instant,
+                                              events: inout [PolicyEvent]) {
+        var relay = relays[contactor.index]
+        defer { relays[contactor.index] = relay }
+        let reason = relay.pendingReason ?? "\(contactor.relay) \(closed ? "closed" : "opened")"
+        relay.pendingReason = nil
+        // The contactor is expected to follow from this instant: feedback gets feedbackTimeoutMs.
+        relay.feedbackMismatchSince = now
+        events.append(PolicyEvent(time: now, kind: .outputChanged(contactor.relay, Level(closed)), reason: reason))
+        guard !closed else { return }
+        relay.openedAt = now
+        relay.openings.append(now)
+        relay.openings.removeAll { now - $0 > timing.chatterWindow }
+        if relay.openings.count > timing.chatterLimit { relay.chatterLockout = true }
+    }
+
+    /// Contactor feedback, when wired: a relay that does not follow its command is a latched fault.
+    private mutating func checkFeedback(now: Instant, next: inout OutputLevels) {
+        var weldedNow = false
+        for contactor in Contactor.allCases where configuration.inputs.contains(contactor.feedback) {
+            guard let feedback = inputs[contactor.feedback].level else { continue }
+            var relay = relays[contactor.index]
+            let commandedClosed = outputs[contactor.relay].isActive
+            let mismatch = feedback.isActive != commandedClosed
+            if !mismatch {
+                relay.feedbackMismatchSince = nil
+            } else {
+                let since = relay.feedbackMismatchSince ?? now
+                relay.feedbackMismatchSince = since
+                if now - since >= timing.feedbackTimeout {
+                    if commandedClosed && !relay.failedToClose {
+                        relay.failedToClose = true
+                        next[contactor.relay] = .inactive
+                        relay.pendingReason = "\(contactor.relay) opened: \(Fault.failedToClose(contactor))"
+                        relay.eligibleSince = nil
+                    } else if !commandedClosed && !relay.welded {
+                        relay.welded = true
+                        weldedNow = true
+                    }
+                }
+            }
+            relays[contactor.index] = relay
+        }
+        if weldedNow {
+            for contactor in Contactor.allCases where next[contactor.relay].isActive {
+                next[contactor.relay] = .inactive
+                relays[contactor.index].eligibleSince = nil
+                relays[contactor.index].pendingReason = "\(contactor.relay) opened: contactor welded, all relays open"
+            }
+        }
+    }
+
+    // MARK: - SOC rules
+
+    private mutating func updateSoc(now: Instant, events: inout [PolicyEvent]) {
+        let rules = configuration.soc
+        guard rules.enabled, let soc = socState.validValue(now: now, staleAfter: .milliseconds(rules.socStaleMs)) else { return }
+        if !socState.dischargeCutoff && soc <= rules.dischargeCutoffSoc {
+            socState.dischargeCutoff = true
+            events.append(PolicyEvent(time: now, kind: .socRule("dischargeCutoff"),
+                                      reason: "discharge cut-off: SOC \(percent(soc)) at or below \(percent(rules.dischargeCutoffSoc))"))
+        } else if socState.dischargeCutoff && soc >= rules.dischargeCutoffSoc + rules.socHysteresis {
+            socState.dischargeCutoff = false
+            events.append(PolicyEvent(time: now, kind: .socRule("dischargeResume"),
+                                      reason: "discharge allowed again: SOC \(percent(soc)) reached \(percent(rules.dischargeCutoffSoc + rules.socHysteresis))"))
+        }
+        if !socState.chargeStop && soc >= rules.chargeStopSoc {
+            socState.chargeStop = true
+            events.append(PolicyEvent(time: now, kind: .socRule("chargeStop"),
+                                      reason: "charge stop: SOC \(percent(soc)) at or above \(percent(rules.chargeStopSoc))"))
+        } else if socState.chargeStop && soc <= rules.chargeStopSoc - rules.socHysteresis {
+            socState.chargeStop = false
+            events.append(PolicyEvent(time: now, kind: .socRule("chargeResume"),
+                                      reason: "charging allowed again: SOC \(percent(soc)) fell to \(percent(rules.chargeStopSoc - rules.socHysteresis))"))
+        }
+    }
+
+    private func socBlocker(for contactor: Contactor, now: Instant) -> String? {
+        let rules = configuration.soc
+        guard rules.enabled else { return nil }
+        let stale = Interval.milliseconds(rules.socStaleMs)
+        if socState.isValid(now: now, staleAfter: stale) {
+            switch contactor {
+            case .discharge where socState.dischargeCutoff:
+                return "SOC at or below discharge cut-off \(percent(rules.dischargeCutoffSoc)) (resumes at \(percent(rules.dischargeCutoffSoc + rules.socHysteresis)))"
+            case .charge where socState.chargeStop:
+                return "SOC at or above charge stop \(percent(rules.chargeStopSoc)) (resumes at \(percent(rules.chargeStopSoc - rules.socHysteresis)))"
+            default:
+                return nil
+            }
+        }
+        let why = "SOC invalid (\(socState.invalidReason(now: now, staleAfter: stale))), onSocFault: \(rules.onSocFault.rawValue)"
+        switch (rules.onSocFault, contactor) {
+        case (.ignore, _): return nil
+        case (.openDischarge, .discharge), (.openAll, _): return why
+        case (.openDischarge, .charge): return nil
+        }
+    }
+
+    // MARK: - Balancing mode and charger
+
+    private mutating func updateBalanceSwitch(now: Instant, events: inout [PolicyEvent]) {
+        guard configuration.inputs.contains(.balanceSwitch), let raw = inputs[.balanceSwitch].level else { return }
+        let stableFor = now - inputs[.balanceSwitch].levelSince
+        guard stableFor >= timing.switchDebounce, raw != balance.debounced else { return }
+        balance.debounced = raw
+        // A new switch cycle: the timer starts when balancing first turns on in this cycle.
+        balance.startedAt = nil
+        balance.expired = false
+    }
+
+    private mutating func decideBalancing(now: Instant, next: inout OutputLevels, events: inout [PolicyEvent]) {
+        var reason: String?
+        if balance.debounced.isActive {
+            if let startedAt = balance.startedAt, !balance.expired, now - startedAt >= timing.balanceMax {
+                balance.expired = true
+            }
+            if balance.expired {
+                reason = "expired after \(timing.balanceMax): turn the balancing switch off and on again to restart"
+            } else if phase == .starting {
+                reason = "controller starting"
+            } else if forceOff {
+                reason = "operator force-off"
+            } else if let fault = allRelaysFault {
+                reason = faultDetail(fault, now: now)
+            }
+        } else {
+            reason = "balancing switch off"
+        }
+        let wanted = reason == nil
+        if wanted && balance.startedAt == nil { balance.startedAt = now }
+        if wanted != balance.active {
+            balance.active = wanted
+            events.append(PolicyEvent(
+                time: now, kind: .balancing(wanted),
+                reason: wanted ? "balancing mode on: balancing switch on (ends by itself after \(timing.balanceMax))"
+                    : "balancing mode off: \(reason ?? "")"))
+        }
+        let reasonText = reason ?? "balancing mode on"
+        setRelay(.balancePowerRelay, to: Level(wanted), next: &next, now: now, events: &events,
+                 reason: reasonText)
+
+        // Shore charger: only while balancing, the BMS's Charger Safety is qualified and the
+        // charge contactor is closed.
+        var chargerReason = ""
+        var chargerWanted = false
+        let safety = inputs[.chargerSafety]
+        if !balance.active {
+            chargerReason = "balancing mode off"
+        } else if !configuration.inputs.contains(.chargerSafety) || safety.level != .active {
+            chargerReason = "\(InputSignal.chargerSafety) released"
+        } else if now - safety.levelSince < timing.qualify {
+            chargerReason = "\(InputSignal.chargerSafety) not yet asserted for \(timing.qualify)"
+        } else if !next[.chargeRelay].isActive {
+            chargerReason = "charge relay open"
+        } else {
+            chargerWanted = true
+            chargerReason = "balancing, \(InputSignal.chargerSafety) asserted for \(timing.qualify) and charge relay closed"
+        }
+        setRelay(.shoreChargerRelay, to: Level(chargerWanted), next: &next, now: now, events: &events,
+                 reason: chargerReason)
+    }
+
+    private func setRelay(_ signal: OutputSignal, to level: Level, next: inout OutputLevels, now: Instant,
+                          events: inout [PolicyEvent], reason: String) {
+        guard configuration.outputs.contains(signal), next[signal] != level else { return }
+        next[signal] = level
+        events.append(PolicyEvent(time: now, kind: .outputChanged(signal, level),
+                                  reason: "\(signal) \(level.isActive ? "closed" : "opened"): \(reason)"))
+    }
+
+    // MARK: - Indicators
+
+    static let slowBlinkHalfPeriod = Interval.milliseconds(500)
+    static let fastBlinkHalfPeriod = Interval.milliseconds(125)
+
+    private var ledBlinkHalfPeriod: Interval? {
+        if !activeFaults.isEmpty || forceOff { return Self.fastBlinkHalfPeriod }
+        if balance.active { return Self.slowBlinkHalfPeriod }
+        return nil
+    }
+
+    private mutating func decideIndicators(now: Instant, next: inout OutputLevels) {
+        if let half = ledBlinkHalfPeriod {
+            next[.statusLed] = Level((now.nanoseconds / half.nanoseconds) % 2 == 0)
+        } else {
+            next[.statusLed] = .active
+        }
+        if isHealthy {
+            heartbeat = heartbeat.isActive ? .inactive : .active
+        }
+        next[.heartbeat] = heartbeat
+    }
+
+    // MARK: - Commands
+
+    private mutating func apply(_ command: OperatorCommand, now: Instant, events: inout [PolicyEvent]) {
+        switch command {
+        case .forceOff(let on):
+            forceOff = on
+            events.append(PolicyEvent(time: now, kind: .commandAccepted(command),
+                                      reason: on ? "operator force-off: every relay held open" : "operator force-off released: relays must qualify again"))
+        case .reset:
+            var refusals: [String] = []
+            for contactor in Contactor.allCases where relays[contactor.index].welded {
+                if inputs[contactor.feedback].level != .inactive {
+                    refusals.append("\(contactor.feedback) still reads closed")
+                }
+            }
+            if !refusals.isEmpty {
+                events.append(PolicyEvent(time: now, kind: .commandRefused(command),
+                                          reason: "reset refused: \(refusals.joined(separator: "; "))"))
+                return
+            }
+            let latched = activeFaults.filter(\.isLatched)
+            for index in relays.indices {
+                relays[index].chatterLockout = false
+                relays[index].openings.removeAll()
+                relays[index].welded = false
+                relays[index].failedToClose = false
+                relays[index].feedbackMismatchSince = nil
+            }
+            let cleared = latched.isEmpty ? "no latched faults" : latched.map(\.description).joined(separator: ", ")
+            events.append(PolicyEvent(time: now, kind: .commandAccepted(command), reason: "reset: cleared \(cleared)"))
+        }
+    }
+
+    // MARK: - Deadlines
+
+    private func nextDeadline(now: Instant) -> Instant? {
+        var earliest: Instant?
+        func consider(_ t: Instant?) {
+            guard let t, t > now else { return }
+            if earliest.map({ t < $0 }) ?? true { earliest = t }
+        }
+        if phase == .starting, let startedAt { consider(startedAt + timing.startupHold) }
+        for contactor in Contactor.allCases {
+            let relay = relays[contactor.index]
+            if !outputs[contactor.relay].isActive, let eligible = relay.eligibleSince {
+                consider(eligible + timing.qualify)
+                if let opened = relay.openedAt { consider(opened + timing.minOff) }
+            }
+            if let since = relay.feedbackMismatchSince { consider(since + timing.feedbackTimeout) }
+        }
+        for signal in configuration.inputs {
+            if let good = inputs[signal].lastGoodRead { consider(good + timing.inputStale + .milliseconds(1)) }
+        }
+        if configuration.inputs.contains(.balanceSwitch) {
+            consider(inputs[.balanceSwitch].levelSince + timing.switchDebounce)
+            if let startedAt = balance.startedAt, !balance.expired { consider(startedAt + timing.balanceMax) }
+        }
+        if balance.active { consider(inputs[.chargerSafety].levelSince + timing.qualify) }
+        if configuration.soc.enabled, let at = socState.lastValidAt {
+            consider(at + .milliseconds(configuration.soc.socStaleMs) + .milliseconds(1))
+        }
+        if configuration.outputs.contains(.statusLed), let half = ledBlinkHalfPeriod {
+            consider(Instant(nanoseconds: (now.nanoseconds / half.nanoseconds + 1) * half.nanoseconds))
+        }
+        return earliest
+    }
+}
+
+// MARK: - Trackers
+
+private struct InputTracker: Sendable {
+    var level: Level?
+    var levelSince = Instant.zero
+    var lastGoodRead: Instant?
+    var readError: String?
+    var everRead: Bool { lastGoodRead != nil }
+
+    mutating func observe(_ new: Level, at now: Instant) {
+        if new != level {
+            level = new
+            levelSince = now
+        }
+        lastGoodRead = now
+        readError = nil
+    }
+}
+
+private struct RelayTracker: Sendable {
+    var eligibleSince: Instant?
+    var openedAt: Instant?
+    var openings: [Instant] = []
+    var chatterLockout = false
+    var welded = false
+    var failedToClose = false
+    var feedbackMismatchSince: Instant?
+    var pendingReason: String?
+}
+
+private struct BalanceTracker: Sendable {
+    var debounced = Level.inactive
+    /// When balancing mode first turned on in the current switch cycle (faults do not restart it).
+    var startedAt: Instant?
+    var expired = false
+    var active = false
+}
+
+private struct SocState: Sendable {
+    var lastValid: Double?
+    var lastValidAt: Instant?
+    var lastProblem: String? = "no SOC reading yet"
+    var dischargeCutoff = false
+    var chargeStop = false
+
+    mutating func absorb(_ sample: SocSample, at now: Instant) {
+        switch sample {
+        case .percent(let value) where SocRules.plausibleRange.contains(value):
+            lastValid = value
+            lastValidAt = now
+            lastProblem = nil
+        case .percent(let value):
+            lastValid = nil
+            lastValidAt = nil
+            lastProblem = "implausible SOC \(percent(value))"
+        case .invalid(let why):
+            lastValid = nil
+            lastValidAt = nil
+            lastProblem = why
+        }
+    }
+
+    func validValue(now: Instant, staleAfter: Interval) -> Double? {
+        guard let lastValid, let lastValidAt, now - lastValidAt <= staleAfter else { return nil }
+        return lastValid
+    }
+
+    func isValid(now: Instant, staleAfter: Interval) -> Bool { validValue(now: now, staleAfter: staleAfter) != nil }
+
+    func invalidReason(now: Instant?, staleAfter: Interval = .zero) -> String {
+        if let lastProblem { return lastProblem }
+        if let lastValidAt, let now { return "last reading \(now - lastValidAt) old (stale)" }
+        return "stale reading"
+    }
+}
+
+extension Interval {
+    static let zero = Interval(nanoseconds: 0)
+}
+
+extension Contactor {
+    var index: Int { self == .charge ? 0 : 1 }
+
+    init?(relay: OutputSignal) {
+        switch relay {
+        case .chargeRelay: self = .charge
+        case .dischargeRelay: self = .discharge
+        default: return nil
+        }
+    }
+}
+
+/// "42 %" or "42.5 %": no Foundation formatting in the core.
+func percent(_ value: Double) -> String {
+    guard value.isFinite else { return "\(value) %" }
+    let tenths = (value * 10).rounded()
+    let whole = Int(tenths) / 10
+    let fraction = abs(Int(tenths) % 10)
+    return fraction == 0 ? "\(Int(tenths) / 10) %" : "\(whole).\(fraction) %"
+}
