@@ -1,0 +1,112 @@
+import PackGuardCore
+
+/// How a GPIO line is found: by its name on any chip (portable across Pi models), or by chip
+/// and offset (for boards whose lines have no names).
+public enum LineLocator: Sendable, Hashable, CustomStringConvertible {
+    case name(String)
+    case chipOffset(chip: String, offset: Int)
+
+    public var description: String {
+        switch self {
+        case .name(let name): name
+        case .chipOffset(let chip, let offset): "\(chip) offset \(offset)"
+        }
+    }
+}
+
+/// The kernel's bias settings for an input line.
+public enum LineBias: String, CaseIterable, Sendable, Hashable {
+    case pullUp
+    case pullDown
+    case disabled
+    case asIs
+}
+
+/// Where an input signal is wired and how its physical level maps to active/inactive.
+public struct InputLineConfiguration: Sendable, Hashable {
+    public var locator: LineLocator
+    public var activeLow: Bool
+    public var bias: LineBias
+    /// Line in the configuration file, for error messages.
+    public var sourceLine: Int
+
+    public init(locator: LineLocator, activeLow: Bool, bias: LineBias, sourceLine: Int = 0) {
+        self.locator = locator
+        self.activeLow = activeLow
+        self.bias = bias
+        self.sourceLine = sourceLine
+    }
+}
+
+/// Where an output signal is wired and which physical level energises it.
+public struct OutputLineConfiguration: Sendable, Hashable {
+    public var locator: LineLocator
+    public var activeLow: Bool
+    public var sourceLine: Int
+
+    public init(locator: LineLocator, activeLow: Bool, sourceLine: Int = 0) {
+        self.locator = locator
+        self.activeLow = activeLow
+        self.sourceLine = sourceLine
+    }
+}
+
+/// The ADS1115 ADC on the Pi's I2C bus (channel details belong to the ADC layer).
+public struct ADCSettings: Sendable, Equatable {
+    public var enabled = false
+    public var bus = "/dev/i2c-1"
+    public var address = 0x48
+
+    public init() {}
+}
+
+/// Optional ownership of the hardware watchdog device.
+public struct HardwareWatchdogSettings: Sendable, Equatable {
+    public var enabled = false
+    public var device = "/dev/watchdog"
+    public var timeoutS = 15
+
+    public init() {}
+}
+
+/// Where the daemon keeps its socket and persistent state.
+public struct PathSettings: Sendable, Equatable {
+    public var controlSocket = "/run/packguard/control.sock"
+    public var stateDirectory = "/var/lib/packguard"
+
+    public init() {}
+}
+
+/// A complete, validated PackGuard configuration.
+public struct PackGuardConfiguration: Sendable, Equatable {
+    /// The file it came from, or "<built-in>".
+    public var source: String
+    public var inputs: [InputSignal: InputLineConfiguration]
+    public var outputs: [OutputSignal: OutputLineConfiguration]
+    public var policy: PolicyConfiguration
+    public var adc: ADCSettings
+    public var hardwareWatchdog: HardwareWatchdogSettings
+    public var paths: PathSettings
+
+    public init(
+        source: String,
+        inputs: [InputSignal: InputLineConfiguration],
+        outputs: [OutputSignal: OutputLineConfiguration],
+        timing: PolicyTiming = PolicyTiming(),
+        soc: SocRules = SocRules(),
+        adc: ADCSettings = ADCSettings(),
+        hardwareWatchdog: HardwareWatchdogSettings = HardwareWatchdogSettings(),
+        paths: PathSettings = PathSettings()
+    ) {
+        self.source = source
+        self.inputs = inputs
+        self.outputs = outputs
+        self.policy = PolicyConfiguration(inputs: Set(inputs.keys), outputs: Set(outputs.keys),
+                                          timing: timing, soc: soc)
+        self.adc = adc
+        self.hardwareWatchdog = hardwareWatchdog
+        self.paths = paths
+    }
+
+    public var timing: PolicyTiming { policy.timing }
+}

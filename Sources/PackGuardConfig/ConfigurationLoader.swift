@@ -1,0 +1,375 @@
+import PackGuardCore
+import Yams
+
+/// Parses and strictly validates PackGuard's YAML configuration. Every problem is collected and
+/// reported with its file, line and key; nothing is silently ignored or defaulted away.
+public enum ConfigurationLoader {
+    /// Parses `text` (read from `file`, used only in messages).
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> PackGuardConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigurationError(issues: [yamlIssue(error, file: file)])
+        } catch {
+            throw ConfigurationError(issues: [ConfigurationIssue(
+                file: file, line: nil, column: nil, keyPath: "", message: "cannot parse YAML: \(error)")])
+        }
+        guard let root else {
+            throw ConfigurationError(issues: [ConfigurationIssue(
+                file: file, line: nil, column: nil, keyPath: "", message: "the file is empty")])
+        }
+        var reader = Reader(file: file)
+        let configuration = reader.document(root)
+        guard reader.issues.isEmpty, let configuration else {
+            throw ConfigurationError(issues: reader.issues)
+        }
+        return configuration
+    }
+
+    private static func yamlIssue(_ error: YamlError, file: String) -> ConfigurationIssue {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return ConfigurationIssue(file: file, line: mark.line, column: mark.column, keyPath: "",
+                                      message: "not valid YAML: \(what)")
+        case .composer(let context, let problem, let mark, _):
+            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return ConfigurationIssue(file: file, line: mark.line, column: mark.column, keyPath: "",
+                                      message: "not valid YAML: \(what)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigurationIssue(file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+                                      message: "key given more than once: \(duplicates.sorted().joined(separator: ", "))")
+        default:
+            return ConfigurationIssue(file: file, line: nil, column: nil, keyPath: "",
+                                      message: "not valid YAML: \(error)")
+        }
+    }
+}
+
+/// Bounds that every timing must stay within: outside them a setting is more likely a typo
+/// (seconds written as milliseconds, or the reverse) than an intention.
+public enum TimingBounds {
+    public static let startupHoldMs = 0...60_000
+    public static let qualifyMs = 20...60_000
+    public static let minOffMs = 0...600_000
+    public static let chatterLimit = 1...100
+    public static let chatterWindowS = 1...3600
+    public static let switchDebounceMs = 5...5000
+    public static let balanceMaxHours = 1...72
+    public static let feedbackTimeoutMs = 20...10_000
+    public static let inputStaleMs = 50...60_000
+    public static let reconcileMs = 10...5000
+    public static let loopDeadlineMs = 20...10_000
+    public static let socStaleMs = 100...600_000
+    public static let watchdogTimeoutS = 1...600
+}
+
+/// Walks the YAML tree, collecting issues instead of stopping at the first.
+private struct Reader {
+    let file: String
+    var issues: [ConfigurationIssue] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func fail(_ node: Node?, _ path: String, _ message: String) {
+        issues.append(ConfigurationIssue(file: file, line: node?.mark?.line, column: node?.mark?.column,
+                                         keyPath: path, message: message))
+    }
+
+    /// The entries of a mapping, with unknown keys reported (and a suggestion where one is close).
+    mutating func mapping(_ node: Node, _ path: String, allowed: [String]) -> [String: (key: Node, value: Node)]? {
+        guard case .mapping(let mapping) = node else {
+            fail(node, path, "expected a mapping of keys to values")
+            return nil
+        }
+        var entries: [String: (key: Node, value: Node)] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                fail(key, path, "keys must be plain words")
+                continue
+            }
+            let keyPath = path.isEmpty ? name : "\(path).\(name)"
+            guard allowed.contains(name) else {
+                let hint = closest(to: name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                fail(key, keyPath, "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
+                continue
+            }
+            entries[name] = (key, value)
+        }
+        return entries
+    }
+
+    mutating func int(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+                      default fallback: Int, in range: ClosedRange<Int>, unit: String = "") -> Int {
+        guard let (_, node) = entries[key] else { return fallback }
+        let keyPath = "\(path).\(key)"
+        guard case .scalar = node, let value = node.int else {
+            fail(node, keyPath, "expected a whole number\(unit.isEmpty ? "" : " of \(unit)"), got '\(node.string ?? "a collection")'")
+            return fallback
+        }
+        guard range.contains(value) else {
+            fail(node, keyPath, "\(value) is outside the sane range \(range.lowerBound)...\(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")")
+            return fallback
+        }
+        return value
+    }
+
+    mutating func double(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+                         default fallback: Double, in range: ClosedRange<Double>) -> Double {
+        guard let (_, node) = entries[key] else { return fallback }
+        let keyPath = "\(path).\(key)"
+        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value.isFinite else {
+            fail(node, keyPath, "expected a number, got '\(node.string ?? "a collection")'")
+            return fallback
+        }
+        guard range.contains(value) else {
+            fail(node, keyPath, "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+            return fallback
+        }
+        return value
+    }
+
+    mutating func bool(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+                       default fallback: Bool?) -> Bool? {
+        guard let (keyNode, node) = entries[key] else {
+            if fallback == nil { fail(nil, "\(path).\(key)", "required (true or false)") }
+            return fallback
+        }
+        _ = keyNode
+        guard case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) else {
+            fail(node, "\(path).\(key)", "expected true or false, got '\(node.string ?? "a collection")'")
+            return fallback
+        }
+        return scalar.string == "true"
+    }
+
+    mutating func string(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+                         default fallback: String?) -> String? {
+        guard let (_, node) = entries[key] else { return fallback }
+        guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+            fail(node, "\(path).\(key)", "expected text")
+            return fallback
+        }
+        return scalar.string
+    }
+
+    mutating func absolutePath(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+                               default fallback: String) -> String {
+        let value = string(entries, key, path, default: fallback) ?? fallback
+        if !value.hasPrefix("/") {
+            fail(entries[key]?.value, "\(path).\(key)", "expected an absolute path, got '\(value)'")
+        }
+        return value
+    }
+
+    // MARK: The document
+
+    mutating func document(_ root: Node) -> PackGuardConfiguration? {
+        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths"]
+        guard let entries = mapping(root, "", allowed: top) else { return nil }
+        if let (_, node) = entries["configVersion"], node.int != 1 {
+            fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
+        }
+        let inputs = signals(entries["inputs"], "inputs", InputSignal.self, isRequired: \.isRequired) { reader, node, path in
+            reader.inputLine(node, path)
+        }
+        let outputs = signals(entries["outputs"], "outputs", OutputSignal.self, isRequired: \.isRequired) { reader, node, path in
+            reader.outputLine(node, path)
+        }
+        checkLinesAreDistinct(inputs: inputs, outputs: outputs)
+        let timing = timing(entries["timing"]?.value)
+        let adc = adc(entries["adc"]?.value)
+        let soc = soc(entries["soc"]?.value)
+        if soc.enabled && !adc.enabled {
+            fail(entries["soc"]?.value, "soc.enabled", "the SOC rules need the ADC: set adc.enabled: true (the SOC comes from BMS pin 11 through the ADS1115)")
+        }
+        let watchdog = watchdog(entries["watchdog"]?.value)
+        let paths = paths(entries["paths"]?.value)
+        return PackGuardConfiguration(source: file, inputs: inputs, outputs: outputs, timing: timing, soc: soc,
+                                      adc: adc, hardwareWatchdog: watchdog, paths: paths)
+    }
+
+    mutating func signals<Signal: RawRepresentable & CaseIterable & Hashable, Line>(
+        _ entry: (key: Node, value: Node)?, _ path: String, _: Signal.Type, isRequired: (Signal) -> Bool,
+        line: (inout Reader, Node, String) -> Line?
+    ) -> [Signal: Line] where Signal.RawValue == String {
+        let names = Signal.allCases.map(\.rawValue)
+        guard let entry else {
+            fail(nil, path, "required: the section that maps signals to GPIO lines is missing")
+            return [:]
+        }
+        guard let entries = mapping(entry.value, path, allowed: names) else { return [:] }
+        var result: [Signal: Line] = [:]
+        for signal in Signal.allCases {
+            guard let (_, node) = entries[signal.rawValue] else {
+                if isRequired(signal) { fail(entry.value, "\(path).\(signal.rawValue)", "required: \(signal) must be wired to a GPIO line") }
+                continue
+            }
+            if let value = line(&self, node, "\(path).\(signal.rawValue)") { result[signal] = value }
+        }
+        return result
+    }
+
+    mutating func locator(_ node: Node, _ path: String, _ entries: [String: (key: Node, value: Node)]) -> LineLocator? {
+        let name = string(entries, "line", path, default: nil)
+        let chip = string(entries, "chip", path, default: nil)
+        let hasOffset = entries["offset"] != nil
+        switch (name, chip, hasOffset) {
+        case (let name?, nil, false):
+            return .name(name)
+        case (nil, let chip?, true):
+            let offset = int(entries, "offset", path, default: -1, in: 0...1023)
+            return offset < 0 ? nil : .chipOffset(chip: chip, offset: offset)
+        case (.some, _, _):
+            fail(node, path, "give either 'line' (a line name such as GPIO17) or 'chip' and 'offset', not both")
+        default:
+            fail(node, path, "missing 'line' (a line name such as GPIO17), or 'chip' and 'offset'")
+        }
+        return nil
+    }
+
+    mutating func inputLine(_ node: Node, _ path: String) -> InputLineConfiguration? {
+        guard let entries = mapping(node, path, allowed: ["line", "chip", "offset", "activeLow", "bias"]) else { return nil }
+        let locator = locator(node, path, entries)
+        let activeLow = bool(entries, "activeLow", path, default: nil)
+        var bias: LineBias?
+        if let (_, biasNode) = entries["bias"] {
+            bias = biasNode.string.flatMap(LineBias.init(rawValue:))
+            if bias == nil {
+                fail(biasNode, "\(path).bias", "expected one of \(LineBias.allCases.map(\.rawValue).joined(separator: ", ")), got '\(biasNode.string ?? "?")'")
+            }
+        } else {
+            fail(node, "\(path).bias", "required for inputs: pullUp for the BMS's open-drain outputs and switches to ground")
+        }
+        guard let locator, let activeLow, let bias else { return nil }
+        return InputLineConfiguration(locator: locator, activeLow: activeLow, bias: bias, sourceLine: node.mark?.line ?? 0)
+    }
+
+    mutating func outputLine(_ node: Node, _ path: String) -> OutputLineConfiguration? {
+        guard let entries = mapping(node, path, allowed: ["line", "chip", "offset", "activeLow"]) else { return nil }
+        let locator = locator(node, path, entries)
+        let activeLow = bool(entries, "activeLow", path, default: nil)
+        guard let locator, let activeLow else { return nil }
+        return OutputLineConfiguration(locator: locator, activeLow: activeLow, sourceLine: node.mark?.line ?? 0)
+    }
+
+    mutating func checkLinesAreDistinct(inputs: [InputSignal: InputLineConfiguration],
+                                        outputs: [OutputSignal: OutputLineConfiguration]) {
+        var seen: [LineLocator: (path: String, isOutput: Bool)] = [:]
+        let all: [(path: String, locator: LineLocator, line: Int, isOutput: Bool)] =
+            InputSignal.allCases.compactMap { s in inputs[s].map { ("inputs.\(s.rawValue)", $0.locator, $0.sourceLine, false) } }
+            + OutputSignal.allCases.compactMap { s in outputs[s].map { ("outputs.\(s.rawValue)", $0.locator, $0.sourceLine, true) } }
+        for entry in all {
+            if let first = seen[entry.locator] {
+                let what = first.isOutput == entry.isOutput
+                    ? "two signals on one line"
+                    : "an output on an input's line"
+                issues.append(ConfigurationIssue(file: file, line: entry.line, column: nil, keyPath: entry.path,
+                                                 message: "\(what): \(entry.locator) is already used by \(first.path)"))
+            } else {
+                seen[entry.locator] = (entry.path, entry.isOutput)
+            }
+        }
+    }
+
+    mutating func timing(_ node: Node?) -> PolicyTiming {
+        var timing = PolicyTiming()
+        guard let node else { return timing }
+        let keys = ["startupHoldMs", "qualifyMs", "minOffMs", "chatterLimit", "chatterWindowS", "switchDebounceMs",
+                    "balanceMaxHours", "feedbackTimeoutMs", "inputStaleMs", "reconcileMs", "loopDeadlineMs"]
+        guard let e = mapping(node, "timing", allowed: keys) else { return timing }
+        timing.startupHoldMs = int(e, "startupHoldMs", "timing", default: timing.startupHoldMs, in: TimingBounds.startupHoldMs, unit: "milliseconds")
+        timing.qualifyMs = int(e, "qualifyMs", "timing", default: timing.qualifyMs, in: TimingBounds.qualifyMs, unit: "milliseconds")
+        timing.minOffMs = int(e, "minOffMs", "timing", default: timing.minOffMs, in: TimingBounds.minOffMs, unit: "milliseconds")
+        timing.chatterLimit = int(e, "chatterLimit", "timing", default: timing.chatterLimit, in: TimingBounds.chatterLimit, unit: "openings")
+        timing.chatterWindowS = int(e, "chatterWindowS", "timing", default: timing.chatterWindowS, in: TimingBounds.chatterWindowS, unit: "seconds")
+        timing.switchDebounceMs = int(e, "switchDebounceMs", "timing", default: timing.switchDebounceMs, in: TimingBounds.switchDebounceMs, unit: "milliseconds")
+        timing.balanceMaxHours = int(e, "balanceMaxHours", "timing", default: timing.balanceMaxHours, in: TimingBounds.balanceMaxHours, unit: "hours")
+        timing.feedbackTimeoutMs = int(e, "feedbackTimeoutMs", "timing", default: timing.feedbackTimeoutMs, in: TimingBounds.feedbackTimeoutMs, unit: "milliseconds")
+        timing.inputStaleMs = int(e, "inputStaleMs", "timing", default: timing.inputStaleMs, in: TimingBounds.inputStaleMs, unit: "milliseconds")
+        timing.reconcileMs = int(e, "reconcileMs", "timing", default: timing.reconcileMs, in: TimingBounds.reconcileMs, unit: "milliseconds")
+        timing.loopDeadlineMs = int(e, "loopDeadlineMs", "timing", default: timing.loopDeadlineMs, in: TimingBounds.loopDeadlineMs, unit: "milliseconds")
+        if timing.inputStaleMs < 2 * timing.reconcileMs {
+            fail(e["inputStaleMs"]?.value ?? node, "timing.inputStaleMs",
+                 "\(timing.inputStaleMs) ms must be at least twice reconcileMs (\(timing.reconcileMs) ms), or every input would go stale between re-reads")
+        }
+        return timing
+    }
+
+    mutating func soc(_ node: Node?) -> SocRules {
+        var soc = SocRules()
+        guard let node else { return soc }
+        let keys = ["enabled", "dischargeCutoffSoc", "chargeStopSoc", "socHysteresis", "socStaleMs", "onSocFault"]
+        guard let e = mapping(node, "soc", allowed: keys) else { return soc }
+        soc.enabled = bool(e, "enabled", "soc", default: false) ?? false
+        soc.dischargeCutoffSoc = double(e, "dischargeCutoffSoc", "soc", default: soc.dischargeCutoffSoc, in: 0...100)
+        soc.chargeStopSoc = double(e, "chargeStopSoc", "soc", default: soc.chargeStopSoc, in: 0...100)
+        soc.socHysteresis = double(e, "socHysteresis", "soc", default: soc.socHysteresis, in: 0.5...50)
+        soc.socStaleMs = int(e, "socStaleMs", "soc", default: soc.socStaleMs, in: TimingBounds.socStaleMs, unit: "milliseconds")
+        if let (_, actionNode) = e["onSocFault"] {
+            if let action = actionNode.string.flatMap(SocFaultAction.init(rawValue:)) {
+                soc.onSocFault = action
+            } else {
+                fail(actionNode, "soc.onSocFault", "expected one of \(SocFaultAction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(actionNode.string ?? "?")'")
+            }
+        }
+        let resumeDischarge = soc.dischargeCutoffSoc + soc.socHysteresis
+        let resumeCharge = soc.chargeStopSoc - soc.socHysteresis
+        if resumeDischarge >= resumeCharge {
+            fail(e["chargeStopSoc"]?.value ?? node, "soc",
+                 "thresholds overlap: discharge resumes at \(resumeDischarge) % (cut-off + hysteresis) but charging resumes at \(resumeCharge) % (stop - hysteresis); the first must be below the second")
+        }
+        return soc
+    }
+
+    mutating func adc(_ node: Node?) -> ADCSettings {
+        var adc = ADCSettings()
+        guard let node, let e = mapping(node, "adc", allowed: ["enabled", "bus", "address"]) else { return adc }
+        adc.enabled = bool(e, "enabled", "adc", default: false) ?? false
+        adc.bus = absolutePath(e, "bus", "adc", default: adc.bus)
+        adc.address = int(e, "address", "adc", default: adc.address, in: 0x48...0x4B, unit: "(ADS1115: 0x48 to 0x4B)")
+        return adc
+    }
+
+    mutating func watchdog(_ node: Node?) -> HardwareWatchdogSettings {
+        var watchdog = HardwareWatchdogSettings()
+        guard let node, let e = mapping(node, "watchdog", allowed: ["hardware"]) else { return watchdog }
+        guard let (_, hw) = e["hardware"],
+              let h = mapping(hw, "watchdog.hardware", allowed: ["enabled", "device", "timeoutS"]) else { return watchdog }
+        watchdog.enabled = bool(h, "enabled", "watchdog.hardware", default: false) ?? false
+        watchdog.device = absolutePath(h, "device", "watchdog.hardware", default: watchdog.device)
+        watchdog.timeoutS = int(h, "timeoutS", "watchdog.hardware", default: watchdog.timeoutS, in: TimingBounds.watchdogTimeoutS, unit: "seconds")
+        return watchdog
+    }
+
+    mutating func paths(_ node: Node?) -> PathSettings {
+        var paths = PathSettings()
+        guard let node, let e = mapping(node, "paths", allowed: ["controlSocket", "stateDirectory"]) else { return paths }
+        paths.controlSocket = absolutePath(e, "controlSocket", "paths", default: paths.controlSocket)
+        paths.stateDirectory = absolutePath(e, "stateDirectory", "paths", default: paths.stateDirectory)
+        return paths
+    }
+}
+
+/// The allowed word nearest to a misspelt key, if it is close enough to be a likely typo.
+func closest(to word: String, in candidates: [String]) -> String? {
+    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
+    return best.0
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    guard !a.isEmpty else { return b.count }
+    guard !b.isEmpty else { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

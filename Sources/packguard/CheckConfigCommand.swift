@@ -1,0 +1,31 @@
+import ArgumentParser
+import PackGuardConfig
+
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file and print the effective configuration, or every error.",
+        discussion: """
+            Exit status 0 when the file is valid (the effective configuration, every default filled in, \
+            goes to standard output); 1 when it is not (every error, with file, line and key, goes to \
+            standard error). An invalid configuration never starts the controller.
+            Use --built-in to check the configuration that `run --simulate` uses.
+            """
+    )
+
+    @Argument(help: "The configuration file.")
+    var path: String = defaultConfigurationPath
+
+    @Flag(help: "Check the built-in default configuration instead of a file.")
+    var builtIn = false
+
+    func run() throws {
+        do {
+            let configuration = builtIn ? BuiltInConfiguration.load() : try loadConfiguration(path)
+            print(configuration.effectiveYAML, terminator: "")
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}

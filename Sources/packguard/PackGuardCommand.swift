@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct PackGuardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "packguard",
+        abstract: "Safety controller for an Orion Jr. 2 BMS: decides whether the charge and discharge contactors may close.",
+        discussion: """
+            PackGuard reads the BMS's Charge Enable, Discharge Enable and Charger Safety outputs through GPIO, \
+            drives the contactor relays and fails off: any doubt ends with every relay de-energised.
+            The default configuration file is \(defaultConfigurationPath).
+            """,
+        subcommands: [CheckConfigCommand.self]
+    )
+}
+
+let defaultConfigurationPath = "/etc/packguard/packguard.yaml"

@@ -1,0 +1,191 @@
+import Foundation
+import PackGuardCore
+import Testing
+@testable import PackGuardConfig
+
+/// The repository root, found from this file's path (Tests/PackGuardConfigTests/…).
+let repositoryRoot: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/")
+}()
+
+func readFile(_ path: String) -> String? {
+    try? String(contentsOfFile: path, encoding: .utf8)
+}
+
+/// A minimal valid configuration, to which tests add one mistake at a time.
+let minimalYAML = """
+inputs:
+  chargeEnable: { line: GPIO17, activeLow: true, bias: pullUp }
+  dischargeEnable: { line: GPIO27, activeLow: true, bias: pullUp }
+outputs:
+  chargeRelay: { line: GPIO16, activeLow: false }
+  dischargeRelay: { line: GPIO20, activeLow: false }
+
+"""
+
+func issues(_ yaml: String) -> [ConfigurationIssue] {
+    do {
+        _ = try ConfigurationLoader.parse(yaml, file: "test.yaml")
+        return []
+    } catch {
+        return error.issues
+    }
+}
+
+@Suite("Shipped and built-in configuration")
+struct ShippedConfigurationTests {
+    @Test func builtInDefaultIsTheShippedFileVerbatim() throws {
+        let shipped = try #require(readFile(repositoryRoot + "/hardware/pi/packguard.yaml"))
+        #expect(shipped == BuiltInConfiguration.yaml)
+    }
+
+    @Test func shippedDefaultMapsTheBmsSignalsAsDocumented() {
+        let config = BuiltInConfiguration.load()
+        #expect(config.inputs[.chargeEnable] == InputLineConfiguration(locator: .name("GPIO17"), activeLow: true, bias: .pullUp, sourceLine: 13))
+        #expect(config.inputs[.dischargeEnable]?.locator == .name("GPIO27"))
+        #expect(config.inputs[.chargerSafety]?.locator == .name("GPIO22"))
+        #expect(config.inputs[.balanceSwitch]?.locator == .name("GPIO23"))
+        #expect(config.inputs[.chargeContactorFeedback] == nil, "feedback is commented out until wired")
+        #expect(config.outputs[.chargeRelay]?.locator == .name("GPIO16"))
+        #expect(config.outputs[.dischargeRelay]?.locator == .name("GPIO20"))
+        #expect(config.outputs[.balancePowerRelay]?.locator == .name("GPIO21"))
+        #expect(config.outputs.values.allSatisfy { !$0.activeLow })
+        #expect(config.timing == PolicyTiming())
+        #expect(config.policy.soc == SocRules())
+        #expect(!config.hardwareWatchdog.enabled)
+    }
+
+    @Test func effectiveYAMLParsesBackToTheSameConfiguration() throws {
+        let config = BuiltInConfiguration.load()
+        let again = try ConfigurationLoader.parse(config.effectiveYAML, file: "effective.yaml")
+        #expect(again.policy == config.policy)
+        #expect(again.inputs.mapValues(\.locator) == config.inputs.mapValues(\.locator))
+        #expect(again.outputs.mapValues(\.activeLow) == config.outputs.mapValues(\.activeLow))
+        #expect(again.adc == config.adc && again.paths == config.paths)
+    }
+
+    @Test func chipAndOffsetLocateALineToo() throws {
+        let yaml = minimalYAML.replacingFirst("{ line: GPIO16, activeLow: false }",
+                                              with: "{ chip: gpiochip0, offset: 16, activeLow: false }")
+        let config = try ConfigurationLoader.parse(yaml, file: "t.yaml")
+        #expect(config.outputs[.chargeRelay]?.locator == .chipOffset(chip: "gpiochip0", offset: 16))
+    }
+}
+
+@Suite("Strict, located validation")
+struct ValidationTests {
+    @Test func malformedYAMLGivesALocatedError() {
+        let found = issues("inputs:\n  chargeEnable: { line: GPIO17\n  bad")
+        #expect(found.count == 1)
+        #expect(found.first?.line != nil)
+        #expect(found.first?.description.hasPrefix("test.yaml:") == true)
+        #expect(found.first?.message.contains("not valid YAML") == true)
+    }
+
+    @Test func anUnknownKeyIsAnErrorWithItsLineAndASuggestion() {
+        let found = issues(minimalYAML + "timing:\n  qualifyMS: 500\n")
+        #expect(found.count == 1)
+        #expect(found.first?.keyPath == "timing.qualifyMS")
+        #expect(found.first?.line == 8)
+        #expect(found.first?.message.contains("did you mean 'qualifyMs'?") == true)
+    }
+
+    @Test func anUnknownSignalIsAnError() {
+        let found = issues(minimalYAML.replacingFirst("outputs:", with: "outputs:\n  chargRelay: { line: GPIO5, activeLow: false }"))
+        #expect(found.map(\.keyPath) == ["outputs.chargRelay"])
+        #expect(found.first?.message.contains("did you mean 'chargeRelay'?") == true)
+    }
+
+    @Test func missingRequiredSignalsAreNamed() {
+        let found = issues("inputs:\n  chargeEnable: { line: GPIO17, activeLow: true, bias: pullUp }\noutputs:\n  chargeRelay: { line: GPIO16, activeLow: false }\n")
+        #expect(Set(found.map(\.keyPath)) == ["inputs.dischargeEnable", "outputs.dischargeRelay"])
+    }
+
+    @Test func twoSignalsOnOneLineAreRejected() {
+        let found = issues(minimalYAML.replacingFirst("line: GPIO27", with: "line: GPIO17"))
+        #expect(found.count == 1)
+        #expect(found.first?.keyPath == "inputs.dischargeEnable")
+        #expect(found.first?.line == 3)
+        #expect(found.first?.message == "two signals on one line: GPIO17 is already used by inputs.chargeEnable")
+    }
+
+    @Test func anOutputOnAnInputsLineIsRejected() {
+        let found = issues(minimalYAML.replacingFirst("line: GPIO16", with: "line: GPIO27"))
+        #expect(found.first?.message == "an output on an input's line: GPIO27 is already used by inputs.dischargeEnable")
+        #expect(found.first?.keyPath == "outputs.chargeRelay")
+    }
+
+    @Test(arguments: [("qualifyMs", "19"), ("qualifyMs", "60001"), ("minOffMs", "-1"), ("chatterLimit", "0"),
+                      ("balanceMaxHours", "100"), ("reconcileMs", "5"), ("loopDeadlineMs", "99999")])
+    func timingsOutsideSaneBoundsAreRejected(key: String, value: String) {
+        let found = issues(minimalYAML + "timing:\n  \(key): \(value)\n")
+        #expect(found.count == 1)
+        #expect(found.first?.keyPath == "timing.\(key)")
+        #expect(found.first?.message.contains("outside the sane range") == true)
+    }
+
+    @Test func aTimingThatIsNotANumberSaysWhatItGot() {
+        let found = issues(minimalYAML + "timing:\n  qualifyMs: half a second\n")
+        #expect(found.first?.message == "expected a whole number of milliseconds, got 'half a second'")
+    }
+
+    @Test func staleTimeoutShorterThanTwoReconcilesIsRejected() {
+        let found = issues(minimalYAML + "timing:\n  reconcileMs: 500\n  inputStaleMs: 900\n")
+        #expect(found.first?.keyPath == "timing.inputStaleMs")
+    }
+
+    @Test func overlappingSocThresholdsAreRejected() {
+        let found = issues(minimalYAML + "adc:\n  enabled: true\nsoc:\n  enabled: true\n  dischargeCutoffSoc: 40\n  chargeStopSoc: 50\n  socHysteresis: 5\n")
+        #expect(found.count == 1)
+        #expect(found.first?.message.contains("thresholds overlap") == true)
+    }
+
+    @Test func socRulesWithoutTheAdcAreRejected() {
+        let found = issues(minimalYAML + "soc:\n  enabled: true\n")
+        #expect(found.map(\.keyPath) == ["soc.enabled"])
+    }
+
+    @Test func unknownOnSocFaultAndBiasValuesListTheChoices() {
+        let found = issues(minimalYAML.replacingFirst("bias: pullUp", with: "bias: up") + "soc:\n  onSocFault: panic\n")
+        #expect(found.count == 2)
+        #expect(found.contains { $0.message.contains("pullUp, pullDown, disabled, asIs") })
+        #expect(found.contains { $0.message.contains("ignore, openDischarge, openAll") })
+    }
+
+    @Test func polarityMustBeExplicitForEverySignal() {
+        let found = issues(minimalYAML.replacingFirst("{ line: GPIO17, activeLow: true, bias: pullUp }", with: "{ line: GPIO17 }"))
+        #expect(Set(found.map(\.keyPath)) == ["inputs.chargeEnable.activeLow", "inputs.chargeEnable.bias"])
+    }
+
+    @Test func lineAndChipTogetherAreAmbiguous() {
+        let found = issues(minimalYAML.replacingFirst("{ line: GPIO16,", with: "{ line: GPIO16, chip: gpiochip0, offset: 3,"))
+        #expect(found.first?.message.contains("not both") == true)
+    }
+
+    @Test func everyErrorIsReportedNotJustTheFirst() {
+        let yaml = minimalYAML + "timing:\n  qualifyMs: 5\n  minOffMs: x\nbogus: 1\npaths:\n  controlSocket: relative.sock\n"
+        let found = issues(yaml)
+        #expect(found.count == 4)
+        let error = ConfigurationError(issues: found)
+        #expect(error.description.hasPrefix("invalid configuration (4 errors):"))
+    }
+
+    @Test func anEmptyFileIsAnError() {
+        #expect(issues("").first?.message == "the file is empty")
+        #expect(issues("- a\n- b\n").first?.message == "expected a mapping of keys to values")
+    }
+
+    @Test func aDuplicatedKeyIsAnError() {
+        let found = issues(minimalYAML + "timing:\n  qualifyMs: 500\n  qualifyMs: 600\n")
+        #expect(found.first?.message.contains("more than once") == true)
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { preconditionFailure("'\(target)' not in test text") }
+        return replacingCharacters(in: range, with: replacement)
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs PackGuard's whole test suite, installing what it needs. Usage: ./scripts/test.sh
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_swift
+ensure_packages libgpiod-dev pkg-config
+
+echo "==> build (no warnings allowed in PackGuard's code)"
+build_without_warnings --build-tests
+
+echo "==> unit, property and contract tests"
+swift test --skip-build
+
+echo "==> command-line checks"
+bin=$(swift build --show-bin-path)/packguard
+"$bin" check-config hardware/pi/packguard.yaml >/dev/null
+"$bin" check-config --built-in >/dev/null
+bad=$(mktemp --suffix=.yaml)
+printf 'inputs:\n  chargeEnable: { line: GPIO17\n' >"$bad"
+if "$bin" check-config "$bad" 2>/dev/null; then
+    echo "error: check-config accepted a malformed file" >&2; exit 1
+fi
+rm -f "$bad"
+echo "command-line checks passed"
