@@ -57,6 +57,10 @@ let package = Package(
             dependencies: ["PackGuardConfig", "PackGuardCore"]
         ),
         .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
+        .testTarget(
+            name: "PackGuardGPIOTests",
+            dependencies: ["PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -57,3 +57,5 @@ struct StandardError: TextOutputStream {
         }
     }
 }
+
+func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -10,7 +10,7 @@ struct PackGuardCommand: ParsableCommand {
             drives the contactor relays and fails off: any doubt ends with every relay de-energised.
             The default configuration file is \(defaultConfigurationPath).
             """,
-        subcommands: [CheckConfigCommand.self]
+        subcommands: [CheckConfigCommand.self, LinesCommand.self]
     )
 }
 

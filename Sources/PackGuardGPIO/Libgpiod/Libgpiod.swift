@@ -1,0 +1,213 @@
+// Every libgpiod call of PackGuard goes through this file, and through the C shim
+// (Sources/CGPIOShim), which implements one API over libgpiod v1 and v2.
+import CGPIOShim
+import Glibc
+import PackGuardCore
+import Synchronization
+
+/// The real GPIO character devices, through libgpiod.
+public struct LibgpiodBackend: GPIOBackend {
+    public let deviceDirectory: String
+
+    public init(deviceDirectory: String = "/dev") { self.deviceDirectory = deviceDirectory }
+
+    public var description: String { String(cString: pg_backend_description()) }
+
+    public func chipPaths() throws(GPIOError) -> [String] {
+        guard let directory = opendir(deviceDirectory) else {
+            throw GPIOError(.systemError, operation: "list \(deviceDirectory)", errno: errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix("gpiochip"), Int(name.dropFirst("gpiochip".count)) != nil { names.append(name) }
+        }
+        guard !names.isEmpty else { throw GPIOError(.noGPIOChips, operation: "find GPIO chips") }
+        return names.sorted { Int($0.dropFirst(8))! < Int($1.dropFirst(8))! }.map { "\(deviceDirectory)/\($0)" }
+    }
+
+    public func openChip(_ path: String) throws(GPIOError) -> any GPIOChip {
+        try LibgpiodChip(path: path)
+    }
+}
+
+/// Owns one `pg_chip`; closes it in deinit.
+final class LibgpiodChip: GPIOChip, @unchecked Sendable {
+    // @unchecked: `handle` is immutable after init, and libgpiod chip calls used here only read
+    // kernel state through the chip fd; requests made from it are independent objects.
+    private let handle: OpaquePointer
+    let path: String
+    let name: String
+    let label: String
+    let lineCount: Int
+
+    init(path: String) throws(GPIOError) {
+        guard let handle = pg_chip_open(path) else {
+            let code = errno
+            switch code {
+            case ENOENT, ENODEV: throw GPIOError(.chipMissing, operation: "open GPIO chip", chip: path, errno: code)
+            case EACCES, EPERM: throw GPIOError(.permissionDenied(group: ownerGroup(of: path)), operation: "open GPIO chip", chip: path, errno: code)
+            default: throw GPIOError(.systemError, operation: "open GPIO chip", chip: path, errno: code)
+            }
+        }
+        self.handle = handle
+        self.path = path
+        self.name = String(cString: pg_chip_name(handle))
+        self.label = String(cString: pg_chip_label(handle))
+        self.lineCount = Int(pg_chip_num_lines(handle))
+    }
+
+    deinit { pg_chip_close(handle) }
+
+    func lineInfo(offset: Int) throws(GPIOError) -> GPIOLineInfo {
+        var info = pg_line_info()
+        guard pg_chip_line_info(handle, UInt32(offset), &info) == 0 else {
+            throw GPIOError(.systemError, operation: "read line info", chip: name, offset: offset, errno: errno)
+        }
+        return GPIOLineInfo(offset: Int(info.offset), name: string(from: info.name), consumer: string(from: info.consumer),
+                            used: info.used, isOutput: info.is_output, activeLow: info.active_low)
+    }
+
+    func findLine(named lineName: String) throws(GPIOError) -> Int? {
+        let offset = pg_chip_find_line(handle, lineName)
+        if offset >= 0 { return Int(offset) }
+        if errno == ENOENT { return nil }
+        throw GPIOError(.systemError, operation: "find line by name", chip: name, line: lineName, errno: errno)
+    }
+
+    func requestInputs(_ lines: [InputLineSettings], consumer: String) throws(GPIOError) -> any GPIOLineRequest {
+        let settings = lines.map { line in
+            pg_input_line(offset: UInt32(line.offset), bias: shimBias(line.bias), active_low: line.activeLow)
+        }
+        let request = settings.withUnsafeBufferPointer { pg_request_inputs(handle, consumer, $0.baseAddress, $0.count) }
+        guard let request else { throw requestError(lines.map(\.offset), operation: "request input lines") }
+        return LibgpiodRequest(handle: request, chip: name, offsets: lines.map(\.offset), isInput: true)
+    }
+
+    func requestOutputs(_ lines: [OutputLineSettings], consumer: String) throws(GPIOError) -> any GPIOLineRequest {
+        let settings = lines.map { line in
+            pg_output_line(offset: UInt32(line.offset), active_low: line.activeLow, initial_value: line.initial.isActive ? 1 : 0)
+        }
+        let request = settings.withUnsafeBufferPointer { pg_request_outputs(handle, consumer, $0.baseAddress, $0.count) }
+        guard let request else { throw requestError(lines.map(\.offset), operation: "request output lines") }
+        return LibgpiodRequest(handle: request, chip: name, offsets: lines.map(\.offset), isInput: false)
+    }
+
+    /// Turns a failed request into the most useful error: for EBUSY, which line and who holds it.
+    private func requestError(_ offsets: [Int], operation: String) -> GPIOError {
+        let code = errno
+        if code == EBUSY {
+            for offset in offsets {
+                if let info = try? lineInfo(offset: offset), info.used {
+                    return GPIOError(.lineBusy(consumer: info.consumer), operation: operation, chip: name,
+                                     line: info.name.isEmpty ? nil : info.name, offset: offset, errno: code)
+                }
+            }
+        }
+        if code == ENODEV || code == ENXIO {
+            return GPIOError(.chipMissing, operation: operation, chip: name, errno: code)
+        }
+        let offsetText = offsets.count == 1 ? offsets.first : nil
+        return GPIOError(.systemError, operation: operation, chip: name, offset: offsetText, errno: code)
+    }
+}
+
+/// Owns one `pg_request`; released exactly once, by `release()` or deinit.
+final class LibgpiodRequest: GPIOLineRequest {
+    private struct Handle: @unchecked Sendable {
+        // Only ever used while holding the mutex below.
+        var pointer: OpaquePointer?
+    }
+
+    private let handle: Mutex<Handle>
+    let chip: String
+    let offsets: [Int]
+    let eventFileDescriptor: Int32?
+
+    init(handle pointer: OpaquePointer, chip: String, offsets: [Int], isInput: Bool) {
+        self.handle = Mutex(Handle(pointer: pointer))
+        self.chip = chip
+        self.offsets = offsets
+        let fd = pg_request_event_fd(pointer)
+        self.eventFileDescriptor = isInput && fd >= 0 ? fd : nil
+    }
+
+    deinit { release() }
+
+    func release() {
+        handle.withLock { handle in
+            if let pointer = handle.pointer { pg_request_release(pointer) }
+            handle.pointer = nil
+        }
+    }
+
+    private func withHandle<T>(_ operation: String, _ body: (OpaquePointer) -> T?) throws(GPIOError) -> T {
+        let result: Result<T, GPIOError> = handle.withLock { handle in
+            guard let pointer = handle.pointer else {
+                return .failure(GPIOError(.systemError, operation: "\(operation) (request already released)", chip: chip, errno: EBADF))
+            }
+            if let value = body(pointer) { return .success(value) }
+            let code = errno
+            let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+            let offset = offsets.count == 1 ? offsets.first : nil
+            return .failure(GPIOError(kind, operation: operation, chip: chip, offset: offset, errno: code))
+        }
+        return try result.get()
+    }
+
+    func values() throws(GPIOError) -> [Level] {
+        let count = offsets.count
+        return try withHandle("read line values") { pointer in
+            var raw = [Int32](repeating: 0, count: count)
+            guard pg_request_get_values(pointer, &raw, count) == 0 else { return nil }
+            return raw.map { Level($0 != 0) }
+        }
+    }
+
+    func setValues(_ values: [Level]) throws(GPIOError) {
+        precondition(values.count == offsets.count, "one value per requested line")
+        let raw = values.map { Int32($0.isActive ? 1 : 0) }
+        try withHandle("set line values") { pointer in
+            pg_request_set_values(pointer, raw, raw.count) == 0 ? () : nil
+        }
+    }
+
+    func readEdgeEvents() throws(GPIOError) -> [EdgeEvent] {
+        try withHandle("read edge events") { pointer in
+            var events: [EdgeEvent] = []
+            var buffer = [pg_edge_event](repeating: pg_edge_event(), count: 16)
+            while true {
+                let count = pg_request_read_events(pointer, &buffer, buffer.count)
+                if count < 0 { return nil }
+                for event in buffer.prefix(Int(count)) {
+                    events.append(EdgeEvent(offset: Int(event.offset), edge: event.edge == PG_EDGE_RISING ? .rising : .falling,
+                                            timestampNanoseconds: event.timestamp_ns))
+                }
+                if count < buffer.count { return events }
+            }
+        }
+    }
+}
+
+private func shimBias(_ bias: Bias) -> pg_bias {
+    switch bias {
+    case .asIs: PG_BIAS_AS_IS
+    case .disabled: PG_BIAS_DISABLED
+    case .pullUp: PG_BIAS_PULL_UP
+    case .pullDown: PG_BIAS_PULL_DOWN
+    }
+}
+
+private func string<T>(from tuple: T) -> String {
+    withUnsafeBytes(of: tuple) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+/// The group that owns a device node ("gpio" on Raspberry Pi OS), to tell the user what to join.
+func ownerGroup(of path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) == 0, let group = getgrgid(info.st_gid) else { return nil }
+    return String(cString: group.pointee.gr_name)
+}
