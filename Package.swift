@@ -37,10 +37,17 @@ let package = Package(
             dependencies: ["PackGuardCore", "PackGuardConfig", "CGPIOShim"]
         ),
         .target(name: "PackGuardADC"),
+        .target(
+            name: "PackGuardDaemon",
+            dependencies: [
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "packguard",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -57,6 +64,10 @@ let package = Package(
             dependencies: ["PackGuardConfig", "PackGuardCore"]
         ),
         .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
+        .testTarget(
+            name: "PackGuardDaemonTests",
+            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+        ),
         .testTarget(
             name: "PackGuardGPIOTests",
             dependencies: ["PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]

@@ -23,3 +23,6 @@ if "$bin" check-config "$bad" 2>/dev/null; then
 fi
 rm -f "$bad"
 echo "command-line checks passed"
+
+echo "==> end to end: the daemon on the mocked chip"
+scripts/e2e-simulate.sh "$bin"

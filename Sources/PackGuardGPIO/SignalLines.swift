@@ -175,8 +175,13 @@ public final class SignalLines: Sendable {
     }
 
     /// Sets outputs and reads them back. Throws naming the first output that failed.
-    public func setOutputs(_ levels: OutputLevels) throws(GPIOError) {
-        try outputLevels.withLock { (current: inout [OutputSignal: Level]) throws(GPIOError) in
+    /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
+    /// nothing is set and the result is false, so a step that was overtaken by the watchdog
+    /// monitor can never re-close what the monitor just opened.
+    @discardableResult
+    public func setOutputs(_ levels: OutputLevels, unless vetoed: () -> Bool = { false }) throws(GPIOError) -> Bool {
+        try outputLevels.withLock { (current: inout [OutputSignal: Level]) throws(GPIOError) -> Bool in
+            if vetoed() { return false }
             for group in outputGroups {
                 let wanted = group.signals.map { levels[$0] }
                 guard wanted != group.signals.map({ current[$0] ?? .inactive }) else { continue }
@@ -192,6 +197,7 @@ public final class SignalLines: Sendable {
                 }
                 for (signal, level) in zip(group.signals, wanted) { current[signal] = level }
             }
+            return true
         }
     }
 

@@ -1,0 +1,203 @@
+import Dispatch
+import Glibc
+import Logging
+import PackGuardADC
+import PackGuardConfig
+import PackGuardCore
+import PackGuardGPIO
+
+/// `packguard run`: assembles the hardware edges (GPIO, ADC, systemd, watchdog, control socket,
+/// signals) around a `ControlLoop` and runs it. Every failure to start ends with every line
+/// released (outputs back to their pull-downs) and a message naming what failed.
+public final class Daemon {
+    public let loop: ControlLoop
+    public let simulatedGPIO: SimulatedGPIO?
+    public let simulatedADC: SimulatedADS1115?
+    private let logger: Logger
+    private var signalSources: [any DispatchSourceSignal] = []
+    private let socket: ControlSocketEndpoint?
+
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// - Parameters:
+    ///   - simulate: the mocked chip (BMS enables asserted) and a mocked ADS1115.
+    ///   - configPath: the file SIGHUP re-reads; nil for the built-in configuration.
+    public init(configuration: PackGuardConfiguration, simulate: Bool, configPath: String?, logger: Logger,
+                environment: [String: String] = SystemdNotifier.processEnvironment()) throws {
+        self.logger = logger
+        let backend: any GPIOBackend
+        if simulate {
+            let gpio = SimulatedGPIO.raspberryPi()
+            // A BMS that has finished its self checks: both enables pulled to ground.
+            for signal in [InputSignal.chargeEnable, .dischargeEnable] {
+                if case .name(let name)? = configuration.inputs[signal]?.locator { gpio.drive(name, .low) }
+            }
+            simulatedGPIO = gpio
+            backend = gpio
+        } else {
+            simulatedGPIO = nil
+            backend = LibgpiodBackend()
+        }
+
+        let lines = try SignalLines(configuration: configuration, backend: backend)
+        logger.notice("outputs requested off, inputs requested (\(backend.description), \(configuration.source))")
+
+        var analog: AnalogInputs?
+        var simulatedADC: SimulatedADS1115?
+        if configuration.adc.enabled || simulate {
+            let adcConfiguration = ADS1115Configuration(busPath: configuration.adc.bus, address: UInt8(configuration.adc.address))
+            let bus: any I2CBus
+            if simulate {
+                let device = SimulatedADS1115(address: adcConfiguration.address)
+                for channel in adcConfiguration.channels {
+                    device.setInputVolts(channel.adsPinVolts(forValue: channel.signal == .soc ? 80 : 50), channel: channel.channel)
+                }
+                simulatedADC = device
+                bus = SimulatedI2CBus(path: adcConfiguration.busPath, address: adcConfiguration.address, devices: [device])
+            } else {
+                do {
+                    bus = try LinuxI2CBus(path: adcConfiguration.busPath, address: adcConfiguration.address)
+                } catch {
+                    lines.release()
+                    throw StartError(description: "\(error)")
+                }
+            }
+            do {
+                analog = AnalogInputs(sampler: try AnalogSampler(configuration: adcConfiguration, bus: bus, clock: SystemADCClock()))
+            } catch {
+                lines.release()
+                throw StartError(description: "\(error)")
+            }
+        }
+        self.simulatedADC = simulatedADC
+
+        var watchdog: (any WatchdogDevice)?
+        if configuration.hardwareWatchdog.enabled && !simulate {
+            do {
+                watchdog = try HardwareWatchdog(path: configuration.hardwareWatchdog.device,
+                                                timeoutSeconds: Int32(configuration.hardwareWatchdog.timeoutS))
+            } catch {
+                lines.release()
+                throw StartError(description: "\(error)")
+            }
+        }
+
+        let notifier = SystemdNotifier(environment: environment)
+        let controller = Controller(
+            configuration: configuration, lines: lines, backendDescription: backend.description,
+            clock: SystemClock(), logger: logger, analog: analog,
+            notifier: notifier.isEnabled ? notifier : nil, watchdog: watchdog,
+            forceOffStore: ForceOffStore(directory: configuration.paths.stateDirectory))
+
+        let reload: (@Sendable (Controller) throws -> Controller)? = configPath.map { path in
+            { @Sendable current in try Daemon.reloaded(current, from: path, backend: backend, logger: logger) }
+        }
+        loop = try ControlLoop(controller: controller, logger: logger, reload: reload)
+
+        do {
+            try makeDirectory(parentOf: configuration.paths.controlSocket)
+            socket = try ControlSocketEndpoint(path: configuration.paths.controlSocket, group: simulate ? nil : "packguard",
+                                               logger: logger)
+        } catch {
+            lines.release()
+            throw StartError(description: "control socket: \(error)")
+        }
+        if let socket { loop.add(socket) }
+    }
+
+    /// Runs until SIGTERM/SIGINT; returns the exit status (0 after an orderly stop).
+    public func run() -> Int32 {
+        installSignalHandlers()
+        do {
+            let reason = try loop.run()
+            logger.notice("exiting after \(reason)")
+            return 0
+        } catch {
+            logger.critical("\(error)")
+            return 2
+        }
+    }
+
+    private func installSignalHandlers() {
+        let loop = self.loop
+        let actions: [(Int32, @Sendable () -> Void)] = [
+            (SIGTERM, { loop.requestStop(reason: "SIGTERM") }),
+            (SIGINT, { loop.requestStop(reason: "SIGINT") }),
+            (SIGHUP, { loop.requestReload() }),
+        ]
+        for (number, action) in actions {
+            signal(number, SIG_IGN)  // delivered through the dispatch source instead
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            signalSources.append(source)
+        }
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// SIGHUP: a valid new file replaces the controller (every relay re-qualifies); an invalid
+    /// one throws and the running configuration stays.
+    static func reloaded(_ current: Controller, from path: String, backend: any GPIOBackend,
+                         logger: Logger) throws -> Controller {
+        let text = try readWholeFile(path)
+        var configuration = try ConfigurationLoader.parse(text, file: path)
+        configuration.paths = current.configuration.paths  // the socket is already bound
+        let sameLines = configuration.inputs == current.configuration.inputs
+            && configuration.outputs == current.configuration.outputs
+        let lines: SignalLines
+        if sameLines {
+            lines = current.lines
+            current.lines.forceAllOff()
+        } else {
+            current.shutdown(reason: "configuration reload changed the line mapping")
+            lines = try SignalLines(configuration: configuration, backend: backend)
+        }
+        return Controller(configuration: configuration, lines: lines, backendDescription: backend.description,
+                          clock: current.clock, logger: logger, analog: current.analog, notifier: current.notifier,
+                          watchdog: current.watchdog, forceOffStore: current.forceOffStore, events: current.events)
+    }
+}
+
+/// Creates the directory a path lives in (one level, mode 0750) when it is missing; under
+/// systemd, RuntimeDirectory= has already made it.
+func makeDirectory(parentOf path: String) throws(FileError) {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+    let directory = String(path[..<slash])
+    if mkdir(directory, 0o750) != 0 && errno != EEXIST {
+        throw FileError(description: "cannot create \(directory): \(String(cString: strerror(errno))) (errno \(errno))")
+    }
+}
+
+struct FileError: Error, CustomStringConvertible {
+    var description: String
+}
+
+func readWholeFile(_ path: String) throws(FileError) -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw FileError(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        if count == 0 { break }
+        bytes += chunk[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+extension SystemdNotifier: ServiceNotifier {
+    public var watchdogIntervalNanoseconds: UInt64? { watchdogInterval }
+    public func notify(_ fields: [String]) throws { try send(fields) }
+}
+
+extension HardwareWatchdog: WatchdogDevice {
+    public var description: String { "hardware watchdog \(path)" }
+    public func disarm() throws { try closeCleanly() }
+}

@@ -1,0 +1,373 @@
+import Logging
+import PackGuardADC
+import PackGuardConfig
+import PackGuardCore
+import PackGuardGPIO
+import Glibc
+import Synchronization
+
+/// The controller could not keep its outputs safe and must exit so that systemd and the
+/// hardware watchdog take over.
+public struct ControllerFatalError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The analog side the controller samples: the ADS1115 sampler and the clock its time is in.
+public struct AnalogInputs: Sendable {
+    public var sampler: AnalogSampler
+    public init(sampler: AnalogSampler) { self.sampler = sampler }
+}
+
+/// The thin shell around the pure policy: reads inputs, steps the policy, applies only the
+/// outputs that changed (with read-back), logs every relay change with its reason, pets the
+/// watchdogs only after healthy steps and publishes status.
+///
+/// `step(now:)` is the whole of one iteration and is what tests and the bench call on a virtual
+/// clock; `ControlLoop` calls it from the control thread around poll(2).
+public final class Controller: @unchecked Sendable {
+    // @unchecked: everything below the `shared` mutexes is confined to the control thread
+    // (or to the caller of step() in tests and the bench); the watchdog monitor only touches
+    // `lines` (thread-safe) and `health`.
+
+    public let configuration: PackGuardConfiguration
+    public let lines: SignalLines
+    public let events: EventLog
+    let logger: Logger
+    let clock: any DaemonClock
+    let notifier: (any ServiceNotifier)?
+    let watchdog: (any WatchdogDevice)?
+    let forceOffStore: ForceOffStore?
+    let backendDescription: String
+
+    private var policy: SafetyPolicy
+    private(set) var analog: AnalogInputs?
+    private var pendingCommands: [OperatorCommand] = []
+    private var pendingOutputFailure: String?
+    private var startedAt: Instant?
+    private var sentReady = false
+    private var lastSystemdPet: Instant?
+    private var lastHardwarePet: Instant?
+    private var lastStatusLine = ""
+    private var stepCount = 0
+    private var lastResult: StepResult?
+    private var lastReadings = PerInput<InputReading?>(repeating: nil)
+
+    /// Shared with the watchdog monitor thread.
+    let health = Mutex(Health())
+    private let report = Mutex<StatusReport?>(nil)
+
+    struct Health {
+        /// When the control loop must next complete a step; the monitor forces off after it.
+        var deadline: Instant?
+        var tripped = false
+        var trips = 0
+        /// A test hook: the next step sleeps this long before applying outputs.
+        var stallNextStepMs = 0
+    }
+
+    public init(configuration: PackGuardConfiguration, lines: SignalLines, backendDescription: String,
+                clock: any DaemonClock, logger: Logger, analog: AnalogInputs? = nil,
+                notifier: (any ServiceNotifier)? = nil, watchdog: (any WatchdogDevice)? = nil,
+                forceOffStore: ForceOffStore? = nil, events: EventLog = EventLog()) {
+        self.configuration = configuration
+        self.lines = lines
+        self.backendDescription = backendDescription
+        self.clock = clock
+        self.logger = logger
+        self.analog = analog
+        self.notifier = notifier
+        self.watchdog = watchdog
+        self.forceOffStore = forceOffStore
+        self.events = events
+        self.policy = SafetyPolicy(configuration: configuration.policy)
+    }
+
+    // MARK: - One iteration
+
+    /// Reads everything, steps the policy and applies the outputs. Throws only when outputs can
+    /// no longer be driven off: the caller must then exit non-zero.
+    @discardableResult
+    public func step(now: Instant) throws(ControllerFatalError) -> StepResult {
+        if startedAt == nil { startedAt = now }
+        let stall = health.withLock { health -> Int in
+            health.deadline = now + .milliseconds(configuration.timing.loopDeadlineMs)
+            defer { health.stallNextStepMs = 0 }
+            return health.stallNextStepMs
+        }
+        let missedDeadline = health.withLock { health -> Bool in
+            defer { health.tripped = false }
+            return health.tripped
+        }
+
+        // Edges first, one policy step per edge in kernel order, so that a short release that
+        // is over by the time we read the level still opens its relay.
+        do {
+            for (signal, event) in try lines.readEdgeEvents() {
+                var input = StepInput()
+                input.readings[signal] = .level(event.edge == .rising ? .active : .inactive)
+                record(policy.step(input, now: now))
+            }
+        } catch {
+            logger.error("reading edge events failed: \(error)")
+        }
+
+        var input = StepInput(readings: lines.readInputs())
+        lastReadings = input.readings
+        if var analog {
+            let time = UInt64(max(0, now.nanoseconds))
+            if analog.sampler.isSampleDue(now: time) { analog.sampler.sample(now: time) }
+            switch analog.sampler.reading(of: .soc, now: time) {
+            case .valid(let value, _, _): input.soc = .percent(min(100, max(0, value)))
+            case .invalid(let reason): input.soc = .invalid(reason)
+            }
+            self.analog = analog
+        }
+        input.outputFailure = pendingOutputFailure
+        input.loopDeadlineMissed = missedDeadline
+        input.commands = pendingCommands
+        pendingCommands.removeAll()
+
+        var result = policy.step(input, now: now)
+        record(result)
+        if stall > 0 { sleepMilliseconds(stall) }  // test hook: a stalled loop
+
+        pendingOutputFailure = nil
+        do {
+            // If the monitor forced the relays off while this step ran, the policy must hear
+            // of it before anything is applied: never re-close what the monitor opened.
+            while try !lines.setOutputs(result.outputs, unless: { health.withLock { $0.tripped } }) {
+                health.withLock { $0.tripped = false }
+                var missed = StepInput()
+                missed.loopDeadlineMissed = true
+                result = policy.step(missed, now: now)
+                record(result)
+            }
+        } catch {
+            logger.critical("applying outputs failed: \(error); opening every relay")
+            let failures = lines.forceAllOff()
+            if !failures.isEmpty {
+                let text = failures.map(\.description).joined(separator: "; ")
+                logger.critical("cannot drive the outputs off: \(text); exiting so that systemd and the hardware watchdog take over")
+                throw ControllerFatalError(description: "outputs cannot be driven off: \(text)")
+            }
+            // Let the policy agree with the hardware right away: every relay open, faulted.
+            pendingOutputFailure = error.description
+            var failed = StepInput()
+            failed.outputFailure = error.description
+            result = policy.step(failed, now: now)
+            record(result)
+        }
+
+        stepCount += 1
+        lastResult = result
+        if result.healthy { petWatchdogs(now: now) }
+        publish(result, now: now)
+        return result
+    }
+
+    /// Queues an operator command for the next step; force-off is persisted first.
+    public func submit(_ command: OperatorCommand) {
+        if case .forceOff(let on) = command, let forceOffStore {
+            do {
+                try forceOffStore.save(on)
+            } catch {
+                logger.error("force-off \(on ? "on" : "off") applied but not persisted: \(error)")
+            }
+        }
+        pendingCommands.append(command)
+    }
+
+    /// Restores the persisted force-off latch; call once before the first step.
+    public func restorePersistentState() {
+        guard let forceOffStore else { return }
+        do {
+            if try forceOffStore.load() {
+                pendingCommands.append(.forceOff(true))
+                logger.warning("force-off is on (persisted in \(forceOffStore.path)): every relay stays open until `packguard force-off off`")
+            }
+        } catch {
+            // Unknown state: hold everything off rather than guess.
+            pendingCommands.append(.forceOff(true))
+            logger.error("cannot read the force-off state (\(error)); holding every relay off")
+        }
+    }
+
+    /// When the loop must step again at the latest.
+    public func nextWake(after now: Instant) -> Instant {
+        var wake = now + .milliseconds(configuration.timing.reconcileMs)
+        if let deadline = lastResult?.nextDeadline, deadline < wake { wake = max(deadline, now) }
+        if let analog, let last = analog.sampler.lastSampleStartedAt {
+            let due = Instant(nanoseconds: Int64(last) + Int64(analog.sampler.configuration.samplePeriodMilliseconds) * 1_000_000)
+            if due < wake { wake = max(due, now) }
+        }
+        return wake
+    }
+
+    /// Sets when the next step is due, so the monitor can tell a stalled loop from an idle one.
+    func expectStep(by instant: Instant) {
+        health.withLock { $0.deadline = instant + .milliseconds(configuration.timing.loopDeadlineMs) }
+    }
+
+    /// Orderly stop: policy off, every output off, lines released, systemd and watchdog told.
+    public func shutdown(reason: String) {
+        let now = clock.now()
+        let result = policy.shutdown(now: now, reason: reason)
+        record(result)
+        let failures = lines.forceAllOff()
+        for failure in failures { logger.critical("could not drive an output off at shutdown: \(failure)") }
+        lines.release()
+        publish(result, now: now)
+        notify(["STOPPING=1", "STATUS=stopped: \(reason)"])
+        if let watchdog {
+            do {
+                try watchdog.disarm()
+            } catch {
+                logger.error("could not disarm \(watchdog.description): \(error) (it will reset the machine)")
+            }
+        }
+        logger.notice("stopped: \(reason); every relay off, lines released")
+    }
+
+    /// Test hook (also used by the bench and the simulator): the next step stalls this long.
+    public func stallNextStep(milliseconds: Int) {
+        health.withLock { $0.stallNextStepMs = milliseconds }
+    }
+
+    // MARK: - Watchdog monitor side
+
+    /// Called by the monitor thread: if the loop is late, force every relay off now.
+    /// Returns true when it tripped.
+    @discardableResult
+    public func checkDeadline(now: Instant) -> Bool {
+        let late = health.withLock { health -> Bool in
+            guard let deadline = health.deadline, now > deadline, !health.tripped else { return false }
+            health.tripped = true
+            health.trips += 1
+            health.deadline = nil
+            return true
+        }
+        guard late else { return false }
+        let failures = lines.forceAllOff()
+        logger.critical("control loop missed its \(configuration.timing.loopDeadlineMs) ms deadline: every relay forced off by the internal watchdog\(failures.isEmpty ? "" : "; failures: \(failures)")")
+        return true
+    }
+
+    // MARK: - Observation
+
+    public var currentPolicy: SafetyPolicy { policy }
+
+    public var statusReport: StatusReport? { report.withLock { $0 } }
+
+    // MARK: - Internals
+
+    private func record(_ result: StepResult) {
+        let uptime = (startedAt.map { clock.now() - $0 } ?? Interval(nanoseconds: 0)).milliseconds
+        for event in result.events {
+            events.append(kind: event.kind.code, reason: event.reason, uptimeMs: uptime)
+            switch event.kind {
+            case .faultRaised: logger.error("\(event.reason)")
+            case .outputChanged, .faultCleared, .stateChanged, .balancing, .socRule, .commandAccepted:
+                logger.notice("\(event.reason)")
+            case .commandRefused: logger.warning("\(event.reason)")
+            }
+        }
+    }
+
+    private func petWatchdogs(now: Instant) {
+        if !sentReady {
+            sentReady = true
+            notify(["READY=1", "STATUS=\(policy.state.rawValue): every input read"])
+            logger.notice("ready: outputs held off, every input read (\(backendDescription))")
+        }
+        if let interval = notifier?.watchdogIntervalNanoseconds {
+            if lastSystemdPet.map({ now - $0 >= Interval(nanoseconds: Int64(interval / 4)) }) ?? true {
+                notify(["WATCHDOG=1"])
+                lastSystemdPet = now
+            }
+        }
+        if let watchdog, lastHardwarePet.map({ now - $0 >= .seconds(1) }) ?? true {
+            do {
+                try watchdog.pet()
+                lastHardwarePet = now
+            } catch {
+                logger.error("petting \(watchdog.description) failed: \(error)")
+            }
+        }
+    }
+
+    private func notify(_ fields: [String]) {
+        guard let notifier else { return }
+        do {
+            try notifier.notify(fields)
+        } catch {
+            logger.error("sd_notify \(fields.first ?? "") failed: \(error)")
+        }
+    }
+
+    private func publish(_ result: StepResult, now: Instant) {
+        let built = buildReport(result, now: now)
+        report.withLock { $0 = built }
+        let line = built.summary
+        if line != lastStatusLine {
+            lastStatusLine = line
+            notify(["STATUS=\(line)"])
+        }
+    }
+
+    private func buildReport(_ result: StepResult, now: Instant) -> StatusReport {
+        var inputs: [String: StatusReport.Input] = [:]
+        for (signal, line) in configuration.inputs {
+            let name = lines.resolved[signal.rawValue]?.name ?? "\(line.locator)"
+            switch lastReadings[signal] {
+            case .level(let level):
+                inputs[signal.rawValue] = .init(line: name, logical: level.description,
+                                                raw: (level.isActive != line.activeLow) ? 1 : 0, error: nil)
+            case .failed(let why):
+                inputs[signal.rawValue] = .init(line: name, logical: "unread", raw: nil, error: why)
+            case nil:
+                inputs[signal.rawValue] = .init(line: name, logical: "unread", raw: nil, error: nil)
+            }
+        }
+        var outputs: [String: StatusReport.Output] = [:]
+        for (signal, line) in configuration.outputs {
+            let level = result.outputs[signal]
+            outputs[signal.rawValue] = .init(line: lines.resolved[signal.rawValue]?.name ?? "\(line.locator)",
+                                             logical: level.description, raw: (level.isActive != line.activeLow) ? 1 : 0)
+        }
+        let faults = policy.faults.map { StatusReport.FaultEntry(code: $0.code, description: $0.description, latched: $0.isLatched) }
+        let maxBalance = Interval.hours(configuration.timing.balanceMaxHours)
+        let balancing: StatusReport.Balancing
+        if let since = policy.balancingSince {
+            let elapsed = now - since
+            balancing = .init(active: true, elapsedS: elapsed.milliseconds / 1000,
+                              remainingS: max(0, (maxBalance.nanoseconds - elapsed.nanoseconds) / 1_000_000_000))
+        } else {
+            balancing = .init(active: false, elapsedS: nil, remainingS: nil)
+        }
+        let trips = health.withLock { $0.trips }
+        let systemd = notifier?.watchdogIntervalNanoseconds.map { "WATCHDOG=1 every \($0 / 4_000_000) ms" } ?? (notifier == nil ? "not under systemd" : "notify only")
+        return StatusReport(
+            state: policy.state.rawValue, backend: backendDescription, configuration: configuration.source,
+            uptimeS: (now - (startedAt ?? now)).milliseconds / 1000, steps: stepCount,
+            inputs: inputs, outputs: outputs, faults: faults, forceOff: policy.isForcedOff, balancing: balancing,
+            soc: analogReport(.soc, now: now), chargeCurrentLimit: analogReport(.chargeLimit, now: now),
+            dischargeCurrentLimit: analogReport(.dischargeLimit, now: now),
+            watchdogs: .init(loopDeadlineMs: configuration.timing.loopDeadlineMs, internalTrips: trips,
+                             systemd: systemd, hardware: watchdog?.description ?? "not used"),
+            events: events.last(20))
+    }
+
+    private func analogReport(_ signal: AnalogSignal, now: Instant) -> StatusReport.Analog? {
+        guard let analog, let channel = analog.sampler.configuration.channels.first(where: { $0.signal == signal }) else { return nil }
+        switch analog.sampler.reading(of: signal, now: UInt64(max(0, now.nanoseconds))) {
+        case .valid(let value, _, _): return .init(value: value, unit: channel.unit, valid: true, reason: nil)
+        case .invalid(let reason): return .init(value: nil, unit: channel.unit, valid: false, reason: reason)
+        }
+    }
+}
+
+func sleepMilliseconds(_ ms: Int) {
+    var request = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}

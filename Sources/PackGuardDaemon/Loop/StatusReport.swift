@@ -1,0 +1,71 @@
+/// What `packguard status --json` prints: the controller's state as of its last step.
+public struct StatusReport: Sendable, Equatable, Codable {
+    public struct Input: Sendable, Equatable, Codable {
+        public var line: String
+        /// "active", "inactive", or "unread".
+        public var logical: String
+        /// The physical level at the pin: 1 high, 0 low; nil when not read.
+        public var raw: Int?
+        public var error: String?
+    }
+
+    public struct Output: Sendable, Equatable, Codable {
+        public var line: String
+        public var logical: String
+        public var raw: Int
+    }
+
+    public struct FaultEntry: Sendable, Equatable, Codable {
+        public var code: String
+        public var description: String
+        public var latched: Bool
+    }
+
+    public struct Balancing: Sendable, Equatable, Codable {
+        public var active: Bool
+        public var elapsedS: Int64?
+        public var remainingS: Int64?
+    }
+
+    public struct Analog: Sendable, Equatable, Codable {
+        public var value: Double?
+        public var unit: String
+        public var valid: Bool
+        public var reason: String?
+    }
+
+    public struct Watchdogs: Sendable, Equatable, Codable {
+        public var loopDeadlineMs: Int
+        public var internalTrips: Int
+        public var systemd: String
+        public var hardware: String
+    }
+
+    public var state: String
+    public var backend: String
+    public var configuration: String
+    public var uptimeS: Int64
+    public var steps: Int
+    public var inputs: [String: Input]
+    public var outputs: [String: Output]
+    public var faults: [FaultEntry]
+    public var forceOff: Bool
+    public var balancing: Balancing
+    public var soc: Analog?
+    public var chargeCurrentLimit: Analog?
+    public var dischargeCurrentLimit: Analog?
+    public var watchdogs: Watchdogs
+    public var events: [LoggedEvent]
+
+    /// The one human line for systemd's STATUS= and the top of `packguard status`.
+    public var summary: String {
+        let relays = ["chargeRelay", "dischargeRelay"].map { key in
+            "\(key == "chargeRelay" ? "charge" : "discharge") \(outputs[key]?.logical == "active" ? "closed" : "open")"
+        }.joined(separator: ", ")
+        var text = "\(state): \(relays)"
+        if balancing.active { text += ", balancing" }
+        if !faults.isEmpty { text += "; faults: " + faults.map(\.code).joined(separator: ", ") }
+        if let soc, let value = soc.value, soc.valid { text += "; SOC \(Int(value.rounded())) %" }
+        return text
+    }
+}

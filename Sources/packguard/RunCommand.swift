@@ -1,0 +1,72 @@
+import ArgumentParser
+import Dispatch
+import Glibc
+import Logging
+import PackGuardConfig
+import PackGuardCore
+import PackGuardDaemon
+import PackGuardGPIO
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the controller (the boot-time service).",
+        discussion: """
+            Requests every output at its off level, then the inputs, and runs the control loop until \
+            SIGTERM or SIGINT (every relay off, lines released, exit 0). SIGHUP re-reads the configuration \
+            file (an invalid file is logged and the running configuration kept). Exit status 1: invalid \
+            configuration or lines that cannot be requested; 2: outputs could not be driven off.
+
+            --simulate runs the same daemon on the mocked GPIO chip with the built-in default configuration, \
+            with the BMS's Charge Enable and Discharge Enable asserted, its control socket in \
+            \(simulationRuntimeDirectory) (query it with `packguard status --simulate`).
+            """
+    )
+
+    @Option(help: "The configuration file.")
+    var config: String = defaultConfigurationPath
+
+    @Flag(help: "Run on the mocked GPIO chip with the built-in configuration (no hardware needed).")
+    var simulate = false
+
+    @Option(help: "Override paths.controlSocket (tests, unprivileged runs).")
+    var controlSocket: String?
+
+    @Option(help: "Override paths.stateDirectory (tests, unprivileged runs).")
+    var stateDirectory: String?
+
+    func run() throws {
+        let logger = makeLogger()
+        var configuration: PackGuardConfiguration
+        if simulate {
+            configuration = BuiltInConfiguration.load()
+            configuration.paths.controlSocket = simulationRuntimeDirectory + "/control.sock"
+            configuration.paths.stateDirectory = simulationRuntimeDirectory + "/state"
+        } else {
+            do { configuration = try loadConfiguration(config) } catch {
+                printError(error.description)
+                throw ExitCode(1)
+            }
+        }
+        if let controlSocket { configuration.paths.controlSocket = controlSocket }
+        if let stateDirectory { configuration.paths.stateDirectory = stateDirectory }
+
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configuration: configuration, simulate: simulate, configPath: simulate ? nil : config,
+                                logger: logger)
+        } catch {
+            logger.critical("not starting: \(error)")
+            throw ExitCode(1)
+        }
+        let code = daemon.run()
+        throw ExitCode(code)
+    }
+}
+
+let simulationRuntimeDirectory = "/tmp/packguard-simulate-\(getuid())"
+
+func makeLogger() -> Logger {
+    LoggingSystem.bootstrap { label in JournalLogHandler(label: label) }
+    return Logger(label: "packguard")
+}
