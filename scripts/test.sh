@@ -24,5 +24,11 @@ fi
 rm -f "$bad"
 echo "command-line checks passed"
 
+echo "==> hardware and wiring: pins agree, renderings current, unit sandboxed"
+python3 hardware/check_pins.py
+python3 hardware/check_pins.py --self-test
+wiring/check-rendered.sh
+hardware/pi/check-unit-security.sh
+
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"

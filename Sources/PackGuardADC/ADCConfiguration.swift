@@ -133,7 +133,7 @@ public struct ADS1115Configuration: Sendable, Equatable {
     public var address: UInt8
     public var gain: ADS1115Gain
     public var dataRate: ADS1115DataRate
-    /// The ADS1115's VDD; inputs must stay at or below VDD + 0.3 V.
+    /// The ADS1115's VDD; inputs must stay within GND…VDD (VDD + 0.3 V is the absolute maximum).
     public var supplyVolts: Double
     public var channels: [ADCChannelConfiguration]
     public var samplePeriodMilliseconds: Int
@@ -159,9 +159,10 @@ public struct ADS1115Configuration: Sendable, Equatable {
         self.staleTimeoutMilliseconds = staleTimeoutMilliseconds
     }
 
-    /// 10 kΩ from the BMS pin to AINx and 20 kΩ from AINx to GND: 20 / (10 + 20) = 2/3.
-    /// 5.00 V → 3.333 V; 5.25 V (+5 %) → 3.50 V, under VDD + 0.3 V = 3.6 V at VDD 3.3 V.
-    public static let orionDividerRatio = 20.0 / 30.0
+    /// 15 kΩ from the BMS pin to AINx and 20 kΩ from AINx to GND: 20 / (15 + 20) = 0.5714
+    /// (hardware/README.md). 5.00 V → 2.857 V; 5.25 V (+5 %) → 3.00 V: inside the ADS1115's
+    /// specified input range GND…VDD = 3.3 V, with margin, and inside the ±4.096 V full scale.
+    public static let orionDividerRatio = 20.0 / 35.0
 
     /// How far above `maximumSourceVolts` validation assumes a BMS output may go.
     public static let sourceTolerance = 0.05
@@ -263,11 +264,12 @@ public struct ADS1115Configuration: Sendable, Equatable {
 
         let sourceVolts = max(channel.maximumSourceVolts, channel.scale.volts.upperBound) * (1 + Self.sourceTolerance)
         let pinVolts = sourceVolts * channel.dividerRatio
-        let pinLimit = supplyVolts + 0.3
+        // The datasheet's specified input range is GND…VDD; VDD + 0.3 V is only the absolute maximum.
+        let pinLimit = supplyVolts
         if pinVolts > pinLimit {
             problems.append(
                 "\(name): \(formatted(sourceVolts, decimals: 2)) V at the BMS pin gives "
-                    + "\(formatted(pinVolts, decimals: 2)) V at the ADS1115, above VDD + 0.3 V = "
+                    + "\(formatted(pinVolts, decimals: 2)) V at the ADS1115, above its input range GND…VDD = "
                     + "\(formatted(pinLimit, decimals: 2)) V: use a divider ratio of at most "
                     + "\(formatted((pinLimit / sourceVolts * 10000).rounded(.down) / 10000, decimals: 4))")
         }

@@ -24,12 +24,12 @@ struct ConfigurationTests {
         #expect(AnalogSignal.allCases.map(\.orionPin) == [11, 13, 14])
     }
 
-    @Test("the 10 kΩ / 20 kΩ divider keeps 5 V + 5 % under VDD + 0.3 V")
+    @Test("the 15 kΩ / 20 kΩ divider keeps 5 V + 5 % within the ADS1115's input range GND…VDD")
     func divider() {
         let ratio = ADS1115Configuration.orionDividerRatio
-        #expect(isClose(ratio, 2.0 / 3.0))
-        #expect(isClose(5.0 * ratio, 3.3333333333))
-        #expect(5.25 * ratio <= 3.6)
+        #expect(isClose(ratio, 20.0 / 35.0))
+        #expect(isClose(5.0 * ratio, 2.857142857))
+        #expect(5.25 * ratio <= 3.3)
         #expect(5.25 * ratio < ADS1115Gain.fullScale4_096V.fullScaleVolts)
     }
 
@@ -38,17 +38,17 @@ struct ConfigurationTests {
         let soc = try #require(ADS1115Configuration().channel(for: .soc))
         let zero = soc.measurement(rawCode: 0, gain: .fullScale4_096V)
         #expect(zero.value == 0 && zero.bmsPinVolts == 0 && !zero.isClipped)
-        // 2.5 V at the BMS → 1.6667 V at the pin → code 13333.
-        let mid = soc.measurement(rawCode: ADS1115Gain.fullScale4_096V.code(forVolts: 2.5 * 2 / 3), gain: .fullScale4_096V)
-        #expect(mid.rawCode == 13333)
-        #expect(isClose(mid.adsPinVolts, 1.666625))
-        #expect(isClose(mid.bmsPinVolts, 2.4999375))
-        #expect(isClose(mid.value, 49.99875))
-        let full = soc.measurement(rawCode: 26667, gain: .fullScale4_096V)
-        #expect(isClose(full.value, 100.00125))  // 3.333375 V × 1.5 = 5.0000625 V
+        // 2.5 V at the BMS → 1.4286 V at the pin → code 11429 (LSB 125 µV).
+        let mid = soc.measurement(rawCode: ADS1115Gain.fullScale4_096V.code(forVolts: 2.5 * 20 / 35), gain: .fullScale4_096V)
+        #expect(mid.rawCode == 11429)
+        #expect(isClose(mid.adsPinVolts, 1.428625))
+        #expect(isClose(mid.bmsPinVolts, 2.50009375))
+        #expect(isClose(mid.value, 50.001875))
+        let full = soc.measurement(rawCode: 22857, gain: .fullScale4_096V)
+        #expect(isClose(full.value, 99.999375))  // 2.857125 V × 1.75 = 4.99996875 V
         let negative = soc.measurement(rawCode: -800, gain: .fullScale4_096V)
-        #expect(isClose(negative.bmsPinVolts, -0.15))
-        #expect(isClose(negative.value, -3))
+        #expect(isClose(negative.bmsPinVolts, -0.175))
+        #expect(isClose(negative.value, -3.5))
         #expect(soc.measurement(rawCode: .max, gain: .fullScale4_096V).isClipped)
         #expect(soc.measurement(rawCode: .min, gain: .fullScale4_096V).isClipped)
     }
@@ -57,7 +57,7 @@ struct ConfigurationTests {
     func currentScale() throws {
         let charge = try #require(ADS1115Configuration().channel(for: .chargeLimit))
         #expect(isClose(charge.scale.units(forVolts: 1.25), 25))
-        #expect(isClose(charge.adsPinVolts(forValue: 60), 2))
+        #expect(isClose(charge.adsPinVolts(forValue: 60), 3 * 20.0 / 35.0))
         #expect(charge.unit == "A")
     }
 
@@ -74,15 +74,15 @@ struct ConfigurationTests {
         #expect(isClose(inverted.units(forVolts: 0), -10))  // not clamped
     }
 
-    @Test("a divider that lets 5 V exceed VDD + 0.3 V is refused, with the largest safe ratio")
+    @Test("a divider that lets 5 V exceed VDD is refused, with the largest safe ratio")
     func overvoltage() {
         var configuration = ADS1115Configuration()
         configuration.channels[1].dividerRatio = 0.8
         let problems = configuration.validate()
         #expect(
             problems.contains(
-                "AIN1 (chargeLimit): 5.25 V at the BMS pin gives 4.20 V at the ADS1115, above VDD + 0.3 V = 3.60 V: "
-                    + "use a divider ratio of at most 0.6857"))
+                "AIN1 (chargeLimit): 5.25 V at the BMS pin gives 4.20 V at the ADS1115, above its input range GND…VDD = 3.30 V: "
+                    + "use a divider ratio of at most 0.6285"))
         #expect(problems.contains { $0.hasPrefix("AIN1 (chargeLimit)") && $0.contains("clip") })
         configuration.supplyVolts = 5.0
         configuration.gain = .fullScale6_144V
@@ -95,7 +95,7 @@ struct ConfigurationTests {
         configuration.gain = .fullScale2_048V
         let problems = configuration.validate()
         #expect(problems.count == 3)
-        #expect(problems[0].contains("3.50 V at the ADS1115, beyond the PGA full scale ±2.048 V"))
+        #expect(problems[0].contains("3.00 V at the ADS1115, beyond the PGA full scale ±2.048 V"))
     }
 
     @Test("addresses outside 0x48–0x4B are refused")

@@ -61,8 +61,8 @@ struct SamplerTests {
             Issue.record("soc should be measured")
             return
         }
-        #expect(measurement.rawCode == 13333)
-        #expect(abs(measurement.adsPinVolts - 1.6666) < 0.0001)
+        #expect(measurement.rawCode == 11429)
+        #expect(abs(measurement.adsPinVolts - 1.4286) < 0.0001)
         #expect(abs(measurement.bmsPinVolts - 2.5) < 0.0001)
         #expect(abs(measurement.value - 50) < 0.01)
     }
