@@ -7,6 +7,7 @@ import PackageDescription
 //   PackGuardGPIO    GPIO lines: libgpiod backend (through CGPIOShim) and the mocked chip
 //   PackGuardADC     ADS1115 over Linux I2C, and the mocked I2C bus
 //   PackGuardDaemon  the control loop, watchdogs, systemd notify, control socket
+//   PackGuardBench   scenarios and the simulator panel on the mocked chip
 //   packguard        the command line
 let package = Package(
     name: "PackGuard",
@@ -24,7 +25,7 @@ let package = Package(
         .target(name: "PackGuardCore"),
         .target(
             name: "PackGuardConfig",
-            dependencies: ["PackGuardCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["PackGuardCore", "PackGuardADC", .product(name: "Yams", package: "Yams")]
         ),
         .systemLibrary(
             name: "CLibgpiod",
@@ -44,10 +45,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "PackGuardBench",
+            dependencies: [
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "packguard",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon", "PackGuardBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,6 +76,10 @@ let package = Package(
         .testTarget(
             name: "PackGuardDaemonTests",
             dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+        ),
+        .testTarget(
+            name: "PackGuardBenchTests",
+            dependencies: ["PackGuardBench", "PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
         ),
         .testTarget(
             name: "PackGuardGPIOTests",

@@ -85,9 +85,51 @@ soc:
   onSocFault: ignore       # ignore | openDischarge | openAll
 
 adc:
-  enabled: false           # ADS1115 on the Pi's I2C bus (header pins 3 and 5)
+  enabled: false           # ADS1115 on the Pi's I2C bus (header pins 3 and 5); soc.enabled needs it
   bus: /dev/i2c-1
-  address: 0x48
+  address: 0x48            # ADDR to GND (0x49 VDD, 0x4A SDA, 0x4B SCL)
+  pga: 4.096               # full-scale volts: 6.144 | 4.096 | 2.048 | 1.024 | 0.512 | 0.256
+  dataRate: 128            # samples per second: 8 | 16 | 32 | 64 | 128 | 250 | 475 | 860
+  supplyVolts: 3.3         # the ADS1115's VDD; every input must stay within GND..VDD
+  samplePeriodMs: 1000     # every used input is converted this often
+  medianSamples: 3         # a signal is the median of its last this-many good samples
+  staleMs: 5000            # a signal without a good sample for this long is invalid
+  # channels: what each input carries. Not set here, so these defaults apply; to change any of it,
+  # uncomment the whole block (an input left out is unused; each signal on one input at most).
+  #   signal            soc | chargeLimit | dischargeLimit | unused
+  #   dividerRatio      the board's divider, R_bottom / (R_top + R_bottom): volts at AINx per volt at the BMS pin
+  #   calibrationGain, calibrationOffsetVolts
+  #                     BMS pin volts = AINx volts / dividerRatio x gain + offset; calibrate with `packguard adc`
+  #                     against a multimeter on the Orion pin
+  #   scale             volts at the BMS pin [low, high] map linearly to units [low, high] (Orion profile scaling)
+  #   plausible         [min, max] in units; a value outside is invalid (broken wire, wrong scale)
+  # channels:
+  #   AIN0:                  # Orion Jr. 2 main I/O pin 11: state of charge, 0-5 V
+  #     signal: soc
+  #     dividerRatio: 0.5714 # 20 kOhm / (15 kOhm + 20 kOhm), the board's divider
+  #     calibrationOffsetVolts: 0
+  #     calibrationGain: 1
+  #     scale: { volts: [0, 5], units: [0, 100] }
+  #     plausible: [-2, 102]
+  #     unit: "%"
+  #   AIN1:                  # Orion Jr. 2 main I/O pin 13: charge current limit, 0-5 V
+  #     signal: chargeLimit
+  #     dividerRatio: 0.5714
+  #     calibrationOffsetVolts: 0
+  #     calibrationGain: 1
+  #     scale: { volts: [0, 5], units: [0, 100] }   # placeholder: set to the Orion profile's scaling
+  #     plausible: [0, 105]
+  #     unit: A
+  #   AIN2:                  # Orion Jr. 2 main I/O pin 14: discharge current limit, 0-5 V
+  #     signal: dischargeLimit
+  #     dividerRatio: 0.5714
+  #     calibrationOffsetVolts: 0
+  #     calibrationGain: 1
+  #     scale: { volts: [0, 5], units: [0, 100] }   # placeholder: set to the Orion profile's scaling
+  #     plausible: [0, 105]
+  #     unit: A
+  #   AIN3:                  # tied to GND
+  #     signal: unused
 
 watchdog:
   hardware:

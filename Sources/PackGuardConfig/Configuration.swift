@@ -1,3 +1,4 @@
+import PackGuardADC
 import PackGuardCore
 
 /// How a GPIO line is found: by its name on any chip (portable across Pi models), or by chip
@@ -51,13 +52,31 @@ public struct OutputLineConfiguration: Sendable, Hashable {
     }
 }
 
-/// The ADS1115 ADC on the Pi's I2C bus (channel details belong to the ADC layer).
+/// The ADS1115 ADC on the Pi's I2C bus: whether the controller reads it, and the device and
+/// channel configuration it reads it with (validated by `ADS1115Configuration.validate()`).
 public struct ADCSettings: Sendable, Equatable {
     public var enabled = false
-    public var bus = "/dev/i2c-1"
-    public var address = 0x48
+    /// Bus, address, PGA, data rate, supply, sampling and what each input carries.
+    public var ads1115 = ADS1115Configuration()
 
     public init() {}
+
+    public init(enabled: Bool, ads1115: ADS1115Configuration) {
+        self.enabled = enabled
+        self.ads1115 = ads1115
+    }
+
+    /// The I2C bus device, `adc.bus`.
+    public var bus: String {
+        get { ads1115.busPath }
+        set { ads1115.busPath = newValue }
+    }
+
+    /// The 7-bit I2C address, `adc.address`.
+    public var address: Int {
+        get { Int(ads1115.address) }
+        set { ads1115.address = UInt8(clamping: newValue) }
+    }
 }
 
 /// Optional ownership of the hardware watchdog device.

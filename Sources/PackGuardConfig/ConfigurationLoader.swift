@@ -1,3 +1,4 @@
+import PackGuardADC
 import PackGuardCore
 import Yams
 
@@ -63,6 +64,19 @@ public enum TimingBounds {
     public static let loopDeadlineMs = 20...10_000
     public static let socStaleMs = 100...600_000
     public static let watchdogTimeoutS = 1...600
+}
+
+/// Bounds for the `adc` section: outside them a value is a typo or a wiring mistake, not a setting.
+public enum ADCBounds {
+    /// The ADS1115's supply range.
+    public static let supplyVolts = 2.0...5.5
+    public static let samplePeriodMs = 10...60_000
+    public static let medianSamples = 1...ADS1115Configuration.largestMedianWindow
+    public static let staleMs = 100...600_000
+    /// Volts at the ADS1115 pin per volt at the BMS pin: R_bottom / (R_top + R_bottom).
+    public static let dividerRatio = 0.01...1.0
+    public static let calibrationOffsetVolts = -1.0...1.0
+    public static let calibrationGain = 0.5...2.0
 }
 
 /// Walks the YAML tree, collecting issues instead of stopping at the first.
@@ -183,6 +197,8 @@ private struct Reader {
         let soc = soc(entries["soc"]?.value)
         if soc.enabled && !adc.enabled {
             fail(entries["soc"]?.value, "soc.enabled", "the SOC rules need the ADC: set adc.enabled: true (the SOC comes from BMS pin 11 through the ADS1115)")
+        } else if soc.enabled && adc.ads1115.channel(for: .soc) == nil {
+            fail(entries["soc"]?.value, "soc.enabled", "the SOC rules need an ADS1115 input carrying the SOC: give one of adc.channels signal: soc (BMS pin 11, AIN0 by default)")
         }
         let watchdog = watchdog(entries["watchdog"]?.value)
         let paths = paths(entries["paths"]?.value)
@@ -325,11 +341,134 @@ private struct Reader {
 
     mutating func adc(_ node: Node?) -> ADCSettings {
         var adc = ADCSettings()
-        guard let node, let e = mapping(node, "adc", allowed: ["enabled", "bus", "address"]) else { return adc }
+        let keys = ["enabled", "bus", "address", "pga", "dataRate", "supplyVolts", "samplePeriodMs", "medianSamples",
+                    "staleMs", "channels"]
+        guard let node, let e = mapping(node, "adc", allowed: keys) else { return adc }
+        var device = adc.ads1115
+        let issuesBefore = issues.count
         adc.enabled = bool(e, "enabled", "adc", default: false) ?? false
-        adc.bus = absolutePath(e, "bus", "adc", default: adc.bus)
-        adc.address = int(e, "address", "adc", default: adc.address, in: 0x48...0x4B, unit: "(ADS1115: 0x48 to 0x4B)")
+        device.busPath = absolutePath(e, "bus", "adc", default: device.busPath)
+        device.address = UInt8(int(e, "address", "adc", default: Int(device.address), in: 0x48...0x4B,
+                                   unit: "(ADS1115: 0x48 to 0x4B)"))
+        if let (_, pgaNode) = e["pga"] {
+            let choices = ADS1115Gain.allCases.map { "\($0.fullScaleVolts)" }.joined(separator: ", ")
+            if case .scalar = pgaNode, let volts = pgaNode.float ?? pgaNode.int.map(Double.init),
+               let gain = ADS1115Gain(fullScaleVolts: volts) {
+                device.gain = gain
+            } else {
+                fail(pgaNode, "adc.pga", "expected the PGA full-scale range in volts, one of \(choices); got '\(pgaNode.string ?? "a collection")'")
+            }
+        }
+        if let (_, rateNode) = e["dataRate"] {
+            let choices = ADS1115DataRate.allCases.map { "\($0.samplesPerSecond)" }.joined(separator: ", ")
+            if case .scalar = rateNode, let rate = rateNode.int.flatMap(ADS1115DataRate.init(rawValue:)) {
+                device.dataRate = rate
+            } else {
+                fail(rateNode, "adc.dataRate", "expected samples per second, one of \(choices); got '\(rateNode.string ?? "a collection")'")
+            }
+        }
+        device.supplyVolts = double(e, "supplyVolts", "adc", default: device.supplyVolts, in: ADCBounds.supplyVolts)
+        device.samplePeriodMilliseconds = int(e, "samplePeriodMs", "adc", default: device.samplePeriodMilliseconds,
+                                              in: ADCBounds.samplePeriodMs, unit: "milliseconds")
+        device.medianWindow = int(e, "medianSamples", "adc", default: device.medianWindow,
+                                  in: ADCBounds.medianSamples, unit: "samples")
+        device.staleTimeoutMilliseconds = int(e, "staleMs", "adc", default: device.staleTimeoutMilliseconds,
+                                              in: ADCBounds.staleMs, unit: "milliseconds")
+        if let (_, channelsNode) = e["channels"] { device.channels = adcChannels(channelsNode) }
+        // What only the whole device can tell: pin voltages against VDD and the PGA, timing. Checked once
+        // every key is right, so that a value replaced by its default is not judged in combinations.
+        if issues.count == issuesBefore {
+            for problem in device.validate() { fail(node, "adc", problem) }
+        }
+        adc.ads1115 = device
         return adc
+    }
+
+    /// `adc.channels`: AIN0...AIN3, each carrying one signal (or unused). Inputs not listed are unused.
+    mutating func adcChannels(_ node: Node) -> [ADCChannelConfiguration] {
+        let names = (0...3).map { "AIN\($0)" }
+        let keys = ["signal", "dividerRatio", "calibrationOffsetVolts", "calibrationGain", "scale", "plausible", "unit"]
+        let signalChoices = AnalogSignal.allCases.map(\.rawValue) + ["unused"]
+        guard let entries = mapping(node, "adc.channels", allowed: names) else { return ADS1115Configuration().channels }
+        var channels: [ADCChannelConfiguration] = []
+        var firstUse: [AnalogSignal: String] = [:]
+        for (index, name) in names.enumerated() {
+            guard let (_, channelNode) = entries[name] else { continue }
+            let path = "adc.channels.\(name)"
+            guard let c = mapping(channelNode, path, allowed: keys) else { continue }
+            var signal: AnalogSignal?
+            var isUsable = true
+            if let (_, signalNode) = c["signal"] {
+                if case .scalar = signalNode, signalNode.string == "unused" {
+                    for key in keys where key != "signal" {
+                        if let (keyNode, _) = c[key] {
+                            fail(keyNode, "\(path).\(key)", "an unused input has only 'signal: unused': remove this key or give the input a signal")
+                        }
+                    }
+                    continue
+                }
+                if case .scalar = signalNode, let known = signalNode.string.flatMap(AnalogSignal.init(rawValue:)) {
+                    signal = known
+                    if let first = firstUse[known] {
+                        fail(signalNode, "\(path).signal", "\(known.rawValue) is already read from \(first): each signal comes from one input")
+                        isUsable = false
+                    } else {
+                        firstUse[known] = name
+                    }
+                } else {
+                    let hint = signalNode.string.flatMap { closest(to: $0, in: signalChoices) }.map { " (did you mean '\($0)'?)" } ?? ""
+                    fail(signalNode, "\(path).signal", "expected one of \(signalChoices.joined(separator: ", ")), got '\(signalNode.string ?? "a collection")'\(hint)")
+                    isUsable = false
+                }
+            } else {
+                fail(channelNode, "\(path).signal", "required: \(signalChoices.joined(separator: ", "))")
+                isUsable = false
+            }
+            // The rest is read even when the signal is wrong, so that every error is reported at once.
+            var channel = ADS1115Configuration.orionJr2Channels.first { $0.signal == (signal ?? .soc) }
+                ?? ADS1115Configuration.orionJr2Channels[0]
+            channel.channel = index
+            channel.dividerRatio = double(c, "dividerRatio", path, default: channel.dividerRatio, in: ADCBounds.dividerRatio)
+            channel.calibrationOffsetVolts = double(c, "calibrationOffsetVolts", path, default: channel.calibrationOffsetVolts,
+                                                    in: ADCBounds.calibrationOffsetVolts)
+            channel.calibrationGain = double(c, "calibrationGain", path, default: channel.calibrationGain,
+                                             in: ADCBounds.calibrationGain)
+            if let (_, scaleNode) = c["scale"], let s = mapping(scaleNode, "\(path).scale", allowed: ["volts", "units"]) {
+                if let (_, voltsNode) = s["volts"], let volts = range(voltsNode, "\(path).scale.volts", what: "volts at the BMS pin") {
+                    channel.scale.volts = volts
+                }
+                if let (_, unitsNode) = s["units"], let units = range(unitsNode, "\(path).scale.units", what: "units") {
+                    channel.scale.units = units
+                }
+            }
+            if let (_, plausibleNode) = c["plausible"],
+               let plausible = range(plausibleNode, "\(path).plausible", what: "the lowest and highest plausible value") {
+                channel.plausibleUnits = plausible
+            }
+            channel.unit = string(c, "unit", path, default: channel.unit) ?? channel.unit
+            if isUsable { channels.append(channel) }
+        }
+        return channels
+    }
+
+    /// A `[low, high]` pair of finite numbers with low < high.
+    mutating func range(_ node: Node, _ path: String, what: String) -> ClosedRange<Double>? {
+        let numbers: [Double]? = node.sequence.flatMap { items in
+            let values = items.compactMap { item -> Double? in
+                guard case .scalar = item, let value = item.float ?? item.int.map(Double.init), value.isFinite else { return nil }
+                return value
+            }
+            return values.count == items.count ? values : nil
+        }
+        guard let numbers, numbers.count == 2 else {
+            fail(node, path, "expected [low, high]: two numbers, \(what)")
+            return nil
+        }
+        guard numbers[0] < numbers[1] else {
+            fail(node, path, "[\(numbers[0]), \(numbers[1])] is empty or reversed: the first number must be below the second")
+            return nil
+        }
+        return numbers[0]...numbers[1]
     }
 
     mutating func watchdog(_ node: Node?) -> HardwareWatchdogSettings {

@@ -1,3 +1,4 @@
+import PackGuardADC
 import PackGuardCore
 
 extension PackGuardConfiguration {
@@ -43,10 +44,9 @@ extension PackGuardConfiguration {
             "  socHysteresis: \(s.socHysteresis)",
             "  socStaleMs: \(s.socStaleMs)",
             "  onSocFault: \(s.onSocFault.rawValue)",
-            "adc:",
-            "  enabled: \(adc.enabled)",
-            "  bus: \(adc.bus)",
-            "  address: 0x\(String(adc.address, radix: 16))",
+        ]
+        lines += adcLines
+        lines += [
             "watchdog:",
             "  hardware:",
             "    enabled: \(hardwareWatchdog.enabled)",
@@ -57,6 +57,57 @@ extension PackGuardConfiguration {
             "  stateDirectory: \(paths.stateDirectory)",
         ]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The whole `adc` section, every input listed (unused ones as `signal: unused`).
+    private var adcLines: [String] {
+        let device = adc.ads1115
+        var lines = [
+            "adc:",
+            "  enabled: \(adc.enabled)",
+            "  bus: \(device.busPath)",
+            "  address: 0x\(String(device.address, radix: 16))",
+            "  pga: \(device.gain.fullScaleVolts)  # full-scale volts",
+            "  dataRate: \(device.dataRate.samplesPerSecond)  # samples per second",
+            "  supplyVolts: \(device.supplyVolts)",
+            "  samplePeriodMs: \(device.samplePeriodMilliseconds)",
+            "  medianSamples: \(device.medianWindow)",
+            "  staleMs: \(device.staleTimeoutMilliseconds)",
+            "  channels:",
+        ]
+        for input in 0...3 {
+            guard let channel = device.channels.first(where: { $0.channel == input }) else {
+                lines += ["    AIN\(input):", "      signal: unused"]
+                continue
+            }
+            let scale = channel.scale
+            lines += [
+                "    AIN\(input):  # \(channel.signal.displayName), BMS pin \(channel.signal.orionPin)",
+                "      signal: \(channel.signal.rawValue)",
+                "      dividerRatio: \(channel.dividerRatio)",
+                "      calibrationOffsetVolts: \(channel.calibrationOffsetVolts)",
+                "      calibrationGain: \(channel.calibrationGain)",
+                "      scale: { volts: [\(scale.volts.lowerBound), \(scale.volts.upperBound)], "
+                    + "units: [\(scale.units.lowerBound), \(scale.units.upperBound)] }",
+                "      plausible: [\(channel.plausibleUnits.lowerBound), \(channel.plausibleUnits.upperBound)]",
+                "      unit: \(quoted(channel.unit))",
+            ]
+        }
+        return lines
+    }
+
+    /// A YAML double-quoted scalar: `%` and friends cannot start a plain one.
+    private func quoted(_ text: String) -> String {
+        var result = "\""
+        for character in text.unicodeScalars {
+            switch character {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            default: result.unicodeScalars.append(character)
+            }
+        }
+        return result + "\""
     }
 
     private func locatorLines(_ locator: LineLocator) -> [String] {

@@ -15,7 +15,7 @@ public final class Daemon {
     public let simulatedADC: SimulatedADS1115?
     private let logger: Logger
     private var signalSources: [any DispatchSourceSignal] = []
-    private let socket: ControlSocketEndpoint?
+    private var socket: ControlSocketEndpoint?
 
     public struct StartError: Error, CustomStringConvertible {
         public var description: String
@@ -47,29 +47,16 @@ public final class Daemon {
         var analog: AnalogInputs?
         var simulatedADC: SimulatedADS1115?
         if configuration.adc.enabled || simulate {
-            let adcConfiguration = ADS1115Configuration(busPath: configuration.adc.bus, address: UInt8(configuration.adc.address))
-            let bus: any I2CBus
-            if simulate {
-                let device = SimulatedADS1115(address: adcConfiguration.address)
-                for channel in adcConfiguration.channels {
-                    device.setInputVolts(channel.adsPinVolts(forValue: channel.signal == .soc ? 80 : 50), channel: channel.channel)
-                }
-                simulatedADC = device
-                bus = SimulatedI2CBus(path: adcConfiguration.busPath, address: adcConfiguration.address, devices: [device])
-            } else {
-                do {
-                    bus = try LinuxI2CBus(path: adcConfiguration.busPath, address: adcConfiguration.address)
-                } catch {
-                    lines.release()
-                    throw StartError(description: "\(error)")
-                }
-            }
+            // The configured device: bus, address, PGA, data rate, channels, median and staleness.
+            let adcConfiguration = configuration.adc.ads1115
+            let device = simulate ? AnalogInputs.simulatedDevice(for: adcConfiguration) : nil
             do {
-                analog = AnalogInputs(sampler: try AnalogSampler(configuration: adcConfiguration, bus: bus, clock: SystemADCClock()))
+                analog = try AnalogInputs.open(adcConfiguration, simulated: device)
             } catch {
                 lines.release()
                 throw StartError(description: "\(error)")
             }
+            simulatedADC = device
         }
         self.simulatedADC = simulatedADC
 
@@ -110,6 +97,11 @@ public final class Daemon {
     /// Runs until SIGTERM/SIGINT; returns the exit status (0 after an orderly stop).
     public func run() -> Int32 {
         installSignalHandlers()
+        defer {
+            // Close the control socket and remove its file: `status` must not find a dead socket.
+            loop.removeEndpoints()
+            socket = nil
+        }
         do {
             let reason = try loop.run()
             logger.notice("exiting after \(reason)")
@@ -146,6 +138,12 @@ public final class Daemon {
         configuration.paths = current.configuration.paths  // the socket is already bound
         let sameLines = configuration.inputs == current.configuration.inputs
             && configuration.outputs == current.configuration.outputs
+        // Changed ADC settings take effect with a new sampler; the bus is opened before anything is
+        // released, so a bus that will not open keeps the running configuration.
+        var analog = current.analog
+        if configuration.adc != current.configuration.adc {
+            analog = configuration.adc.enabled ? try AnalogInputs.open(configuration.adc.ads1115) : nil
+        }
         let lines: SignalLines
         if sameLines {
             lines = current.lines
@@ -155,7 +153,7 @@ public final class Daemon {
             lines = try SignalLines(configuration: configuration, backend: backend)
         }
         return Controller(configuration: configuration, lines: lines, backendDescription: backend.description,
-                          clock: current.clock, logger: logger, analog: current.analog, notifier: current.notifier,
+                          clock: current.clock, logger: logger, analog: analog, notifier: current.notifier,
                           watchdog: current.watchdog, forceOffStore: current.forceOffStore, events: current.events)
     }
 }
