@@ -32,14 +32,16 @@ stop_ms=$(( ($(date +%s%N) - stop_ns) / 1000000 ))
 grep -q "charge relay opened: SIGTERM" "$dir/log" || fail "no 'charge relay opened: SIGTERM' in the log"
 grep -q "stopped: SIGTERM; every relay off, lines released" "$dir/log" || fail "no orderly stop in the log"
 # Force-off survives a restart: set it, stop, start again, and the relays stay open.
+[ ! -e "$dir/control.sock" ] || fail "the control socket was left behind after SIGTERM"
 "$bin" run --simulate --control-socket "$dir/control.sock" --state-directory "$dir/state" >"$dir/log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do [ -S "$dir/control.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do "$bin" status --socket "$dir/control.sock" >/dev/null 2>&1 && break; sleep 0.05; done
 "$bin" force-off on --socket "$dir/control.sock" | grep -q "every relay held open" || fail "force-off on"
 kill -TERM "$pid"; wait "$pid" || fail "second stop"
 "$bin" run --simulate --control-socket "$dir/control.sock" --state-directory "$dir/state" >"$dir/log" 2>&1 &
 pid=$!
-sleep 4.5
+for _ in $(seq 1 100); do "$bin" status --socket "$dir/control.sock" >/dev/null 2>&1 && break; sleep 0.05; done
+sleep 4
 "$bin" status --socket "$dir/control.sock" | grep -q "forcedOff: charge open, discharge open" \
     || fail "force-off did not survive the restart"
 "$bin" force-off off --socket "$dir/control.sock" | grep -q "released" || fail "force-off off"

@@ -22,6 +22,7 @@ if "$bin" check-config "$bad" 2>/dev/null; then
     echo "error: check-config accepted a malformed file" >&2; exit 1
 fi
 rm -f "$bad"
+"$bin" adc --simulate --count 2 >/dev/null   # every simulated channel converts and reads VALID (exit 0)
 echo "command-line checks passed"
 
 echo "==> hardware and wiring: pins agree, renderings current, unit sandboxed"
@@ -29,6 +30,9 @@ python3 hardware/check_pins.py
 python3 hardware/check_pins.py --self-test
 wiring/check-rendered.sh
 hardware/pi/check-unit-security.sh
+
+echo "==> bench: the scenario library on the mocked chip (virtual time)"
+"$bin" bench --quiet --junit "$(swift build --show-bin-path)/bench-junit.xml"
 
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"

@@ -28,7 +28,7 @@ public final class ControlLoop: @unchecked Sendable {
     struct Requests {
         var stopReason: String?
         var reload = false
-        var afterStep: [@Sendable (Controller) -> Void] = []
+        var beforeStep: [@Sendable (Controller) -> Void] = []
     }
 
     public init(controller: Controller, logger: Logger,
@@ -40,6 +40,9 @@ public final class ControlLoop: @unchecked Sendable {
     }
 
     public func add(_ endpoint: any PollableEndpoint) { endpoints.append(endpoint) }
+
+    /// Drops the endpoints (closing the control socket and removing its file) after `run`.
+    public func removeEndpoints() { endpoints.removeAll() }
 
     /// From any thread: stop at the next wake (immediately: the wake pipe interrupts poll).
     public func requestStop(reason: String) {
@@ -53,9 +56,10 @@ public final class ControlLoop: @unchecked Sendable {
         wakePipe.wake()
     }
 
-    /// On the control thread: step now (after queueing a command), then run `then`.
-    public func stepSoon(then: @escaping @Sendable (Controller) -> Void) {
-        requests.withLock { $0.afterStep.append(then) }
+    /// Runs `action` on the control thread right before the next step, which happens now
+    /// (e.g. to submit an operator command from the simulator panel).
+    public func perform(_ action: @escaping @Sendable (Controller) -> Void) {
+        requests.withLock { $0.beforeStep.append(action) }
         wakePipe.wake()
     }
 
@@ -71,6 +75,11 @@ public final class ControlLoop: @unchecked Sendable {
         controller.restorePersistentState()
         var stopReason: String?
         while stopReason == nil {
+            let actions = requests.withLock { r -> [@Sendable (Controller) -> Void] in
+                defer { r.beforeStep.removeAll() }
+                return r.beforeStep
+            }
+            for action in actions { action(controller) }
             let now = controller.clock.now()
             do {
                 try controller.step(now: now)
@@ -78,11 +87,10 @@ public final class ControlLoop: @unchecked Sendable {
                 controller.lines.release()
                 throw error
             }
-            let (stop, reload, afterStep) = requests.withLock { r -> (String?, Bool, [@Sendable (Controller) -> Void]) in
-                defer { r.reload = false; r.afterStep.removeAll() }
-                return (r.stopReason, r.reload, r.afterStep)
+            let (stop, reload) = requests.withLock { r -> (String?, Bool) in
+                defer { r.reload = false }
+                return (r.stopReason, r.reload)
             }
-            for action in afterStep { action(controller) }
             if let stop { stopReason = stop; break }
             if reload { reloadConfiguration() }
             let wake = controller.nextWake(after: now)

@@ -47,14 +47,14 @@ public final class Controller: @unchecked Sendable {
     private var sentReady = false
     private var lastSystemdPet: Instant?
     private var lastHardwarePet: Instant?
-    private var lastStatusLine = ""
     private var stepCount = 0
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
 
     /// Shared with the watchdog monitor thread.
     let health = Mutex(Health())
-    private let report = Mutex<StatusReport?>(nil)
+    private var lastPublished: (result: StepResult, now: Instant)?
+    private var lastStatusKey: StatusKey?
 
     struct Health {
         /// When the control loop must next complete a step; the monitor forces off after it.
@@ -204,7 +204,7 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Sets when the next step is due, so the monitor can tell a stalled loop from an idle one.
-    func expectStep(by instant: Instant) {
+    public func expectStep(by instant: Instant) {
         health.withLock { $0.deadline = instant + .milliseconds(configuration.timing.loopDeadlineMs) }
     }
 
@@ -256,7 +256,8 @@ public final class Controller: @unchecked Sendable {
 
     public var currentPolicy: SafetyPolicy { policy }
 
-    public var statusReport: StatusReport? { report.withLock { $0 } }
+    /// The status as of the last step. Control thread only (it reads the policy).
+    public var statusReport: StatusReport? { lastPublished.map { buildReport($0.result, now: $0.now) } }
 
     // MARK: - Internals
 
@@ -304,14 +305,24 @@ public final class Controller: @unchecked Sendable {
         }
     }
 
+    /// Remembers what the status report is built from (built on request, not every step:
+    /// the hot path stays cheap) and tells systemd when the one-line summary changes.
     private func publish(_ result: StepResult, now: Instant) {
-        let built = buildReport(result, now: now)
-        report.withLock { $0 = built }
-        let line = built.summary
-        if line != lastStatusLine {
-            lastStatusLine = line
-            notify(["STATUS=\(line)"])
+        lastPublished = (result, now)
+        let key = StatusKey(state: policy.state, charge: result.outputs[.chargeRelay], discharge: result.outputs[.dischargeRelay],
+                            balancing: policy.isBalancing, faults: policy.faults)
+        if key != lastStatusKey, notifier != nil {
+            lastStatusKey = key
+            notify(["STATUS=\(buildReport(result, now: now).summary)"])
         }
+    }
+
+    private struct StatusKey: Equatable {
+        var state: ControllerState
+        var charge: Level
+        var discharge: Level
+        var balancing: Bool
+        var faults: [Fault]
     }
 
     private func buildReport(_ result: StepResult, now: Instant) -> StatusReport {

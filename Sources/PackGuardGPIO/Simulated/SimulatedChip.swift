@@ -97,7 +97,7 @@ final class SimulatedChip: GPIOChip {
                 state.chips[index].lines[offset].consumer = consumer
                 if !isInput {
                     let high = state.chips[index].lines[offset].outputHigh
-                    state.chips[index].lines[offset].history.append((time, high))
+                    state.chips[index].lines[offset].record(high, at: time)
                 }
             }
             let levels = offsets.map { SimulatedGPIO.logical(state.chips[index].lines[$0]) }
@@ -145,14 +145,15 @@ final class SimulatedRequest: GPIOLineRequest {
             guard let request = state.requests.removeValue(forKey: id) else { return }
             request.closeDescriptors()
             for offset in request.offsets {
-                var line = state.chips[chipIndex].lines[offset]
-                let wasHigh = SimulatedGPIO.physical(line)
-                line.request = nil
-                line.consumer = ""
-                let nowHigh = SimulatedGPIO.physical(line)
-                if line.isOutput && wasHigh != nowHigh { line.history.append((time, nowHigh)) }
-                line.isOutput = false
-                state.chips[chipIndex].lines[offset] = line
+                // Mutated in place: copying a Line out would copy its history on every change.
+                let wasHigh = SimulatedGPIO.physical(state.chips[chipIndex].lines[offset])
+                state.chips[chipIndex].lines[offset].request = nil
+                state.chips[chipIndex].lines[offset].consumer = ""
+                let nowHigh = SimulatedGPIO.physical(state.chips[chipIndex].lines[offset])
+                if state.chips[chipIndex].lines[offset].isOutput && wasHigh != nowHigh {
+                    state.chips[chipIndex].lines[offset].record(nowHigh, at: time)
+                }
+                state.chips[chipIndex].lines[offset].isOutput = false
             }
         }
     }
@@ -193,11 +194,11 @@ final class SimulatedRequest: GPIOLineRequest {
                 return .failure(GPIOError(.systemError, operation: "set line values", chip: chip, errno: code))
             }
             for (offset, value) in zip(request.offsets, values) {
-                var line = state.chips[chipIndex].lines[offset]
-                let high = value.isActive != line.activeLow
-                if high != line.outputHigh { line.history.append((time, high)) }
-                line.outputHigh = high
-                state.chips[chipIndex].lines[offset] = line
+                let high = value.isActive != state.chips[chipIndex].lines[offset].activeLow
+                if high != state.chips[chipIndex].lines[offset].outputHigh {
+                    state.chips[chipIndex].lines[offset].record(high, at: time)
+                }
+                state.chips[chipIndex].lines[offset].outputHigh = high
             }
             return .success(())
         }

@@ -24,6 +24,14 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
         var bias = Bias.asIs
         var outputHigh = false
         var history: [(nanoseconds: UInt64, high: Bool)] = []
+
+        /// Keeps the newest changes only, so a simulator left running for days stays small.
+        static let historyLimit = 4096
+
+        mutating func record(_ high: Bool, at time: UInt64) {
+            if history.count >= Self.historyLimit { history.removeFirst(Self.historyLimit / 2) }
+            history.append((time, high))
+        }
     }
 
     struct Chip {
