@@ -6,6 +6,9 @@ source scripts/lib.sh
 ensure_swift
 ensure_packages libgpiod-dev pkg-config
 
+# Python tools of the checks (PyYAML for check_pins.py, pexpect for the pseudo-terminal test).
+python3 -c "import yaml, pexpect" 2>/dev/null || python3 -m pip install --quiet pyyaml pexpect
+
 echo "==> build (no warnings allowed in PackGuard's code)"
 build_without_warnings --build-tests
 
@@ -33,6 +36,9 @@ hardware/pi/check-unit-security.sh
 
 echo "==> bench: the scenario library on the mocked chip (virtual time)"
 "$bin" bench --quiet --junit "$(swift build --show-bin-path)/bench-junit.xml"
+
+echo "==> simulate: the interactive panel through a pseudo-terminal"
+python3 scripts/test-simulate-pty.py "$bin"
 
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"

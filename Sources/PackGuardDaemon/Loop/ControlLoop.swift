@@ -209,7 +209,7 @@ private final class ThreadBody {
 }
 
 /// Starts a plain POSIX thread (no Foundation in the daemon).
-func startThread(_ body: @escaping () -> Void) -> pthread_t? {
+public func startThread(_ body: @escaping () -> Void) -> pthread_t? {
     let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(&thread, nil, { raw in

@@ -1,0 +1,40 @@
+import ArgumentParser
+import PackGuardBench
+import PackGuardConfig
+
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Interactive panel: the real control loop on the mocked chip, driven from the keyboard.",
+        discussion: """
+            Shows each BMS input, each relay, the controller state, faults, balancing timer, SOC and current \
+            limits and the last events with their reasons, refreshed live (plain ANSI; works over SSH). Keys:
+            \(SimulatorPanel.keys.map { "  \($0.key)  \($0.action)" }.joined(separator: "\n"))
+            Simulated contactor feedback is wired on GPIO24/GPIO25 when the configuration has none.
+            """
+    )
+
+    @Option(help: "The configuration to simulate (default: the built-in default).")
+    var config: String?
+
+    func run() throws {
+        let configuration: PackGuardConfiguration
+        if let config {
+            do { configuration = try loadConfiguration(config) } catch {
+                printError(error.description)
+                throw ExitCode(1)
+            }
+        } else {
+            configuration = BuiltInConfiguration.load()
+        }
+        let panel: SimulatorPanel
+        do {
+            panel = try SimulatorPanel(configuration: configuration)
+        } catch {
+            printError("cannot start the simulator: \(error)")
+            throw ExitCode(1)
+        }
+        let code = panel.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
