@@ -14,6 +14,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "packguard", targets: ["packguard"]),
+        // Libraries for the separate Benchmarks/ package (kept apart so the benchmark
+        // dependencies never slow down the main build and test run).
+        .library(name: "PackGuardCore", targets: ["PackGuardCore"]),
+        .library(name: "PackGuardConfig", targets: ["PackGuardConfig"]),
+        .library(name: "PackGuardGPIO", targets: ["PackGuardGPIO"]),
+        .library(name: "PackGuardDaemon", targets: ["PackGuardDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
