@@ -1,7 +1,7 @@
 // Number formatting for human messages, without Foundation.
 
 /// `value` rounded to `decimals` places: formatted(3.14159, decimals: 2) == "3.14".
-func formatted(_ value: Double, decimals: Int) -> String {
+public func formatted(_ value: Double, decimals: Int) -> String {
     guard value.isFinite else { return String(value) }
     var scale = 1.0
     for _ in 0..<decimals { scale *= 10 }

@@ -133,8 +133,7 @@ public final class Daemon {
     /// one throws and the running configuration stays.
     static func reloaded(_ current: Controller, from path: String, backend: any GPIOBackend,
                          logger: Logger) throws -> Controller {
-        let text = try readWholeFile(path)
-        var configuration = try ConfigurationLoader.parse(text, file: path)
+        var configuration = try ConfigurationLoader.load(path: path)
         configuration.paths = current.configuration.paths  // the socket is already bound
         let sameLines = configuration.inputs == current.configuration.inputs
             && configuration.outputs == current.configuration.outputs
@@ -170,24 +169,6 @@ func makeDirectory(parentOf path: String) throws(FileError) {
 
 struct FileError: Error, CustomStringConvertible {
     var description: String
-}
-
-func readWholeFile(_ path: String) throws(FileError) -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw FileError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw FileError(description: "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        if count == 0 { break }
-        bytes += chunk[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 extension SystemdNotifier: ServiceNotifier {

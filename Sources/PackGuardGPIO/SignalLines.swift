@@ -48,7 +48,12 @@ public struct LineResolver {
         var names: [String] = []
         for chip in chips {
             for offset in 0..<chip.lineCount {
-                if let info = try? chip.lineInfo(offset: offset), !info.name.isEmpty { names.append(info.name) }
+                do {
+                    let info = try chip.lineInfo(offset: offset)
+                    if !info.name.isEmpty { names.append(info.name) }
+                } catch {
+                    continue  // a line whose info cannot be read has no name to suggest
+                }
             }
         }
         // Likely typos first: the same digits in another order (GPIO71 for GPIO17), then by edit distance.

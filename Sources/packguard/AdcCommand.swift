@@ -133,8 +133,8 @@ enum AdcText {
     static func header(_ device: ADS1115Configuration, simulated: Bool) -> String {
         let address = "0x" + String(device.address, radix: 16, uppercase: true)
         return "ADS1115 at \(address) on \(device.busPath)\(simulated ? " (simulated)" : ""): "
-            + "PGA ±\(fixed(device.gain.fullScaleVolts, 3)) V, \(device.dataRate.samplesPerSecond) SPS, "
-            + "VDD \(fixed(device.supplyVolts, 2)) V; median of \(device.medianWindow), "
+            + "PGA ±\(formatted(device.gain.fullScaleVolts, decimals: 3)) V, \(device.dataRate.samplesPerSecond) SPS, "
+            + "VDD \(formatted(device.supplyVolts, decimals: 2)) V; median of \(device.medianWindow), "
             + "invalid after \(device.staleTimeoutMilliseconds) ms without a good sample"
     }
 
@@ -144,8 +144,8 @@ enum AdcText {
         let measured: String
         switch detail.result {
         case .measured(let m):
-            measured = "code \(String(m.rawCode).leftPadding(6))  ADS1115 pin \(fixed(m.adsPinVolts, 4)) V  "
-                + "BMS pin \(fixed(m.bmsPinVolts, 4)) V  \(fixed(m.value, 2).leftPadding(8)) \(channel.unit)"
+            measured = "code \(String(m.rawCode).leftPadding(6))  ADS1115 pin \(formatted(m.adsPinVolts, decimals: 4)) V  "
+                + "BMS pin \(formatted(m.bmsPinVolts, decimals: 4)) V  \(formatted(m.value, decimals: 2).leftPadding(8)) \(channel.unit)"
         case .failed(let error):
             // The verdict would repeat the error: say it once.
             return "  \(name) INVALID: conversion failed: \(error)"
@@ -154,27 +154,13 @@ enum AdcText {
         }
         switch verdict {
         case .valid(let value, _, _):
-            let median = medianWindow > 1 ? " (median \(fixed(value, 2)) \(channel.unit))" : ""
+            let median = medianWindow > 1 ? " (median \(formatted(value, decimals: 2)) \(channel.unit))" : ""
             return "  \(name) \(measured)  VALID\(median)"
         case .invalid(let reason):
             return "  \(name) \(measured)  INVALID: \(reason)"
         }
     }
 
-    /// `value` with exactly `decimals` places, without Foundation.
-    static func fixed(_ value: Double, _ decimals: Int) -> String {
-        guard value.isFinite else { return String(value) }
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded()
-        guard scaled < 1e15 else { return String(value) }
-        let units = UInt64(scaled)
-        let whole = units / UInt64(scale)
-        let sign = value < 0 && units != 0 ? "-" : ""
-        guard decimals > 0 else { return sign + String(whole) }
-        let fraction = String(units % UInt64(scale))
-        return sign + String(whole) + "." + String(repeating: "0", count: decimals - fraction.count) + fraction
-    }
 }
 
 extension String {

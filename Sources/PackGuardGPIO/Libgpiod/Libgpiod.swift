@@ -101,9 +101,14 @@ final class LibgpiodChip: GPIOChip, @unchecked Sendable {
         let code = errno
         if code == EBUSY {
             for offset in offsets {
-                if let info = try? lineInfo(offset: offset), info.used {
-                    return GPIOError(.lineBusy(consumer: info.consumer), operation: operation, chip: name,
-                                     line: info.name.isEmpty ? nil : info.name, offset: offset, errno: code)
+                do {
+                    let info = try lineInfo(offset: offset)
+                    if info.used {
+                        return GPIOError(.lineBusy(consumer: info.consumer), operation: operation, chip: name,
+                                         line: info.name.isEmpty ? nil : info.name, offset: offset, errno: code)
+                    }
+                } catch {
+                    continue  // no info for this line: the plain EBUSY error below still says what failed
                 }
             }
         }
