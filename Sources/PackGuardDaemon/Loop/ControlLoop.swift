@@ -103,7 +103,7 @@ public final class ControlLoop: @unchecked Sendable {
     }
 
     private func waitForWork(until wake: Instant) {
-        let fds = controller.lines.eventFileDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
+        let fds = controller.pollableEventDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
         var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let remaining = wake - controller.clock.now()
         let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))

@@ -50,6 +50,7 @@ public final class Controller: @unchecked Sendable {
     private var stepCount = 0
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
+    private var edgeReadsFailing = false
 
     /// Shared with the watchdog monitor thread.
     let health = Mutex(Health())
@@ -107,8 +108,15 @@ public final class Controller: @unchecked Sendable {
                 input.readings[signal] = .level(event.edge == .rising ? .active : .inactive)
                 record(policy.step(input, now: now))
             }
+            if edgeReadsFailing {
+                edgeReadsFailing = false
+                logger.notice("edge events readable again")
+            }
         } catch {
-            logger.error("reading edge events failed: \(error)")
+            // The levels are still read below; the loop stops polling the event fds (they would
+            // stay readable and spin it) and steps on its timer until edges read again.
+            if !edgeReadsFailing { logger.error("reading edge events failed: \(error); stepping on the timer only") }
+            edgeReadsFailing = true
         }
 
         var input = StepInput(readings: lines.readInputs())
@@ -191,6 +199,9 @@ public final class Controller: @unchecked Sendable {
             logger.error("cannot read the force-off state (\(error)); holding every relay off")
         }
     }
+
+    /// The descriptors the loop waits on for edges (none while reading edges fails).
+    public var pollableEventDescriptors: [Int32] { edgeReadsFailing ? [] : lines.eventFileDescriptors }
 
     /// When the loop must step again at the latest.
     public func nextWake(after now: Instant) -> Instant {

@@ -151,6 +151,16 @@ struct ControllerTests {
         #expect(throws: ControllerFatalError.self) { try doomed.step() }
     }
 
+    @Test func failingEdgeReadsStopThePollingOfEventFdsUntilTheyReadAgain() throws {
+        let rig = try Rig()
+        try rig.step()
+        #expect(!rig.controller.pollableEventDescriptors.isEmpty)
+        rig.gpio.vanish()
+        rig.clock.advance(.milliseconds(250))
+        _ = try? rig.step()  // the outputs cannot be set either: fatal, which is not what this test is about
+        #expect(rig.controller.pollableEventDescriptors.isEmpty, "a readable fd that cannot be read would spin the loop")
+    }
+
     @Test func theInternalWatchdogForcesEveryRelayOffWhenAStepIsLate() throws {
         let rig = try Rig()
         rig.bms("GPIO17", asserted: true)
