@@ -156,7 +156,10 @@ public struct SafetyPolicy: Sendable {
         }
         if outputFailure != nil { current.append(.outputWriteError) }
         if loopDeadlineMissed { current.append(.loopDeadlineMissed) }
-        if configuration.soc.enabled && !socState.isValid(now: now, staleAfter: .milliseconds(configuration.soc.socStaleMs)) {
+        // Judged from `running` on: during the start-up hold every relay is open anyway, and the
+        // first ADC sample may not have arrived yet.
+        if configuration.soc.enabled && phase == .running
+            && !socState.isValid(now: now, staleAfter: .milliseconds(configuration.soc.socStaleMs)) {
             current.append(.socInvalid)
         }
         for contactor in Contactor.allCases {
