@@ -217,17 +217,45 @@ public struct SafetyPolicy: Sendable {
 
     // MARK: - Contactor relays
 
+    /// Why a contactor may not be closed. Kept as a value: the words are built only when a relay
+    /// actually opens, so a relay held open costs no string work per step.
+    private enum Block {
+        case starting, forceOff, fault(Fault), chatter, failedToClose, soc(SocBlock), enableReleased
+    }
+
+    private enum SocBlock { case cutoff, chargeStop, invalid }
+
     /// Why the contactor may not be closed right now, or nil when every condition holds.
-    private func blocker(for contactor: Contactor, now: Instant) -> String? {
-        if phase == .starting { return "controller starting" }
-        if forceOff { return "operator force-off" }
-        if let fault = allRelaysFault { return faultDetail(fault, now: now) }
+    private func blocker(for contactor: Contactor, now: Instant) -> Block? {
+        if phase == .starting { return .starting }
+        if forceOff { return .forceOff }
+        if let fault = allRelaysFault { return .fault(fault) }
         let relay = relays[contactor.index]
-        if relay.chatterLockout { return Fault.chatter(contactor).description }
-        if relay.failedToClose { return Fault.failedToClose(contactor).description }
-        if let soc = socBlocker(for: contactor, now: now) { return soc }
-        if inputs[contactor.enable].level != .active { return "\(contactor.enable) released" }
+        if relay.chatterLockout { return .chatter }
+        if relay.failedToClose { return .failedToClose }
+        if let soc = socBlocker(for: contactor, now: now) { return .soc(soc) }
+        if inputs[contactor.enable].level != .active { return .enableReleased }
         return nil
+    }
+
+    private func describe(_ block: Block, _ contactor: Contactor, now: Instant) -> String {
+        switch block {
+        case .starting: return "controller starting"
+        case .forceOff: return "operator force-off"
+        case .fault(let fault): return faultDetail(fault, now: now)
+        case .chatter: return Fault.chatter(contactor).description
+        case .failedToClose: return Fault.failedToClose(contactor).description
+        case .enableReleased: return "\(contactor.enable) released"
+        case .soc(.cutoff):
+            let rules = configuration.soc
+            return "SOC at or below discharge cut-off \(percent(rules.dischargeCutoffSoc)) (resumes at \(percent(rules.dischargeCutoffSoc + rules.socHysteresis)))"
+        case .soc(.chargeStop):
+            let rules = configuration.soc
+            return "SOC at or above charge stop \(percent(rules.chargeStopSoc)) (resumes at \(percent(rules.chargeStopSoc - rules.socHysteresis)))"
+        case .soc(.invalid):
+            let stale = Interval.milliseconds(configuration.soc.socStaleMs)
+            return "SOC invalid (\(socState.invalidReason(now: now, staleAfter: stale))), onSocFault: \(configuration.soc.onSocFault.rawValue)"
+        }
     }
 
     private mutating func decideContactor(_ contactor: Contactor, now: Instant, next: inout OutputLevels) {
@@ -240,7 +268,7 @@ public struct SafetyPolicy: Sendable {
             relay.eligibleSince = nil
             if next[relaySignal].isActive {
                 next[relaySignal] = .inactive
-                relay.pendingReason = "\(relaySignal) opened: \(blocked)"
+                relay.pendingReason = "\(relaySignal) opened: \(describe(blocked, contactor, now: now))"
             }
             return
         }
@@ -331,25 +359,19 @@ public struct SafetyPolicy: Sendable {
         }
     }
 
-    private func socBlocker(for contactor: Contactor, now: Instant) -> String? {
+    private func socBlocker(for contactor: Contactor, now: Instant) -> SocBlock? {
         let rules = configuration.soc
         guard rules.enabled else { return nil }
-        let stale = Interval.milliseconds(rules.socStaleMs)
-        if socState.isValid(now: now, staleAfter: stale) {
+        if socState.isValid(now: now, staleAfter: .milliseconds(rules.socStaleMs)) {
             switch contactor {
-            case .discharge where socState.dischargeCutoff:
-                return "SOC at or below discharge cut-off \(percent(rules.dischargeCutoffSoc)) (resumes at \(percent(rules.dischargeCutoffSoc + rules.socHysteresis)))"
-            case .charge where socState.chargeStop:
-                return "SOC at or above charge stop \(percent(rules.chargeStopSoc)) (resumes at \(percent(rules.chargeStopSoc - rules.socHysteresis)))"
-            default:
-                return nil
+            case .discharge where socState.dischargeCutoff: return .cutoff
+            case .charge where socState.chargeStop: return .chargeStop
+            default: return nil
             }
         }
-        let why = "SOC invalid (\(socState.invalidReason(now: now, staleAfter: stale))), onSocFault: \(rules.onSocFault.rawValue)"
         switch (rules.onSocFault, contactor) {
-        case (.ignore, _): return nil
-        case (.openDischarge, .discharge), (.openAll, _): return why
-        case (.openDischarge, .charge): return nil
+        case (.ignore, _), (.openDischarge, .charge): return nil
+        case (.openDischarge, .discharge), (.openAll, _): return .invalid
         }
     }
 

@@ -78,12 +78,13 @@ public enum Contactor: String, CaseIterable, Sendable, Hashable, CustomStringCon
     public var description: String { rawValue }
 }
 
-/// A fixed slot per input signal: no dictionary, no allocation on the control path.
+/// A fixed slot per input signal, stored inline: no dictionary and no heap allocation on the
+/// control path (copying one copies six values).
 public struct PerInput<Value> {
-    private var slots: [Value]
+    private var slots: InlineArray<6, Value>
 
     public init(repeating value: Value) {
-        slots = Array(repeating: value, count: InputSignal.allCases.count)
+        slots = InlineArray(repeating: value)
     }
 
     public subscript(signal: InputSignal) -> Value {
@@ -93,14 +94,18 @@ public struct PerInput<Value> {
 }
 
 extension PerInput: Sendable where Value: Sendable {}
-extension PerInput: Equatable where Value: Equatable {}
+extension PerInput: Equatable where Value: Equatable {
+    public static func == (lhs: PerInput, rhs: PerInput) -> Bool {
+        InputSignal.allCases.allSatisfy { lhs[$0] == rhs[$0] }
+    }
+}
 
-/// A fixed slot per output signal.
+/// A fixed slot per output signal, stored inline.
 public struct PerOutput<Value> {
-    private var slots: [Value]
+    private var slots: InlineArray<6, Value>
 
     public init(repeating value: Value) {
-        slots = Array(repeating: value, count: OutputSignal.allCases.count)
+        slots = InlineArray(repeating: value)
     }
 
     public subscript(signal: OutputSignal) -> Value {
@@ -110,7 +115,11 @@ public struct PerOutput<Value> {
 }
 
 extension PerOutput: Sendable where Value: Sendable {}
-extension PerOutput: Equatable where Value: Equatable {}
+extension PerOutput: Equatable where Value: Equatable {
+    public static func == (lhs: PerOutput, rhs: PerOutput) -> Bool {
+        OutputSignal.allCases.allSatisfy { lhs[$0] == rhs[$0] }
+    }
+}
 
 extension InputSignal {
     var index: Int {

@@ -157,11 +157,14 @@ public final class SignalLines: Sendable {
     public func readInputs() -> PerInput<InputReading?> {
         var readings = PerInput<InputReading?>(repeating: nil)
         for group in inputGroups {
-            do {
-                let values = try group.request.values()
-                for (signal, value) in zip(group.signals, values) { readings[signal] = .level(value) }
-            } catch {
-                for signal in group.signals { readings[signal] = .failed(error.description) }
+            // A stack buffer: reading the inputs allocates nothing (it runs on every wake).
+            withUnsafeTemporaryAllocation(of: Level.self, capacity: group.signals.count) { values in
+                do throws(GPIOError) {
+                    try group.request.readValues(into: values)
+                    for (index, signal) in group.signals.enumerated() { readings[signal] = .level(values[index]) }
+                } catch {
+                    for signal in group.signals { readings[signal] = .failed(error.description) }
+                }
             }
         }
         return readings
@@ -188,8 +191,9 @@ public final class SignalLines: Sendable {
         try outputLevels.withLock { (current: inout [OutputSignal: Level]) throws(GPIOError) -> Bool in
             if vetoed() { return false }
             for group in outputGroups {
+                // Only a group whose levels change is written (and only then are arrays built).
+                guard group.signals.contains(where: { levels[$0] != current[$0] ?? .inactive }) else { continue }
                 let wanted = group.signals.map { levels[$0] }
-                guard wanted != group.signals.map({ current[$0] ?? .inactive }) else { continue }
                 do throws(GPIOError) {
                     try group.request.setValues(wanted)
                     let readBack = try group.request.values()

@@ -19,6 +19,10 @@ public final class ControlLoop: @unchecked Sendable {
 
     public private(set) var controller: Controller
     private var endpoints: [any PollableEndpoint] = []
+    /// The poll(2) set, rebuilt only when what it watches changes: an idle wake allocates nothing.
+    private var pollSet: [pollfd] = []
+    private var pollSetKey: (controller: ObjectIdentifier, edgesFailing: Bool, endpoints: Int)?
+    private var monitor: DeadlineMonitor?
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
     private let logger: Logger
@@ -66,7 +70,14 @@ public final class ControlLoop: @unchecked Sendable {
     /// Runs until a stop is requested; returns the stop reason. Throws when outputs cannot be
     /// driven off (the caller exits non-zero).
     public func run() throws(ControllerFatalError) -> String {
-        let monitor = DeadlineMonitor(loop: self, period: max(5, controller.configuration.timing.loopDeadlineMs / 4))
+        let monitor: DeadlineMonitor
+        do {
+            monitor = try DeadlineMonitor(loop: self)
+        } catch {
+            controller.shutdown(reason: "cannot start the internal watchdog")
+            throw error
+        }
+        self.monitor = monitor
         guard monitor.start() else {
             controller.shutdown(reason: "cannot start the internal watchdog thread")
             throw ControllerFatalError(description: "cannot start the internal watchdog thread: errno \(errno)")
@@ -81,6 +92,8 @@ public final class ControlLoop: @unchecked Sendable {
             }
             for action in actions { action(controller) }
             let now = controller.clock.now()
+            // The step's deadline may be earlier than the one the monitor sleeps towards.
+            monitor.deadlineMoves(to: now + .milliseconds(controller.configuration.timing.loopDeadlineMs))
             do {
                 try controller.step(now: now)
             } catch {
@@ -103,19 +116,28 @@ public final class ControlLoop: @unchecked Sendable {
     }
 
     private func waitForWork(until wake: Instant) {
-        let fds = controller.pollableEventDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
-        var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let key = (ObjectIdentifier(controller), controller.edgeReadsFailing, endpoints.count)
+        if pollSetKey.map({ $0 != key }) ?? true {
+            let fds = controller.pollableEventDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
+            pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            pollSetKey = key
+        }
+        for index in pollSet.indices { pollSet[index].revents = 0 }
         let remaining = wake - controller.clock.now()
         let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
-        let ready = poll(&entries, nfds_t(entries.count), timeoutMs)
+        let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
         if ready < 0 && errno != EINTR {
             logger.error("poll failed: errno \(errno); stepping on the timer only")
             sleepMilliseconds(Int(min(timeoutMs, 10)))
             return
         }
-        if entries.contains(where: { $0.fd == wakePipe.readEnd && $0.revents != 0 }) { wakePipe.drain() }
-        for endpoint in endpoints where entries.contains(where: { $0.fd == endpoint.fileDescriptor && $0.revents != 0 }) {
-            endpoint.handleReadable(loop: self)
+        guard ready > 0 else { return }
+        for entry in pollSet where entry.revents != 0 {
+            if entry.fd == wakePipe.readEnd {
+                wakePipe.drain()
+            } else if let endpoint = endpoints.first(where: { $0.fileDescriptor == entry.fd }) {
+                endpoint.handleReadable(loop: self)
+            }
         }
     }
 
@@ -170,34 +192,60 @@ final class WakePipe: @unchecked Sendable {
     }
 }
 
-/// The internal watchdog: a thread that checks, every `period` ms, that the control loop has
-/// completed its step on time, and otherwise forces every relay off through the same outputs.
+/// The internal watchdog: a thread that sleeps until the control loop's next step deadline and,
+/// if the step has not completed by then, forces every relay off through the same outputs. It
+/// wakes once per loop step (not on a fixed tick), and early when a step starts sooner than the
+/// deadline it was sleeping towards.
 final class DeadlineMonitor: @unchecked Sendable {
-    // @unchecked: `running` is a Mutex; `loop` is only used for its thread-safe members.
+    // @unchecked: `state` is a Mutex; `loop` is only used for its thread-safe members; the
+    // thread handle is touched by start/stop on the control thread only.
     private let loop: ControlLoop
-    private let period: Int
-    private let running = Mutex(false)
+    private let wake: WakePipe
+    private let state = Mutex(State())
     private var thread: pthread_t?
 
-    init(loop: ControlLoop, period: Int) {
+    struct State {
+        var running = false
+        var sleepingUntil: Instant?
+    }
+
+    init(loop: ControlLoop) throws(ControllerFatalError) {
         self.loop = loop
-        self.period = period
+        self.wake = try WakePipe()
     }
 
     func start() -> Bool {
-        running.withLock { $0 = true }
+        state.withLock { $0.running = true }
         thread = startThread { [self] in
-            while running.withLock({ $0 }) {
-                sleepMilliseconds(period)
+            while state.withLock({ $0.running }) {
                 let controller = loop.controller
-                controller.checkDeadline(now: controller.clock.now())
+                let now = controller.clock.now()
+                controller.checkDeadline(now: now)
+                let target = controller.health.withLock { $0.deadline } ?? now + .seconds(1)
+                state.withLock { $0.sleepingUntil = target }
+                // Wake just after the deadline (checkDeadline needs now > deadline).
+                let remaining = target - controller.clock.now()
+                let timeoutMs = Int32(clamping: max(0, remaining.nanoseconds / 1_000_000 + 1))
+                var entry = pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0)
+                if poll(&entry, 1, timeoutMs) > 0 { wake.drain() }
             }
         }
         return thread != nil
     }
 
+    /// The loop is about to start a step due by `deadline`: wake the monitor if it sleeps longer.
+    func deadlineMoves(to deadline: Instant) {
+        let wakeNow = state.withLock { state -> Bool in
+            guard let sleepingUntil = state.sleepingUntil, deadline < sleepingUntil else { return false }
+            state.sleepingUntil = deadline
+            return true
+        }
+        if wakeNow { wake.wake() }
+    }
+
     func stop() {
-        running.withLock { $0 = false }
+        state.withLock { $0.running = false }
+        wake.wake()
         if let thread { pthread_join(thread, nil) }
         thread = nil
     }

@@ -50,7 +50,7 @@ public final class Controller: @unchecked Sendable {
     private var stepCount = 0
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
-    private var edgeReadsFailing = false
+    public private(set) var edgeReadsFailing = false
 
     /// Shared with the watchdog monitor thread.
     let health = Mutex(Health())

@@ -100,9 +100,20 @@ public protocol GPIOLineRequest: AnyObject, Sendable {
     var offsets: [Int] { get }
     /// Pollable (POLLIN) while edge events are pending; nil for outputs.
     var eventFileDescriptor: Int32? { get }
-    func values() throws(GPIOError) -> [Level]
+    /// Reads every line's logical value into `buffer` (one slot per line, request order) without
+    /// allocating: the control loop calls this several times a second.
+    func readValues(into buffer: UnsafeMutableBufferPointer<Level>) throws(GPIOError)
     func setValues(_ values: [Level]) throws(GPIOError)
     /// Pending edge events, without blocking; empty when none.
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent]
     func release()
+}
+
+extension GPIOLineRequest {
+    /// Every line's logical value, in request order.
+    public func values() throws(GPIOError) -> [Level] {
+        var levels = [Level](repeating: .inactive, count: offsets.count)
+        try levels.withUnsafeMutableBufferPointer { (buffer) throws(GPIOError) in try readValues(into: buffer) }
+        return levels
+    }
 }

@@ -163,12 +163,14 @@ final class LibgpiodRequest: GPIOLineRequest {
         return try result.get()
     }
 
-    func values() throws(GPIOError) -> [Level] {
-        let count = offsets.count
-        return try withHandle("read line values") { pointer in
-            var raw = [Int32](repeating: 0, count: count)
-            guard pg_request_get_values(pointer, &raw, count) == 0 else { return nil }
-            return raw.map { Level($0 != 0) }
+    func readValues(into buffer: UnsafeMutableBufferPointer<Level>) throws(GPIOError) {
+        precondition(buffer.count == offsets.count, "one slot per requested line")
+        try withHandle("read line values") { pointer in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: buffer.count) { raw -> Void? in
+                guard pg_request_get_values(pointer, raw.baseAddress, raw.count) == 0 else { return nil }
+                for index in 0..<raw.count { buffer[index] = Level(raw[index] != 0) }
+                return ()
+            }
         }
     }
 
@@ -182,16 +184,17 @@ final class LibgpiodRequest: GPIOLineRequest {
 
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent] {
         try withHandle("read edge events") { pointer in
-            var events: [EdgeEvent] = []
-            var buffer = [pg_edge_event](repeating: pg_edge_event(), count: 16)
-            while true {
-                let count = pg_request_read_events(pointer, &buffer, buffer.count)
-                if count < 0 { return nil }
-                for event in buffer.prefix(Int(count)) {
-                    events.append(EdgeEvent(offset: Int(event.offset), edge: event.edge == PG_EDGE_RISING ? .rising : .falling,
-                                            timestampNanoseconds: event.timestamp_ns))
+            var events: [EdgeEvent] = []  // empty, and so not allocated, when no edge is pending
+            return withUnsafeTemporaryAllocation(of: pg_edge_event.self, capacity: 16) { buffer -> [EdgeEvent]? in
+                while true {
+                    let count = pg_request_read_events(pointer, buffer.baseAddress, buffer.count)
+                    if count < 0 { return nil }
+                    for event in buffer.prefix(Int(count)) {
+                        events.append(EdgeEvent(offset: Int(event.offset), edge: event.edge == PG_EDGE_RISING ? .rising : .falling,
+                                                timestampNanoseconds: event.timestamp_ns))
+                    }
+                    if count < buffer.count { return events }
                 }
-                if count < buffer.count { return events }
             }
         }
     }

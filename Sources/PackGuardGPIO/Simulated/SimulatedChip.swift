@@ -171,14 +171,18 @@ final class SimulatedRequest: GPIOLineRequest {
         return try result.get()
     }
 
-    func values() throws(GPIOError) -> [Level] {
-        try checked("read line values") { state, request in
+    func readValues(into buffer: UnsafeMutableBufferPointer<Level>) throws(GPIOError) {
+        precondition(buffer.count == offsets.count, "one slot per requested line")
+        try checked("read line values") { state, request -> Result<Void, GPIOError> in
             if let code = state.failNextRead {
                 state.failNextRead = nil
                 return .failure(GPIOError(.systemError, operation: "read line values", chip: chip,
                                           offset: offsets.count == 1 ? offsets[0] : nil, errno: code))
             }
-            return .success(request.offsets.map { SimulatedGPIO.logical(state.chips[chipIndex].lines[$0]) })
+            for (index, offset) in request.offsets.enumerated() {
+                buffer[index] = SimulatedGPIO.logical(state.chips[chipIndex].lines[offset])
+            }
+            return .success(())
         }
     }
 
@@ -206,14 +210,14 @@ final class SimulatedRequest: GPIOLineRequest {
 
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent] {
         try checked("read edge events") { state, request in
-            var request = request
+            guard !request.pending.isEmpty else { return .success([]) }
             let events = request.pending
-            request.pending.removeAll()
+            state.requests[id]?.pending.removeAll()
             if let fd = request.eventFD {
-                var drain = [UInt8](repeating: 0, count: 64)
-                while drain.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}  // EAGAIN: drained
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { drain in
+                    while read(fd, drain.baseAddress, drain.count) > 0 {}  // until EAGAIN: drained
+                }
             }
-            state.requests[id] = request
             return .success(events)
         }
     }
