@@ -191,20 +191,26 @@ public final class SignalLines: Sendable {
         try outputLevels.withLock { (current: inout [OutputSignal: Level]) throws(GPIOError) -> Bool in
             if vetoed() { return false }
             for group in outputGroups {
-                // Only a group whose levels change is written (and only then are arrays built).
+                // Only a group whose levels change is written.
                 guard group.signals.contains(where: { levels[$0] != current[$0] ?? .inactive }) else { continue }
-                let wanted = group.signals.map { levels[$0] }
+                // Stack buffers: the heartbeat makes this run on every healthy step.
+                let count = group.signals.count
                 do throws(GPIOError) {
-                    try group.request.setValues(wanted)
-                    let readBack = try group.request.values()
-                    if readBack != wanted {
-                        throw GPIOError(.systemError, operation: "read back outputs (wanted \(wanted), read \(readBack))",
-                                        chip: group.request.chip, errno: EIO)
+                    try withUnsafeTemporaryAllocation(of: Level.self, capacity: count) { (wanted) throws(GPIOError) in
+                        for (index, signal) in group.signals.enumerated() { wanted[index] = levels[signal] }
+                        try group.request.writeValues(UnsafeBufferPointer(wanted))
+                        try withUnsafeTemporaryAllocation(of: Level.self, capacity: count) { (readBack) throws(GPIOError) in
+                            try group.request.readValues(into: readBack)
+                            if !readBack.elementsEqual(wanted) {
+                                throw GPIOError(.systemError, operation: "read back outputs (wanted \(Array(wanted)), read \(Array(readBack)))",
+                                                chip: group.request.chip, errno: EIO)
+                            }
+                        }
                     }
                 } catch {
                     throw Self.named(error, resolved: resolved)
                 }
-                for (signal, level) in zip(group.signals, wanted) { current[signal] = level }
+                for signal in group.signals { current[signal] = levels[signal] }
             }
             return true
         }

@@ -103,13 +103,19 @@ public protocol GPIOLineRequest: AnyObject, Sendable {
     /// Reads every line's logical value into `buffer` (one slot per line, request order) without
     /// allocating: the control loop calls this several times a second.
     func readValues(into buffer: UnsafeMutableBufferPointer<Level>) throws(GPIOError)
-    func setValues(_ values: [Level]) throws(GPIOError)
+    /// Sets every line (one value per line, request order) without allocating.
+    func writeValues(_ values: UnsafeBufferPointer<Level>) throws(GPIOError)
     /// Pending edge events, without blocking; empty when none.
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent]
     func release()
 }
 
 extension GPIOLineRequest {
+    /// Sets every line, in request order.
+    public func setValues(_ values: [Level]) throws(GPIOError) {
+        try values.withUnsafeBufferPointer { (buffer) throws(GPIOError) in try writeValues(buffer) }
+    }
+
     /// Every line's logical value, in request order.
     public func values() throws(GPIOError) -> [Level] {
         var levels = [Level](repeating: .inactive, count: offsets.count)

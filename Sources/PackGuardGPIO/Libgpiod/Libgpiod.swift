@@ -174,11 +174,13 @@ final class LibgpiodRequest: GPIOLineRequest {
         }
     }
 
-    func setValues(_ values: [Level]) throws(GPIOError) {
+    func writeValues(_ values: UnsafeBufferPointer<Level>) throws(GPIOError) {
         precondition(values.count == offsets.count, "one value per requested line")
-        let raw = values.map { Int32($0.isActive ? 1 : 0) }
         try withHandle("set line values") { pointer in
-            pg_request_set_values(pointer, raw, raw.count) == 0 ? () : nil
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: values.count) { raw -> Void? in
+                for index in 0..<values.count { raw[index] = values[index].isActive ? 1 : 0 }
+                return pg_request_set_values(pointer, raw.baseAddress, raw.count) == 0 ? () : nil
+            }
         }
     }
 

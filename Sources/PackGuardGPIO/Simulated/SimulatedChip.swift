@@ -186,7 +186,7 @@ final class SimulatedRequest: GPIOLineRequest {
         }
     }
 
-    func setValues(_ values: [Level]) throws(GPIOError) {
+    func writeValues(_ values: UnsafeBufferPointer<Level>) throws(GPIOError) {
         precondition(values.count == offsets.count, "one value per requested line")
         let time = backend.now()
         try checked("set line values") { state, request -> Result<Void, GPIOError> in
