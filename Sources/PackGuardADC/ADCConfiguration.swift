@@ -144,7 +144,7 @@ public struct ADS1115Configuration: Sendable, Equatable {
 
     public init(
         busPath: String = "/dev/i2c-1", address: UInt8 = 0x48,
-        gain: ADS1115Gain = .fullScale4_096V, dataRate: ADS1115DataRate = .sps128, supplyVolts: Double = 3.3,
+        gain: ADS1115Gain = .fullScale4_096V, dataRate: ADS1115DataRate = .sps860, supplyVolts: Double = 3.3,
         channels: [ADCChannelConfiguration] = ADS1115Configuration.orionJr2Channels,
         samplePeriodMilliseconds: Int = 1000, medianWindow: Int = 3, staleTimeoutMilliseconds: Int = 5000
     ) {

@@ -89,7 +89,8 @@ adc:
   bus: /dev/i2c-1
   address: 0x48            # ADDR to GND (0x49 VDD, 0x4A SDA, 0x4B SCL)
   pga: 4.096               # full-scale volts: 6.144 | 4.096 | 2.048 | 1.024 | 0.512 | 0.256
-  dataRate: 128            # samples per second: 8 | 16 | 32 | 64 | 128 | 250 | 475 | 860
+  dataRate: 860            # samples per second: 8 | 16 | 32 | 64 | 128 | 250 | 475 | 860; conversions block the
+                           # control loop, so the fastest (1.2 ms each) keeps an edge's wait short
   supplyVolts: 3.3         # the ADS1115's VDD; every input must stay within GND..VDD
   samplePeriodMs: 1000     # every used input is converted this often
   medianSamples: 3         # a signal is the median of its last this-many good samples

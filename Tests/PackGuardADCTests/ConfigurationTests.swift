@@ -13,7 +13,7 @@ struct ConfigurationTests {
         #expect(configuration.busPath == "/dev/i2c-1")
         #expect(configuration.address == 0x48)
         #expect(configuration.gain == .fullScale4_096V)
-        #expect(configuration.dataRate == .sps128)
+        #expect(configuration.dataRate == .sps860, "conversions block the control loop: the fastest rate keeps that short")
         #expect(configuration.samplePeriodMilliseconds == 1000)
         #expect(configuration.medianWindow == 3)
         #expect(configuration.staleTimeoutMilliseconds == 5000)
