@@ -6,7 +6,8 @@
 # reset, including the watchdog's, ends qemu).
 #
 # Environment, from the kernel command line: PACKGUARD_BIN (the packguard binary), RIG_KERNEL_DIR
-# (holds i2c-stub.ko), RIG_SCRATCH (where the tmpfs goes; never over the clone or the binary).
+# (holds i2c-stub.ko), RIG_SCRATCH (where the tmpfs goes; never over the clone or the binary); in perf mode
+# (rig/run.sh --perf) also PACKGUARD_PERF_BIN (a release build) and RIG_PERF_EDGES, passed on to guest-tests.sh.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 rig=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +31,7 @@ mount -t devtmpfs devtmpfs /dev || setup_failed "mount /dev"
 mount -t configfs configfs /sys/kernel/config || setup_failed "mount configfs"
 mount -t tmpfs -o mode=1777 tmpfs "$scratch" || setup_failed "mount tmpfs on $scratch"
 # A writable /run for reboot(8) (systemctl's, which writes there), unless the clone lives under it.
-case " $rig/ ${PACKGUARD_BIN:-} " in *" /run/"*) ;; *) mount -t tmpfs -o mode=0755 tmpfs /run ;; esac
+case " $rig/ ${PACKGUARD_BIN:-} ${PACKGUARD_PERF_BIN:-} " in *" /run/"*) ;; *) mount -t tmpfs -o mode=0755 tmpfs /run ;; esac
 echo "RIG-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 
 # The control socket is chowned to group "packguard" (as on the Pi). The host may lack that group:

@@ -7,8 +7,10 @@
 #   RIG-TEST ok <name> [| detail]      RIG-TEST FAIL <name> | reason      RIG-NOTE <text>
 #   RIG-GUEST-DONE passed=N failed=M   then the watchdog test, which must end in a watchdog reset:
 #   RIG-WATCHDOG frozen pid=P uptime=S (daemon stopped with SIGSTOP); RIG-WATCHDOG survived (no reset: failure)
+#   Perf mode only (rig/run.sh --perf), before the watchdog test: RIG-PERF <program> n=.. p50_us=.. ... or
+#   RIG-PERF-FAILED <what> | <why>, from Benchmarks/reflex/measure-in-guest.sh; rig/run.sh judges them.
 # Environment (from guest-init.sh): PACKGUARD_BIN, SIM (sysfs dir of the gpio-sim chip), I2C_BUS,
-# SCRATCH (a tmpfs), RIG_DIR.
+# SCRATCH (a tmpfs), RIG_DIR; in perf mode PACKGUARD_PERF_BIN (a release build) and RIG_PERF_EDGES.
 set -u
 bin=$PACKGUARD_BIN
 work=$SCRATCH/rig
@@ -299,6 +301,17 @@ else
     bad "SIGKILL -> lines released, outputs back to their pull-down (off)" "the daemon did not come up with both relays closed"
 fi
 [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=; }
+
+# ---------------------------------------------------------------------------------------------------
+# Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
+# (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.
+if [ -n "${PACKGUARD_PERF_BIN:-}" ]; then
+    rest_lines
+    now_us; perf_at=$NOW
+    note "perf: Benchmarks/reflex/measure-in-guest.sh, ${RIG_PERF_EDGES:-1000} edges per program ($PACKGUARD_PERF_BIN)"
+    bash "$RIG_DIR/../Benchmarks/reflex/measure-in-guest.sh" --packguard "$PACKGUARD_PERF_BIN" --sim "$SIM" --scratch "$SCRATCH"
+    now_us; note "perf: measured in $(( (NOW - perf_at) / 1000000 )) s"
+fi
 
 # ---------------------------------------------------------------------------------------------------
 # 3. The hardware watchdog, last: the daemon owns /dev/watchdog (softdog); frozen, the guest resets.

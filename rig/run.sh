@@ -6,14 +6,30 @@
 # (rig/guest-init.sh, rig/guest-tests.sh). Prints one line per test and `rig: N passed, M failed`;
 # exits non-zero on any failure. The guest's console log is kept in rig/out/console.log.
 #
-# Usage: rig/run.sh
+# --perf (or RIG_PERF=1), opt-in: also builds Benchmarks/reflex and a release packguard, and the guest measures
+# edge -> output latency (Benchmarks/reflex/measure-in-guest.sh: the C reflex baseline, then `packguard run`,
+# RIG_PERF_EDGES edges each, default 1000) before the watchdog test; two more tests, failing on a
+# RIG-PERF-FAILED line or a missing result. About 30 s more in the guest, plus the release build.
+#
+# Usage: rig/run.sh [--perf]
 # Environment: PACKGUARD_RIG_CACHE (kernel cache, default /var/cache/packguard-rig),
-#              RIG_QEMU_TIMEOUT (seconds, default 600), RIG_ACCEL (default tcg: software emulation; nested KVM hung here).
+#              RIG_QEMU_TIMEOUT (seconds, default 600), RIG_ACCEL (default tcg: software emulation; nested KVM hung here),
+#              RIG_PERF (1: as --perf), RIG_PERF_EDGES (timed edges per program in perf mode, default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd -P)
 source scripts/lib.sh
 started=$(date +%s)
+perf=${RIG_PERF:-0}
+[ "$perf" = 0 ] || [ "$perf" = 1 ] || { echo "rig: RIG_PERF must be 0 or 1" >&2; exit 2; }
+for arg in "$@"; do
+    case "$arg" in
+        --perf) perf=1 ;;
+        *) echo "usage: rig/run.sh [--perf]" >&2; exit 2 ;;
+    esac
+done
+perf_edges=${RIG_PERF_EDGES:-1000}
+[ "$perf" = 0 ] || [[ $perf_edges =~ ^[1-9][0-9]*$ ]] || { echo "rig: RIG_PERF_EDGES must be a positive integer" >&2; exit 2; }
 
 ensure_swift
 ensure_packages libgpiod-dev pkg-config
@@ -44,9 +60,25 @@ tail -1 "$out/build.log"
 bin=$(swift build --show-bin-path)/packguard
 [ -x "$bin" ] || { echo "rig: no $bin" >&2; exit 1; }
 
-# The guest mounts a tmpfs at its scratch directory: never over the clone or the binary.
+perf_append= perf_bin=
+if [ "$perf" = 1 ]; then
+    # The guest's root file system is read-only: the C programs and the release build are made here.
+    echo "==> rig: perf mode: build Benchmarks/reflex and a release packguard"
+    if ! make -C Benchmarks/reflex >"$out/perf-build.log" 2>&1; then
+        tail -30 "$out/perf-build.log" >&2; echo "rig: make -C Benchmarks/reflex failed" >&2; exit 1
+    fi
+    if ! swift build -c release --product packguard >>"$out/perf-build.log" 2>&1; then
+        tail -30 "$out/perf-build.log" >&2; echo "rig: swift build -c release failed" >&2; exit 1
+    fi
+    tail -1 "$out/perf-build.log"
+    perf_bin=$(swift build -c release --show-bin-path)/packguard
+    [ -x "$perf_bin" ] || { echo "rig: no $perf_bin" >&2; exit 1; }
+    perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges"
+fi
+
+# The guest mounts a tmpfs at its scratch directory: never over the clone or the binaries.
 scratch=/tmp
-case " $repo/ $bin $kernel_dir/" in *" /tmp/"*) scratch=/mnt ;; esac
+case " $repo/ $bin $perf_bin $kernel_dir/" in *" /tmp/"*) scratch=/mnt ;; esac
 
 console=$out/console.log
 : >"$console"
@@ -61,7 +93,7 @@ timeout -k 10 "${RIG_QEMU_TIMEOUT:-600}" qemu-system-x86_64 \
     -kernel "$kernel_dir/bzImage" \
     -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
     -device virtio-9p-pci,fsdev=root,mount_tag=hostroot \
-    -append "console=ttyS0 loglevel=3 panic=-1 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$repo/rig/guest-init.sh PACKGUARD_BIN=$bin RIG_KERNEL_DIR=$kernel_dir RIG_SCRATCH=$scratch" \
+    -append "console=ttyS0 loglevel=3 panic=-1 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$repo/rig/guest-init.sh PACKGUARD_BIN=$bin RIG_KERNEL_DIR=$kernel_dir RIG_SCRATCH=$scratch$perf_append" \
     >"$out/qemu.log" 2>&1 &
 qemu_pid=$!
 # Show the results as the guest prints them.
@@ -71,7 +103,7 @@ tail -n +1 -F --pid=$qemu_pid "$console" 2>/dev/null | tr -d '\r' | while IFS= r
         "RIG-TEST FAIL "*) echo "  FAIL  ${line#RIG-TEST FAIL }" ;;
         "RIG-NOTE daemon log"*|"daemon| "*) ;;
         "RIG-NOTE "*) echo "        ${line#RIG-NOTE }" ;;
-        "RIG-BOOTED "*|"RIG-SETUP "*|"RIG-SETUP-FAILED "*|"RIG-WATCHDOG "*) echo "  ${line}" ;;
+        "RIG-BOOTED "*|"RIG-SETUP "*|"RIG-SETUP-FAILED "*|"RIG-WATCHDOG "*|"RIG-PERF "*|"RIG-PERF-FAILED "*) echo "  ${line}" ;;
     esac
 done
 wait $qemu_pid
@@ -115,6 +147,27 @@ if [ -n "$frozen" ]; then
     fi
 else
     fail "watchdog: daemon frozen (SIGSTOP) -> guest reset" "the watchdog test did not start"
+fi
+
+# Perf mode: both results, from the same guest, or a failure.
+if [ "$perf" = 1 ]; then
+    field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+    perf_failed=$(grep '^RIG-PERF-FAILED' <<<"$log" || true)
+    for program in reflex packguard; do
+        name="perf: edge -> output latency, $( [ $program = reflex ] && echo "C libgpiod reflex baseline" || echo "packguard run (release)")"
+        result=$(grep -m1 "^RIG-PERF $program n=" <<<"$log" || true)
+        if [ -z "$result" ]; then
+            fail "$name" "no result${perf_failed:+: $perf_failed}"
+        elif [ "$(field n "$result")" != "$perf_edges" ] || { [ $program = packguard ] && [ "$(field build "$result")" != release ]; }; then
+            fail "$name" "unexpected result: $result"
+        else
+            echo "  ok    $name | p50 $(field p50_us "$result") us, p99 $(field p99_us "$result") us, max $(field max_us "$result") us (n = $(field n "$result"))"
+            passed=$((passed + 1))
+        fi
+    done
+    if [ -n "$perf_failed" ] && grep -q '^RIG-PERF packguard n=' <<<"$log"; then
+        fail "perf: Benchmarks/reflex/measure-in-guest.sh" "$perf_failed"
+    fi
 fi
 
 booted=$(sed -n 's/^RIG-BOOTED uptime=\([0-9.]*\).*/\1/p' <<<"$log")
