@@ -95,7 +95,7 @@ public final class SimulatorPanel: @unchecked Sendable {
             }
         }
         let stop = Mutex(false)
-        var sources: [any DispatchSourceSignalLike] = []
+        var sources: [SignalWatch] = []
         for number in [SIGINT, SIGTERM] {
             sources.append(SignalWatch(number) { stop.withLock { $0 = true } })
         }
@@ -287,10 +287,8 @@ final class RawTerminal {
     }
 }
 
-protocol DispatchSourceSignalLike: AnyObject {}
-
 /// Sets a flag on a signal (restoring the terminal is the panel's job, on its own thread).
-final class SignalWatch: DispatchSourceSignalLike {
+final class SignalWatch {
     private let source: any DispatchSourceSignal
 
     init(_ number: Int32, _ action: @escaping @Sendable () -> Void) {

@@ -46,10 +46,6 @@ public struct SafetyPolicy: Sendable {
     public var isBalancing: Bool { balance.active }
     /// When balancing mode started, while it is active.
     public var balancingSince: Instant? { balance.active ? balance.startedAt : nil }
-    /// The last valid SOC and when it was taken.
-    public var lastSoc: (percent: Double, at: Instant)? {
-        socState.lastValid.map { ($0, socState.lastValidAt ?? .zero) }
-    }
 
     public var state: ControllerState {
         if stopped { return .stopped }
@@ -58,8 +54,6 @@ public struct SafetyPolicy: Sendable {
         return activeFaults.isEmpty ? .running : .faulted
     }
 
-    /// The last level read of an input, or nil when it has not been read successfully.
-    public func level(of signal: InputSignal) -> Level? { inputs[signal].level }
 
     // MARK: - Stepping
 

@@ -59,7 +59,6 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
         var failNextSet: Int32?
         var dropEvents = false
         var busy: [String: String] = [:]  // line name → foreign consumer
-        var droppedEvents = 0
     }
 
     let state: Mutex<State>
@@ -197,10 +196,7 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
                 let level = logical(state.chips[chip].lines[offset])
                 guard level != request.lastLogical[index] else { continue }
                 request.lastLogical[index] = level
-                if state.dropEvents {
-                    state.droppedEvents += 1
-                    continue
-                }
+                if state.dropEvents { continue }
                 request.pending.append(EdgeEvent(offset: offset, edge: level.isActive ? .rising : .falling,
                                                  timestampNanoseconds: time))
                 signalled = true

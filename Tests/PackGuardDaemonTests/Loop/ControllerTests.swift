@@ -149,6 +149,7 @@ struct ControllerTests {
         doomed.gpio.vanish()
         doomed.clock.advance(.milliseconds(50))
         #expect(throws: ControllerFatalError.self) { try doomed.step() }
+        #expect(doomed.controller.fatalFailure != nil, "remembered, so the loop exits even when a socket command ran the step")
     }
 
     @Test func failingEdgeReadsStopThePollingOfEventFdsUntilTheyReadAgain() throws {
@@ -245,7 +246,8 @@ struct ControlLoopTests {
         return configuration
     }
 
-    @Test func stopRequestTurnsEverythingOffAndReleasesTheLines() throws {
+    /// A simulated BMS with both enables asserted, and the real loop around it (not started).
+    func runningParts() throws -> (SimulatedGPIO, Controller, ControlLoop) {
         let gpio = SimulatedGPIO.raspberryPi()
         gpio.drive("GPIO17", .low)
         gpio.drive("GPIO27", .low)
@@ -253,7 +255,11 @@ struct ControlLoopTests {
         let lines = try SignalLines(configuration: configuration, backend: gpio)
         let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
                                     clock: SystemClock(), logger: quietLogger)
-        let loop = try ControlLoop(controller: controller, logger: quietLogger)
+        return (gpio, controller, try ControlLoop(controller: controller, logger: quietLogger))
+    }
+
+    @Test func stopRequestTurnsEverythingOffAndReleasesTheLines() throws {
+        let (gpio, controller, loop) = try runningParts()
         let outcome = Mutex<String?>(nil)
         let thread = startThread {
             do {
@@ -275,14 +281,7 @@ struct ControlLoopTests {
     }
 
     @Test func aStalledStepIsCaughtByTheMonitorWhileItIsStalled() throws {
-        let gpio = SimulatedGPIO.raspberryPi()
-        gpio.drive("GPIO17", .low)
-        gpio.drive("GPIO27", .low)
-        let configuration = fastConfiguration()
-        let lines = try SignalLines(configuration: configuration, backend: gpio)
-        let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
-                                    clock: SystemClock(), logger: quietLogger)
-        let loop = try ControlLoop(controller: controller, logger: quietLogger)
+        let (gpio, controller, loop) = try runningParts()
         let thread = startThread { _ = try? loop.run() }
         for _ in 0..<200 where !gpio.physicalLevel("GPIO20") { sleepMilliseconds(10) }
         #expect(gpio.physicalLevel("GPIO20"))
