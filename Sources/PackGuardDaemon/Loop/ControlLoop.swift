@@ -109,6 +109,10 @@ public final class ControlLoop: @unchecked Sendable {
             let wake = controller.nextWake(after: now)
             controller.expectStep(by: wake)
             waitForWork(until: wake)
+            if let fatal = controller.fatalFailure {  // from a step run for a socket command
+                controller.lines.release()
+                throw fatal
+            }
         }
         let reason = stopReason ?? "stopped"
         controller.shutdown(reason: reason)

@@ -51,6 +51,8 @@ public final class Controller: @unchecked Sendable {
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
     public private(set) var edgeReadsFailing = false
+    /// Set once outputs could not be driven off: the loop must exit, whoever called step().
+    public private(set) var fatalFailure: ControllerFatalError?
 
     /// Shared with the watchdog monitor thread.
     let health = Mutex(Health())
@@ -156,7 +158,9 @@ public final class Controller: @unchecked Sendable {
             if !failures.isEmpty {
                 let text = failures.map(\.description).joined(separator: "; ")
                 logger.critical("cannot drive the outputs off: \(text); exiting so that systemd and the hardware watchdog take over")
-                throw ControllerFatalError(description: "outputs cannot be driven off: \(text)")
+                let fatal = ControllerFatalError(description: "outputs cannot be driven off: \(text)")
+                fatalFailure = fatal  // also when the step ran for a control-socket command
+                throw fatal
             }
             // Let the policy agree with the hardware right away: every relay open, faulted.
             pendingOutputFailure = error.description
