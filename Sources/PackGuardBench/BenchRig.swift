@@ -9,7 +9,8 @@ import PackGuardGPIO
 /// The real controller on the mocked chip and mocked ADS1115, with a simulated BMS, switch and
 /// contactors around it. Time is virtual (a 12-hour expiry runs in well under a second) or real.
 public final class BenchRig {
-    public let configuration: PackGuardConfiguration
+    /// The configuration in force (a `reload` replaces it).
+    public private(set) var configuration: PackGuardConfiguration
     public let gpio: SimulatedGPIO
     public let adc: SimulatedADS1115
     public let controller: Controller
@@ -151,6 +152,20 @@ public final class BenchRig {
 
     public func command(_ command: OperatorCommand) {
         controller.submit(command)
+        settle()
+    }
+
+    /// A configuration reload, as SIGHUP does it: the changes over the running configuration
+    /// go to the running controller, which keeps its state. Throws when a line cannot be taken.
+    public func reload(_ changes: ConfigurationOverrides, source: String) throws {
+        var next = configuration
+        try changes.apply(to: &next, source: source)
+        do {
+            try controller.reload(to: next, analog: controller.analog, backend: gpio)
+        } catch {
+            throw SetupError(description: "reload refused, running configuration kept: \(error)")
+        }
+        configuration = next
         settle()
     }
 

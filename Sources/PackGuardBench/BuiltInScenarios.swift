@@ -357,5 +357,106 @@ steps:
   - expectEvent: "charge relay opened: SIGTERM"
   - expect: { chargeRelay: open, dischargeRelay: open, for: 10000 }
 """#),
+        ("16-reload-keeps-closed-relays.yaml", #"""
+name: reload keeps closed relays closed
+description: >
+  A reload (SIGHUP, systemctl reload) whose file leaves every line as it was keeps both contactor
+  relays closed: a configuration edit must not drop the inverter. The new timings take effect from the
+  next decision: a longer qualifyMs applies to the next closing, not to a relay already closed.
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, within: startupHoldMs + qualifyMs + 10 }
+  - reload: { timing: { qualifyMs: 800 } }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, for: 5000 }
+  - expectState: running
+  - expectEvent: "configuration reloaded"
+  - set: { dischargeEnable: released }
+  - expect: { dischargeRelay: open, within: 10 }
+  - expect: { chargeRelay: closed }
+  - wait: minOffMs
+  - set: { dischargeEnable: asserted }
+  - expect: { dischargeRelay: open, for: 790 }
+  - expect: { dischargeRelay: closed, within: 810 }
+"""#),
+        ("17-reload-keeps-force-off.yaml", #"""
+name: reload keeps force-off
+description: >
+  An operator's force-off survives a reload: every relay stays open and the state stays forcedOff
+  until `force-off off`, however the new file's timings differ.
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, within: startupHoldMs + qualifyMs + 10 }
+  - command: forceOff on
+  - expect: { chargeRelay: open, dischargeRelay: open }
+  - reload: { timing: { qualifyMs: 300, startupHoldMs: 0 } }
+  - expect: { chargeRelay: open, dischargeRelay: open, for: 60000 }
+  - expectState: forcedOff
+  - command: forceOff off
+  - expect: { chargeRelay: closed, dischargeRelay: closed, within: minOffMs + qualifyMs + 10 }
+"""#),
+        ("18-reload-keeps-chatter-latch.yaml", #"""
+name: reload keeps a chatter latch and its history
+description: >
+  A latched fault survives a reload: it is not a reset, and it skips none of reset's checks. The
+  openings that drive the chatter window survive too, so a reload in the middle of a chattering
+  sequence does not buy the relay more openings.
+configuration:
+  timing: { chatterLimit: 2, chatterWindowS: 600, minOffMs: 100 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - expect: { chargeRelay: closed, within: startupHoldMs + qualifyMs + 10 }
+  - set: { chargeEnable: released }
+  - expect: { chargeRelay: open, within: 10 }
+  - set: { chargeEnable: asserted }
+  - expect: { chargeRelay: closed, within: minOffMs + qualifyMs + 10 }
+  - set: { chargeEnable: released }
+  - expect: { chargeRelay: open, within: 10 }
+  - reload: { timing: { qualifyMs: 400 } }
+  - set: { chargeEnable: asserted }
+  - expect: { chargeRelay: closed, within: minOffMs + qualifyMs + 10 }
+  - set: { chargeEnable: released }
+  - expectFault: chatter:charge
+  - set: { chargeEnable: asserted }
+  - reload: { timing: { qualifyMs: 500 } }
+  - expectFault: chatter:charge
+  - expect: { chargeRelay: open, for: 60000 }
+  - expect: { dischargeRelay: closed }
+  - command: reset
+  - expect: { chargeRelay: closed, within: qualifyMs + 10 }
+"""#),
+        ("19-reload-keeps-balancing.yaml", #"""
+name: reload keeps the balancing session and its expiry clock
+description: >
+  Balancing mode stays on through a reload, and its balanceMaxHours clock keeps running from when the
+  session started: a reload never restarts the expiry.
+configuration:
+  timing: { balanceMaxHours: 2 }
+steps:
+  - wait: startupHoldMs + 100
+  - set: { balanceSwitch: on }
+  - expect: { balancePowerRelay: closed, within: switchDebounceMs + 10 }
+  - wait: 3600000
+  - reload: { timing: { qualifyMs: 600 } }
+  # Expiry is 2 h after the session started, 1 h after the reload (not 2 h after it).
+  - expect: { balancePowerRelay: closed, for: 3500000 }
+  - expect: { balancePowerRelay: open, within: 3700000 }
+  - expectEvent: "balancing mode off: expired after"
+"""#),
+        ("20-reload-moves-a-line.yaml", #"""
+name: reload that moves a relay's line
+description: >
+  A reload that moves the charge relay to another line opens only that relay, on its new line, and it
+  re-qualifies (minimum off time included); the discharge relay, whose wiring did not change, stays
+  closed throughout.
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, within: startupHoldMs + qualifyMs + 10 }
+  - reload: { lines: { chargeRelay: GPIO5 } }
+  - expect: { chargeRelay: open }
+  - expectEvent: "charge relay opened: the configuration reload moved chargeRelay to another line"
+  - expect: { dischargeRelay: closed, for: minOffMs - 10 }
+  - expect: { chargeRelay: closed, within: minOffMs + 10 }
+  - expect: { dischargeRelay: closed }
+"""#),
     ]
 }

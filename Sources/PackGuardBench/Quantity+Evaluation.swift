@@ -131,5 +131,21 @@ extension ConfigurationOverrides {
         }
         configuration.policy.soc = soc
         if soc.enabled { configuration.adc.enabled = true }
+        for (key, line) in lines.sorted(by: { $0.key < $1.key }) {
+            if let input = InputSignal(rawValue: key) {
+                // A newly wired input is an open-drain signal to ground, like every BMS output.
+                var wired = configuration.inputs[input] ?? InputLineConfiguration(locator: .name(line), activeLow: true, bias: .pullUp)
+                wired.locator = .name(line)
+                configuration.inputs[input] = wired
+            } else if let output = OutputSignal(rawValue: key) {
+                var wired = configuration.outputs[output] ?? OutputLineConfiguration(locator: .name(line), activeLow: false)
+                wired.locator = .name(line)
+                configuration.outputs[output] = wired
+            } else {
+                throw ScenarioError(source: source, line: nil, column: nil, message: "lines: '\(key)' is not an input or output signal")
+            }
+        }
+        configuration.policy.inputs = Set(configuration.inputs.keys)
+        configuration.policy.outputs = Set(configuration.outputs.keys)
     }
 }

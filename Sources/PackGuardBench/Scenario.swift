@@ -16,10 +16,12 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var soc: [String: SocOverride] = [:]
     /// Wire simulated contactor auxiliary contacts (feedback inputs) that follow the relays.
     public var simulatedContactors = false
+    /// Signals moved to another line (by name), e.g. `chargeRelay: GPIO5`: for `reload:` steps.
+    public var lines: [String: String] = [:]
 
     public init() {}
 
-    public var isEmpty: Bool { timing.isEmpty && soc.isEmpty && !simulatedContactors }
+    public var isEmpty: Bool { timing.isEmpty && soc.isEmpty && !simulatedContactors && lines.isEmpty }
 }
 
 public enum SocOverride: Sendable, Equatable {
@@ -54,6 +56,8 @@ public struct ScenarioStep: Sendable, Equatable {
         case clearFaults
         case command(OperatorCommand)
         case signal(String)
+        /// A configuration reload (SIGHUP) with these changes over the running configuration.
+        case reload(ConfigurationOverrides)
         /// Outputs must be in these states now, become so `within` ms, or stay so `for` ms.
         case expectOutputs([(OutputSignal, Level)], within: Quantity?, holdFor: Quantity?)
         case expectState(ControllerState)

@@ -68,10 +68,16 @@ private struct StepReader {
         return Scenario(name: name, description: description, source: source, overrides: overrides, steps: steps)
     }
 
-    func overrides(_ node: Node) throws(ScenarioError) -> ConfigurationOverrides {
+    func overrides(_ node: Node, reload: Bool = false) throws(ScenarioError) -> ConfigurationOverrides {
         var overrides = ConfigurationOverrides()
-        for (key, _, value) in try entries(node, allowed: ["timing", "soc", "simulatedContactors"], what: "configuration") {
+        let sections = reload ? ["timing", "soc", "lines"] : ["timing", "soc", "simulatedContactors"]
+        for (key, _, value) in try entries(node, allowed: sections, what: reload ? "reload" : "configuration") {
             switch key {
+            case "lines":
+                let signals = InputSignal.allCases.map(\.rawValue) + OutputSignal.allCases.map(\.rawValue)
+                for (name, _, v) in try entries(value, allowed: signals, what: "reload.lines") {
+                    overrides.lines[name] = try text(v, "reload.lines.\(name)")
+                }
             case "timing":
                 let keys = ["startupHoldMs", "qualifyMs", "minOffMs", "chatterLimit", "chatterWindowS", "switchDebounceMs",
                             "balanceMaxHours", "feedbackTimeoutMs", "inputStaleMs", "reconcileMs", "loopDeadlineMs"]
@@ -106,7 +112,7 @@ private struct StepReader {
         }
     }
 
-    static let stepKinds = ["set", "soc", "wait", "fault", "clearFaults", "command", "signal",
+    static let stepKinds = ["set", "soc", "wait", "fault", "clearFaults", "command", "signal", "reload",
                             "expect", "expectState", "expectFault", "expectNoFault", "expectEvent"]
 
     func step(_ node: Node) throws(ScenarioError) -> ScenarioStep {
@@ -123,6 +129,7 @@ private struct StepReader {
                 (InputSignal(rawValue: name)!, try level(v, outputs: false))
             })
         case "soc": action = .soc(try quantity(value, "soc"))
+        case "reload": action = .reload(try overrides(value, reload: true))
         case "wait": action = .wait(try quantity(value, "wait"))
         case "fault":
             let name = try text(value, "fault")

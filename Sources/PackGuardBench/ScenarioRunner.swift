@@ -94,6 +94,9 @@ public struct ScenarioRunner {
         case .signal(let name):
             state.lastActionAt = rig.now
             rig.stop(reason: name)
+        case .reload(let changes):
+            try rig.reload(changes, source: source)
+            state.lastActionAt = rig.now
         case .expectOutputs(let wanted, let within, let holdFor):
             func holds() -> Bool { wanted.allSatisfy { rig.level(of: $0.0) == $0.1 } }
             func actual() -> String {
@@ -116,14 +119,17 @@ public struct ScenarioRunner {
                 }
             } else if let holdFor {
                 let duration = try holdFor.milliseconds(in: config, source: source)
-                var brokenAt: Instant? = holds() ? nil : rig.now
+                // The state that broke the stretch, and when: not the state at its end.
+                var broken: (at: Instant, found: String)? = holds() ? nil : (rig.now, actual())
                 let begin = rig.now
                 rig.advance(milliseconds: duration) { now in
-                    if brokenAt == nil && !holds() { brokenAt = now }
+                    if broken == nil && !holds() { broken = (now, actual()) }
                 }
-                if let brokenAt {
+                if let broken {
                     passed = false
-                    detail = "changed after \(formatMs(brokenAt - begin)): \(actual())"
+                    detail = broken.at == begin
+                        ? "did not hold at the start of the \(duration) ms: \(broken.found)"
+                        : "broke after \(formatMs(broken.at - begin)) of \(duration) ms: \(broken.found)"
                 } else {
                     detail = "held for \(duration) ms"
                 }
@@ -177,6 +183,7 @@ func describe(_ action: ScenarioStep.Action) -> String {
         case .forceOff(let on): "operator force-off \(on ? "on" : "off")"
         }
     case .signal(let name): "send \(name)"
+    case .reload(let changes): "reload (SIGHUP) with " + describe(changes)
     case .expectOutputs(let outputs, let within, let holdFor):
         "expect " + outputs.map { "\($0.0.rawValue) \(describe($0.1, output: true))" }.joined(separator: ", ")
             + (within.map { " within \($0) ms" } ?? "") + (holdFor.map { " for \($0) ms" } ?? "")
@@ -184,6 +191,13 @@ func describe(_ action: ScenarioStep.Action) -> String {
     case .expectFault(let code, let present): present ? "expect fault \(code)" : "expect no fault \(code)"
     case .expectEvent(let text): "expect event \"\(text)\""
     }
+}
+
+func describe(_ changes: ConfigurationOverrides) -> String {
+    let parts = changes.timing.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        + changes.soc.sorted { $0.key < $1.key }.map { "soc.\($0.key)" }
+        + changes.lines.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" }
+    return parts.isEmpty ? "no changes" : parts.joined(separator: ", ")
 }
 
 func formatMs(_ interval: Interval) -> String {

@@ -84,6 +84,8 @@ public struct HardwareWatchdogSettings: Sendable, Equatable {
     public var enabled = false
     public var device = "/dev/watchdog"
     public var timeoutS = 15
+    /// How often a healthy loop pets the device; the loop wakes for it, however long reconcileMs is.
+    public var petIntervalMs = 1000
 
     public init() {}
 }

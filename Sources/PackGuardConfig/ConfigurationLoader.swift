@@ -64,6 +64,7 @@ public enum TimingBounds {
     public static let loopDeadlineMs = 20...10_000
     public static let socStaleMs = 100...600_000
     public static let watchdogTimeoutS = 1...600
+    public static let watchdogPetIntervalMs = 100...60_000
 }
 
 /// Bounds for the `adc` section: outside them a value is a typo or a wiring mistake, not a setting.
@@ -202,8 +203,27 @@ private struct Reader {
         }
         let watchdog = watchdog(entries["watchdog"]?.value)
         let paths = paths(entries["paths"]?.value)
+        checkSamplingFitsTheDeadline(adc: adc, timing: timing, adcNode: entries["adc"]?.value)
         return PackGuardConfiguration(source: file, inputs: inputs, outputs: outputs, timing: timing, soc: soc,
                                       adc: adc, hardwareWatchdog: watchdog, paths: paths)
+    }
+
+    /// A sample converts every used ADS1115 input inside one control step: at its worst it must
+    /// leave half of the loop's deadline for everything else, or sampling alone trips the
+    /// internal watchdog.
+    mutating func checkSamplingFitsTheDeadline(adc: ADCSettings, timing: PolicyTiming, adcNode: Node?) {
+        guard adc.enabled else { return }
+        let device = adc.ads1115
+        let worstNanoseconds = UInt64(device.channels.count) * device.dataRate.conversionTimeoutNanoseconds
+        let halfDeadlineNanoseconds = UInt64(timing.loopDeadlineMs) * 500_000
+        guard worstNanoseconds >= halfDeadlineNanoseconds else { return }
+        let worstMs = (worstNanoseconds + 999_999) / 1_000_000
+        let node = adcNode.flatMap { node -> Node? in
+            guard case .mapping(let mapping) = node else { return nil }
+            return mapping.first { $0.key.string == "dataRate" }?.value
+        } ?? adcNode
+        fail(node, "adc.dataRate",
+             "\(device.channels.count) conversions at \(device.dataRate.samplesPerSecond) SPS may take \(worstMs) ms, not under half of timing.loopDeadlineMs (\(timing.loopDeadlineMs) ms): choose a faster adc.dataRate or a longer timing.loopDeadlineMs")
     }
 
     mutating func signals<Signal: RawRepresentable & CaseIterable & Hashable, Line>(
@@ -475,10 +495,17 @@ private struct Reader {
         var watchdog = HardwareWatchdogSettings()
         guard let node, let e = mapping(node, "watchdog", allowed: ["hardware"]) else { return watchdog }
         guard let (_, hw) = e["hardware"],
-              let h = mapping(hw, "watchdog.hardware", allowed: ["enabled", "device", "timeoutS"]) else { return watchdog }
+              let h = mapping(hw, "watchdog.hardware", allowed: ["enabled", "device", "timeoutS", "petIntervalMs"]) else { return watchdog }
         watchdog.enabled = bool(h, "enabled", "watchdog.hardware", default: false) ?? false
         watchdog.device = absolutePath(h, "device", "watchdog.hardware", default: watchdog.device)
         watchdog.timeoutS = int(h, "timeoutS", "watchdog.hardware", default: watchdog.timeoutS, in: TimingBounds.watchdogTimeoutS, unit: "seconds")
+        watchdog.petIntervalMs = int(h, "petIntervalMs", "watchdog.hardware", default: watchdog.petIntervalMs,
+                                     in: TimingBounds.watchdogPetIntervalMs, unit: "milliseconds")
+        // One late pet must not reset the board: the device's timeout covers two intervals.
+        if watchdog.timeoutS * 1000 < 2 * watchdog.petIntervalMs {
+            fail(h["timeoutS"]?.value ?? hw, "watchdog.hardware.timeoutS",
+                 "\(watchdog.timeoutS) s must be at least twice watchdog.hardware.petIntervalMs (\(watchdog.petIntervalMs) ms), or one late pet resets the board")
+        }
         return watchdog
     }
 

@@ -52,6 +52,7 @@ extension PackGuardConfiguration {
             "    enabled: \(hardwareWatchdog.enabled)",
             "    device: \(hardwareWatchdog.device)",
             "    timeoutS: \(hardwareWatchdog.timeoutS)",
+            "    petIntervalMs: \(hardwareWatchdog.petIntervalMs)",
             "paths:",
             "  controlSocket: \(paths.controlSocket)",
             "  stateDirectory: \(paths.stateDirectory)",

@@ -18,6 +18,8 @@ public struct PolicyEvent: Sendable, Equatable, CustomStringConvertible {
         case socRule(String)
         case commandAccepted(OperatorCommand)
         case commandRefused(OperatorCommand)
+        /// The configuration was reloaded (the policy kept its state).
+        case reconfigured
     }
 
     public var time: Instant

@@ -5,7 +5,7 @@
 /// explain each change, and the next deadline by which it must be stepped again. It does no
 /// I/O and reads no clock, so the same inputs at the same times always give the same outputs.
 public struct SafetyPolicy: Sendable {
-    public let configuration: PolicyConfiguration
+    public private(set) var configuration: PolicyConfiguration
     private var timing: PolicyTiming { configuration.timing }
 
     private var startedAt: Instant?
@@ -27,13 +27,73 @@ public struct SafetyPolicy: Sendable {
     private enum Phase: Equatable { case starting, running }
 
     public init(configuration: PolicyConfiguration) {
+        Self.checkPreconditions(configuration)
+        self.configuration = configuration
+    }
+
+    private static func checkPreconditions(_ configuration: PolicyConfiguration) {
         precondition(configuration.inputs.contains(.chargeEnable)
             && configuration.inputs.contains(.dischargeEnable), "both BMS enables are required")
         precondition(configuration.outputs.contains(.chargeRelay)
             && configuration.outputs.contains(.dischargeRelay), "both contactor relays are required")
         precondition(configuration.timing.qualifyMs > 0 && configuration.timing.chatterLimit > 0,
                      "timings are validated by the configuration layer")
-        self.configuration = configuration
+    }
+
+    // MARK: - Reload
+
+    /// A configuration reload: the new settings take effect from the next decision, and every
+    /// promise the running policy has made is kept. Force-off, latched faults with the history
+    /// behind them (the chatter window's openings), the balancing session and its expiry clock,
+    /// the SOC hysteresis states, the start-up phase and active faults all carry over; nothing is
+    /// restarted. A closed relay stays closed unless `relocated` names its output line or an
+    /// input it depends on: only such a relay opens here, and it re-qualifies (minimum off time
+    /// included) like any other opening, without counting towards chatter.
+    ///
+    /// Returns the events of the reload; the shell applies `currentOutputs` right after.
+    public mutating func reconfigure(to newConfiguration: PolicyConfiguration, relocated: Relocation,
+                                     now: Instant) -> [PolicyEvent] {
+        Self.checkPreconditions(newConfiguration)
+        var events: [PolicyEvent] = []
+        guard !stopped else { return events }
+        let old = configuration
+        configuration = newConfiguration
+
+        // Inputs that moved, appeared or disappeared start unread: their old line says nothing
+        // about the new one.
+        for signal in InputSignal.allCases
+        where relocated.inputs.contains(signal) || old.inputs.contains(signal) != newConfiguration.inputs.contains(signal) {
+            inputs[signal] = InputTracker()
+        }
+        for contactor in Contactor.allCases {
+            let moved = [contactor.relay].filter { relocated.outputs.contains($0) }.map(\.rawValue)
+                + [contactor.enable, contactor.feedback].filter { relocated.inputs.contains($0) }.map(\.rawValue)
+            guard !moved.isEmpty else { continue }
+            var relay = relays[contactor.index]
+            relay.eligibleSince = nil
+            relay.feedbackMismatchSince = nil
+            if outputs[contactor.relay].isActive {
+                outputs[contactor.relay] = .inactive
+                relay.openedAt = now  // the minimum off time protects the contactor here too
+                events.append(PolicyEvent(
+                    time: now, kind: .outputChanged(contactor.relay, .inactive),
+                    reason: "\(contactor.relay) opened: the configuration reload moved \(moved.joined(separator: ", ")) to another line; it re-qualifies"))
+            }
+            relays[contactor.index] = relay
+        }
+        // Every other output on a moved or removed line is requested anew, off: the next step
+        // sets it again if it is still wanted.
+        for signal in OutputSignal.allCases where !signal.isContactor
+        && (relocated.outputs.contains(signal) || !newConfiguration.outputs.contains(signal)) {
+            if outputs[signal].isActive && signal.isRelay {
+                events.append(PolicyEvent(time: now, kind: .outputChanged(signal, .inactive),
+                                          reason: "\(signal) opened: the configuration reload moved or removed its line"))
+            }
+            outputs[signal] = .inactive
+        }
+        events.append(PolicyEvent(time: now, kind: .reconfigured,
+                                  reason: "configuration reloaded: force-off, latched faults, balancing and SOC states kept"))
+        return events
     }
 
     // MARK: - Observation

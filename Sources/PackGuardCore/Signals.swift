@@ -63,6 +63,23 @@ public enum OutputSignal: String, CaseIterable, Sendable, Hashable, CustomString
     }
 
     public var isRequired: Bool { self == .chargeRelay || self == .dischargeRelay }
+
+    /// The two contactor relays, which qualify before they close.
+    public var isContactor: Bool { self == .chargeRelay || self == .dischargeRelay }
+}
+
+/// Signals whose GPIO line a configuration reload changed (another line, chip, polarity or
+/// bias): their old readings and outputs say nothing about the new line.
+public struct Relocation: Sendable, Equatable {
+    public var inputs: Set<InputSignal>
+    public var outputs: Set<OutputSignal>
+
+    public init(inputs: Set<InputSignal> = [], outputs: Set<OutputSignal> = []) {
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    public var isEmpty: Bool { inputs.isEmpty && outputs.isEmpty }
 }
 
 /// The two contactor relays that the BMS enables gate.

@@ -24,8 +24,11 @@ public final class Daemon {
     /// - Parameters:
     ///   - simulate: the mocked chip (BMS enables asserted) and a mocked ADS1115.
     ///   - configPath: the file SIGHUP re-reads; nil for the built-in configuration.
+    /// - Parameter openWatchdog: opens the hardware watchdog when the configuration enables it;
+    ///   nil: the real device, except on the mocked chip (tests pass a double).
     public init(configuration: PackGuardConfiguration, simulate: Bool, configPath: String?, logger: Logger,
-                environment: [String: String] = SystemdNotifier.processEnvironment()) throws {
+                environment: [String: String] = SystemdNotifier.processEnvironment(),
+                openWatchdog: ((HardwareWatchdogSettings) throws -> any WatchdogDevice)? = nil) throws {
         self.logger = logger
         let backend: any GPIOBackend
         if simulate {
@@ -61,37 +64,65 @@ public final class Daemon {
         self.simulatedADC = simulatedADC
 
         var watchdog: (any WatchdogDevice)?
-        if configuration.hardwareWatchdog.enabled && !simulate {
+        var open = openWatchdog
+        if open == nil && !simulate { open = { settings in try Daemon.openHardwareWatchdog(settings) } }
+        if configuration.hardwareWatchdog.enabled, let open {
             do {
-                watchdog = try HardwareWatchdog(path: configuration.hardwareWatchdog.device,
-                                                timeoutSeconds: Int32(configuration.hardwareWatchdog.timeoutS))
+                watchdog = try open(configuration.hardwareWatchdog)
             } catch {
                 lines.release()
                 throw StartError(description: "\(error)")
             }
         }
 
-        let notifier = SystemdNotifier(environment: environment)
-        let controller = Controller(
-            configuration: configuration, lines: lines, backendDescription: backend.description,
-            clock: SystemClock(), logger: logger, analog: analog,
-            notifier: notifier.isEnabled ? notifier : nil, watchdog: watchdog,
-            forceOffStore: ForceOffStore(directory: configuration.paths.stateDirectory))
-
-        let reload: (@Sendable (Controller) throws -> Controller)? = configPath.map { path in
-            { @Sendable current in try Daemon.reloaded(current, from: path, backend: backend, logger: logger) }
-        }
-        loop = try ControlLoop(controller: controller, logger: logger, reload: reload)
-
+        // From here on a failure must also disarm the watchdog just opened (a start-up that fails
+        // is an orderly exit: systemd restarts it), unless the outputs could not be made safe, in
+        // which case the board resetting is the right answer.
         do {
-            try makeDirectory(parentOf: configuration.paths.controlSocket)
-            socket = try ControlSocketEndpoint(path: configuration.paths.controlSocket, group: simulate ? nil : "packguard",
-                                               logger: logger)
+            let notifier = SystemdNotifier(environment: environment)
+            let controller = Controller(
+                configuration: configuration, lines: lines, backendDescription: backend.description,
+                clock: SystemClock(), logger: logger, analog: analog,
+                notifier: notifier.isEnabled ? notifier : nil, watchdog: watchdog,
+                forceOffStore: ForceOffStore(directory: configuration.paths.stateDirectory))
+            let reload: (@Sendable (Controller) throws -> Void)? = configPath.map { path in
+                { @Sendable controller in try Daemon.reload(controller, from: path, backend: backend, logger: logger) }
+            }
+            loop = try ControlLoop(controller: controller, logger: logger, reload: reload)
+            do {
+                try makeDirectory(parentOf: configuration.paths.controlSocket)
+                socket = try ControlSocketEndpoint(path: configuration.paths.controlSocket, group: simulate ? nil : "packguard",
+                                                   logger: logger)
+            } catch {
+                throw StartError(description: "control socket: \(error)")
+            }
         } catch {
-            lines.release()
-            throw StartError(description: "control socket: \(error)")
+            Self.abandonStart(lines: lines, watchdog: watchdog, logger: logger)
+            throw error
         }
         if let socket { loop.add(socket) }
+    }
+
+    /// A start-up that failed after the lines were requested: every output off, the watchdog
+    /// disarmed only if that worked, every line released.
+    static func abandonStart(lines: SignalLines, watchdog: (any WatchdogDevice)?, logger: Logger) {
+        let failures = lines.forceAllOff()
+        if let watchdog {
+            if failures.isEmpty {
+                do {
+                    try watchdog.disarm()
+                } catch {
+                    logger.error("could not disarm \(watchdog.description): \(error) (it will reset the machine)")
+                }
+            } else {
+                logger.critical("outputs could not be driven off (\(failures.map(\.description).joined(separator: "; "))): leaving \(watchdog.description) armed so that it resets the machine")
+            }
+        }
+        lines.release()
+    }
+
+    public static func openHardwareWatchdog(_ settings: HardwareWatchdogSettings) throws -> any WatchdogDevice {
+        try HardwareWatchdog(path: settings.device, timeoutSeconds: Int32(settings.timeoutS))
     }
 
     /// Runs until SIGTERM/SIGINT; returns the exit status (0 after an orderly stop).
@@ -129,31 +160,35 @@ public final class Daemon {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// SIGHUP: a valid new file replaces the controller (every relay re-qualifies); an invalid
-    /// one throws and the running configuration stays.
-    static func reloaded(_ current: Controller, from path: String, backend: any GPIOBackend,
-                         logger: Logger) throws -> Controller {
+    /// SIGHUP (and `systemctl reload`): a valid file is applied to the running controller, which
+    /// keeps every safety state and every closed relay whose wiring is unchanged; an invalid file,
+    /// an ADC that will not open, or a new line that cannot be requested throws, and the running
+    /// configuration stays wholly in force. Keys that need a restart keep their running value.
+    static func reload(_ controller: Controller, from path: String, backend: any GPIOBackend,
+                       logger: Logger) throws {
+        let current = controller.configuration
         var configuration = try ConfigurationLoader.load(path: path)
-        configuration.paths = current.configuration.paths  // the socket is already bound
-        let sameLines = configuration.inputs == current.configuration.inputs
-            && configuration.outputs == current.configuration.outputs
-        // Changed ADC settings take effect with a new sampler; the bus is opened before anything is
-        // released, so a bus that will not open keeps the running configuration.
-        var analog = current.analog
-        if configuration.adc != current.configuration.adc {
+        let changes = current.changes(to: configuration)
+        for change in changes where change.needsRestart {
+            logger.warning("reload: \(change) takes effect at the next start; keeping \(change.old ?? "(none)") until then")
+        }
+        // Bound and opened at start-up: the socket's path, and the watchdog device and timeout.
+        configuration.paths = current.paths
+        configuration.hardwareWatchdog = current.hardwareWatchdog
+        let applied = changes.filter { !$0.needsRestart }
+        guard !applied.isEmpty else {
+            logger.notice("reload: \(path) has no changes to apply")
+            return
+        }
+        // Changed ADC settings take effect with a new sampler, opened before anything changes,
+        // so a bus that will not open keeps the running configuration.
+        var analog = controller.analog
+        if configuration.adc != current.adc {
             analog = configuration.adc.enabled ? try AnalogInputs.open(configuration.adc.ads1115) : nil
         }
-        let lines: SignalLines
-        if sameLines {
-            lines = current.lines
-            current.lines.forceAllOff()
-        } else {
-            current.shutdown(reason: "configuration reload changed the line mapping")
-            lines = try SignalLines(configuration: configuration, backend: backend)
-        }
-        return Controller(configuration: configuration, lines: lines, backendDescription: backend.description,
-                          clock: current.clock, logger: logger, analog: analog, notifier: current.notifier,
-                          watchdog: current.watchdog, forceOffStore: current.forceOffStore, events: current.events)
+        try controller.reload(to: configuration, analog: analog, backend: backend)
+        for change in applied { logger.notice("reload: \(change)") }
+        logger.notice("reload: \(applied.count) setting\(applied.count == 1 ? "" : "s") changed; force-off, latches, balancing and closed relays kept")
     }
 }
 

@@ -68,23 +68,35 @@ public struct LineResolver {
 }
 
 /// The signal lines of one configuration, requested and owned: outputs first, at their off
-/// level, then inputs with edge events. Released exactly once. Thread-safe: the control thread
-/// and the watchdog monitor may both drive the outputs.
+/// level, then inputs with edge events. Each signal has a request of its own, so that a
+/// configuration reload can move one line while every other stays held (and every closed relay
+/// stays closed). Thread-safe: the control thread and the watchdog monitor may both drive the
+/// outputs, and a reload replaces lines under the same locks.
 public final class SignalLines: Sendable {
-    struct InputGroup: Sendable {
+    struct InputLine: Sendable {
+        let signal: InputSignal
+        let settings: InputLineSettings
+        let location: ResolvedLine
         let request: any GPIOLineRequest
-        let signals: [InputSignal]
     }
 
-    struct OutputGroup: Sendable {
+    struct OutputLine: Sendable {
+        let signal: OutputSignal
+        let settings: OutputLineSettings
+        let location: ResolvedLine
         let request: any GPIOLineRequest
-        let signals: [OutputSignal]
     }
 
-    private let inputGroups: [InputGroup]
-    private let outputGroups: [OutputGroup]
-    public let resolved: [String: ResolvedLine]  // signal key → where it is
-    private let outputLevels: Mutex<[OutputSignal: Level]>
+    struct Outputs: Sendable {
+        var lines: [OutputLine]
+        /// The level last applied successfully, per configured output.
+        var applied: PerOutput<Level?>
+    }
+
+    // Lock order, where both are taken: outputs, then inputs.
+    private let outputs: Mutex<Outputs>
+    private let inputs: Mutex<[InputLine]>
+    private let reconfigurations = Atomic<Int>(0)
 
     public static let consumer = "packguard"
 
@@ -92,95 +104,217 @@ public final class SignalLines: Sendable {
     /// released (outputs go back to their pull-downs) and the error names the line.
     public init(configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError) {
         let resolver = try LineResolver(backend: backend)
-        var resolved: [String: ResolvedLine] = [:]
-        var outputsByChip: [String: (chip: any GPIOChip, signals: [OutputSignal], settings: [OutputLineSettings])] = [:]
-        for signal in OutputSignal.allCases {
-            guard let line = configuration.outputs[signal] else { continue }
-            let found = try resolver.resolve(line.locator)
-            resolved[signal.rawValue] = ResolvedLine(chipPath: found.chip.path, chipName: found.chip.name, offset: found.offset, name: found.name)
-            var group = outputsByChip[found.chip.path] ?? (found.chip, [], [])
-            group.signals.append(signal)
-            group.settings.append(OutputLineSettings(offset: found.offset, activeLow: line.activeLow, initial: .inactive))
-            outputsByChip[found.chip.path] = group
-        }
-        var inputsByChip: [String: (chip: any GPIOChip, signals: [InputSignal], settings: [InputLineSettings])] = [:]
-        for signal in InputSignal.allCases {
-            guard let line = configuration.inputs[signal] else { continue }
-            let found = try resolver.resolve(line.locator)
-            resolved[signal.rawValue] = ResolvedLine(chipPath: found.chip.path, chipName: found.chip.name, offset: found.offset, name: found.name)
-            var group = inputsByChip[found.chip.path] ?? (found.chip, [], [])
-            group.signals.append(signal)
-            group.settings.append(InputLineSettings(offset: found.offset, activeLow: line.activeLow, bias: line.bias))
-            inputsByChip[found.chip.path] = group
-        }
-        // Outputs first, so that nothing else happens before every relay is held off.
-        var outputGroups: [OutputGroup] = []
-        var inputGroups: [InputGroup] = []
+        var requested = Requested()
         do throws(GPIOError) {
-            for (_, group) in outputsByChip.sorted(by: { $0.key < $1.key }) {
-                let request = try group.chip.requestOutputs(group.settings, consumer: Self.consumer)
-                outputGroups.append(OutputGroup(request: request, signals: group.signals))
+            // Outputs first, so that nothing else happens before every relay is held off.
+            for signal in OutputSignal.allCases {
+                guard let line = configuration.outputs[signal] else { continue }
+                requested.outputs.append(try Self.requestOutput(signal, line, resolver: resolver))
             }
-            for (_, group) in inputsByChip.sorted(by: { $0.key < $1.key }) {
-                let request = try group.chip.requestInputs(group.settings, consumer: Self.consumer)
-                inputGroups.append(InputGroup(request: request, signals: group.signals))
+            for signal in InputSignal.allCases {
+                guard let line = configuration.inputs[signal] else { continue }
+                requested.inputs.append(try Self.requestInput(signal, line, resolver: resolver))
             }
         } catch {
-            for group in inputGroups { group.request.release() }
-            for group in outputGroups { group.request.release() }
-            throw Self.named(error, resolved: resolved)
+            requested.releaseAll()
+            throw error
         }
-        self.inputGroups = inputGroups
-        self.outputGroups = outputGroups
-        self.resolved = resolved
-        var levels: [OutputSignal: Level] = [:]
-        for group in outputGroups { for signal in group.signals { levels[signal] = .inactive } }
-        self.outputLevels = Mutex(levels)
+        var applied = PerOutput<Level?>(repeating: nil)
+        for line in requested.outputs { applied[line.signal] = .inactive }
+        outputs = Mutex(Outputs(lines: requested.outputs, applied: applied))
+        inputs = Mutex(requested.inputs)
     }
 
-    deinit { release() }
+    /// Lines requested so far, released together if a later request fails.
+    private struct Requested {
+        var outputs: [OutputLine] = []
+        var inputs: [InputLine] = []
+
+        func releaseAll() {
+            for line in outputs { line.request.release() }
+            for line in inputs { line.request.release() }
+        }
+    }
+
+    private static func requestOutput(_ signal: OutputSignal, _ line: OutputLineConfiguration,
+                                      resolver: LineResolver) throws(GPIOError) -> OutputLine {
+        let found = try resolver.resolve(line.locator)
+        let settings = OutputLineSettings(offset: found.offset, activeLow: line.activeLow, initial: .inactive)
+        let request: any GPIOLineRequest
+        do {
+            request = try found.chip.requestOutputs([settings], consumer: consumer)
+        } catch {
+            throw named(error, found.name)
+        }
+        return OutputLine(signal: signal, settings: settings, location: resolved(found), request: request)
+    }
+
+    private static func requestInput(_ signal: InputSignal, _ line: InputLineConfiguration,
+                                     resolver: LineResolver) throws(GPIOError) -> InputLine {
+        let found = try resolver.resolve(line.locator)
+        let settings = InputLineSettings(offset: found.offset, activeLow: line.activeLow, bias: line.bias)
+        let request: any GPIOLineRequest
+        do {
+            request = try found.chip.requestInputs([settings], consumer: consumer)
+        } catch {
+            throw named(error, found.name)
+        }
+        return InputLine(signal: signal, settings: settings, location: resolved(found), request: request)
+    }
+
+    private static func resolved(_ found: (chip: any GPIOChip, offset: Int, name: String)) -> ResolvedLine {
+        ResolvedLine(chipPath: found.chip.path, chipName: found.chip.name, offset: found.offset, name: found.name)
+    }
 
     /// Adds the line name to an error that only knew chip and offset.
-    private static func named(_ error: GPIOError, resolved: [String: ResolvedLine]) -> GPIOError {
+    private static func named(_ error: GPIOError, _ name: String) -> GPIOError {
         var error = error
-        if error.line == nil, let offset = error.offset,
-           let match = resolved.values.first(where: { $0.chipName == error.chip && $0.offset == offset }) {
-            error.line = match.name
-        }
+        if error.line == nil { error.line = name }
         return error
     }
 
+    // No deinit: each request releases its line when its last owner goes. A reload hands the
+    // requests it keeps to the same object, so nothing here may release them behind its back.
+
+    /// Where each configured signal was found, keyed by its configuration key.
+    public var resolved: [String: ResolvedLine] {
+        var result: [String: ResolvedLine] = [:]
+        for line in outputs.withLock({ $0.lines }) { result[line.signal.rawValue] = line.location }
+        for line in inputs.withLock({ $0 }) { result[line.signal.rawValue] = line.location }
+        return result
+    }
+
+    /// Changes whenever a reload replaced any line (and so, perhaps, the event descriptors).
+    public var generation: Int { reconfigurations.load(ordering: .acquiring) }
+
+    // MARK: - Reload
+
+    /// Moves the lines to `configuration`. A signal whose line, chip, polarity and bias resolve
+    /// as before keeps its request (an output keeps driving its level). Every changed or new line
+    /// is requested first (outputs off); only once all of them are held are the lines that moved
+    /// or disappeared driven off and released. If any request fails, the new requests are
+    /// released, nothing else has changed, and the error names the line.
+    /// Returns the signals whose line changed, for the policy.
+    public func reconfigure(to configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError) -> Relocation {
+        let resolver = try LineResolver(backend: backend)
+        let (oldOutputs, oldInputs) = (outputs.withLock { $0.lines }, inputs.withLock { $0 })
+        var keptOutputs: [OutputLine] = []
+        var keptInputs: [InputLine] = []
+        var fresh = Requested()
+        var relocation = Relocation()
+        do throws(GPIOError) {
+            for signal in OutputSignal.allCases {
+                let old = oldOutputs.first { $0.signal == signal }
+                guard let line = configuration.outputs[signal] else {
+                    if old != nil { relocation.outputs.insert(signal) }
+                    continue
+                }
+                let found = try resolver.resolve(line.locator)
+                if let old, old.location.chipPath == found.chip.path, old.settings.offset == found.offset,
+                   old.settings.activeLow == line.activeLow {
+                    keptOutputs.append(old)
+                } else {
+                    fresh.outputs.append(try Self.requestOutput(signal, line, resolver: resolver))
+                    relocation.outputs.insert(signal)
+                }
+            }
+            for signal in InputSignal.allCases {
+                let old = oldInputs.first { $0.signal == signal }
+                guard let line = configuration.inputs[signal] else {
+                    if old != nil { relocation.inputs.insert(signal) }
+                    continue
+                }
+                let found = try resolver.resolve(line.locator)
+                if let old, old.location.chipPath == found.chip.path, old.settings.offset == found.offset,
+                   old.settings.activeLow == line.activeLow, old.settings.bias == line.bias {
+                    keptInputs.append(old)
+                } else {
+                    fresh.inputs.append(try Self.requestInput(signal, line, resolver: resolver))
+                    relocation.inputs.insert(signal)
+                }
+            }
+        } catch {
+            fresh.releaseAll()
+            throw error
+        }
+        // In signal order, as at start-up.
+        let newOutputs = OutputSignal.allCases.compactMap { signal in
+            keptOutputs.first { $0.signal == signal } ?? fresh.outputs.first { $0.signal == signal }
+        }
+        let newInputs = InputSignal.allCases.compactMap { signal in
+            keptInputs.first { $0.signal == signal } ?? fresh.inputs.first { $0.signal == signal }
+        }
+        let retiredOutputs = oldOutputs.filter { old in !keptOutputs.contains { $0.request === old.request } }
+        let retiredInputs = oldInputs.filter { old in !keptInputs.contains { $0.request === old.request } }
+        outputs.withLock { state in
+            // The old line of a moved relay is driven off before it is released: its pull-down
+            // would do the same, but a board without one must not keep a relay closed.
+            for line in retiredOutputs {
+                do throws(GPIOError) {
+                    try line.request.setValues([.inactive])
+                } catch {
+                    // Releasing it below hands the line back to the kernel and its pull-down.
+                }
+                line.request.release()
+            }
+            var applied = PerOutput<Level?>(repeating: nil)
+            for line in newOutputs { applied[line.signal] = state.applied[line.signal] ?? .inactive }
+            for signal in relocation.outputs { applied[signal] = configuration.outputs[signal] == nil ? nil : .inactive }
+            state = Outputs(lines: newOutputs, applied: applied)
+            inputs.withLock { $0 = newInputs }
+        }
+        for line in retiredInputs { line.request.release() }
+        if !relocation.isEmpty { reconfigurations.add(1, ordering: .releasing) }
+        return relocation
+    }
+
+    // MARK: - Inputs
+
     /// File descriptors to poll for edge events.
-    public var eventFileDescriptors: [Int32] { inputGroups.compactMap(\.request.eventFileDescriptor) }
+    public var eventFileDescriptors: [Int32] { inputs.withLock { $0.compactMap(\.request.eventFileDescriptor) } }
 
     /// Every input's logical level; a failed read is reported per signal, never hidden.
     public func readInputs() -> PerInput<InputReading?> {
-        var readings = PerInput<InputReading?>(repeating: nil)
-        for group in inputGroups {
-            // A stack buffer: reading the inputs allocates nothing (it runs on every wake).
-            withUnsafeTemporaryAllocation(of: Level.self, capacity: group.signals.count) { values in
-                do throws(GPIOError) {
-                    try group.request.readValues(into: values)
-                    for (index, signal) in group.signals.enumerated() { readings[signal] = .level(values[index]) }
-                } catch {
-                    for signal in group.signals { readings[signal] = .failed(error.description) }
+        inputs.withLock { lines in
+            var readings = PerInput<InputReading?>(repeating: nil)
+            for line in lines {
+                // A stack buffer: reading the inputs allocates nothing (it runs on every wake).
+                withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value in
+                    do throws(GPIOError) {
+                        try line.request.readValues(into: value)
+                        readings[line.signal] = .level(value[0])
+                    } catch {
+                        readings[line.signal] = .failed(error.description)
+                    }
                 }
             }
+            return readings
         }
-        return readings
     }
 
-    /// Drains pending edge events (each names its signal).
+    /// Drains pending edge events (each names its signal), oldest first across lines: each line
+    /// has its own request, so the kernel's timestamps restore the order between lines.
     public func readEdgeEvents() throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] {
-        var result: [(InputSignal, EdgeEvent)] = []
-        for group in inputGroups {
-            let offsets = group.request.offsets
-            for event in try group.request.readEdgeEvents() {
-                if let index = offsets.firstIndex(of: event.offset) { result.append((group.signals[index], event)) }
+        try inputs.withLock { (lines) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] in
+            var result: [(signal: InputSignal, event: EdgeEvent)] = []
+            var sources = 0
+            for line in lines {
+                let events = try line.request.readEdgeEvents()
+                guard !events.isEmpty else { continue }
+                sources += 1
+                for event in events { result.append((line.signal, event)) }
             }
+            if sources > 1 {
+                // Stable: events of one line keep their kernel order even with equal timestamps.
+                result = result.enumerated().sorted {
+                    ($0.element.event.timestampNanoseconds, $0.offset) < ($1.element.event.timestampNanoseconds, $1.offset)
+                }.map(\.element)
+            }
+            return result
         }
-        return result
     }
+
+    // MARK: - Outputs
 
     /// Sets outputs and reads them back. Throws naming the first output that failed.
     /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
@@ -188,46 +322,42 @@ public final class SignalLines: Sendable {
     /// monitor can never re-close what the monitor just opened.
     @discardableResult
     public func setOutputs(_ levels: OutputLevels, unless vetoed: () -> Bool = { false }) throws(GPIOError) -> Bool {
-        try outputLevels.withLock { (current: inout [OutputSignal: Level]) throws(GPIOError) -> Bool in
+        try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Bool in
             if vetoed() { return false }
-            for group in outputGroups {
-                // Only a group whose levels change is written.
-                guard group.signals.contains(where: { levels[$0] != current[$0] ?? .inactive }) else { continue }
+            for line in state.lines where levels[line.signal] != state.applied[line.signal] {
+                let wanted = levels[line.signal]
                 // Stack buffers: the heartbeat makes this run on every healthy step.
-                let count = group.signals.count
-                do throws(GPIOError) {
-                    try withUnsafeTemporaryAllocation(of: Level.self, capacity: count) { (wanted) throws(GPIOError) in
-                        for (index, signal) in group.signals.enumerated() { wanted[index] = levels[signal] }
-                        try group.request.writeValues(UnsafeBufferPointer(wanted))
-                        try withUnsafeTemporaryAllocation(of: Level.self, capacity: count) { (readBack) throws(GPIOError) in
-                            try group.request.readValues(into: readBack)
-                            if !readBack.elementsEqual(wanted) {
-                                throw GPIOError(.systemError, operation: "read back outputs (wanted \(Array(wanted)), read \(Array(readBack)))",
-                                                chip: group.request.chip, errno: EIO)
-                            }
-                        }
+                try withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { (buffer) throws(GPIOError) in
+                    buffer[0] = wanted
+                    do throws(GPIOError) {
+                        try line.request.writeValues(UnsafeBufferPointer(buffer))
+                        try line.request.readValues(into: buffer)
+                    } catch {
+                        throw Self.named(error, line.location.name)
                     }
-                } catch {
-                    throw Self.named(error, resolved: resolved)
+                    if buffer[0] != wanted {
+                        throw GPIOError(.systemError, operation: "read back output (wanted \(wanted), read \(buffer[0]))",
+                                        chip: line.request.chip, line: line.location.name, offset: line.settings.offset, errno: EIO)
+                    }
                 }
-                for signal in group.signals { current[signal] = levels[signal] }
+                state.applied[line.signal] = wanted
             }
             return true
         }
     }
 
-    /// Drives every output inactive, trying every group even when one fails. Returns the
+    /// Drives every output inactive, trying every line even when one fails. Returns the
     /// failures (empty when every output is off).
     @discardableResult
     public func forceAllOff() -> [GPIOError] {
-        outputLevels.withLock { current in
+        outputs.withLock { state in
             var failures: [GPIOError] = []
-            for group in outputGroups {
+            for line in state.lines {
                 do throws(GPIOError) {
-                    try group.request.setValues(group.signals.map { _ in .inactive })
-                    for signal in group.signals { current[signal] = .inactive }
+                    try line.request.setValues([.inactive])
+                    state.applied[line.signal] = .inactive
                 } catch {
-                    failures.append(error)
+                    failures.append(Self.named(error, line.location.name))
                 }
             }
             return failures
@@ -235,11 +365,19 @@ public final class SignalLines: Sendable {
     }
 
     /// The output levels last applied successfully.
-    public var appliedOutputs: [OutputSignal: Level] { outputLevels.withLock { $0 } }
+    public var appliedOutputs: [OutputSignal: Level] {
+        outputs.withLock { state in
+            var result: [OutputSignal: Level] = [:]
+            for line in state.lines { result[line.signal] = state.applied[line.signal] }
+            return result
+        }
+    }
 
     /// Releases every line: outputs first back to the kernel (and their pull-downs).
     public func release() {
-        for group in outputGroups { group.request.release() }
-        for group in inputGroups { group.request.release() }
+        outputs.withLock { state in
+            for line in state.lines { line.request.release() }
+            inputs.withLock { lines in for line in lines { line.request.release() } }
+        }
     }
 }

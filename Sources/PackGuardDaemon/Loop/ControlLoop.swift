@@ -14,20 +14,22 @@ public protocol PollableEndpoint: AnyObject {
 /// control socket, with a timeout at the policy's next deadline (qualification, reconciliation,
 /// ADC sample). No busy polling. A monitor thread forces every relay off if a step is late.
 public final class ControlLoop: @unchecked Sendable {
-    // @unchecked: `controller` and `endpoints` are used only on the control thread; `requests`
-    // is a Mutex and `wakePipe` is written from other threads through write(2) only.
+    // @unchecked: `endpoints` and the poll set are used only on the control thread; `requests`
+    // is a Mutex and `wakePipe` is written from other threads through write(2) only. The
+    // controller is never replaced (a reload changes it in place), so the monitor thread's
+    // reference stays valid.
 
-    public private(set) var controller: Controller
+    public let controller: Controller
     private var endpoints: [any PollableEndpoint] = []
     /// The poll(2) set, rebuilt only when what it watches changes: an idle wake allocates nothing.
     private var pollSet: [pollfd] = []
-    private var pollSetKey: (controller: ObjectIdentifier, edgesFailing: Bool, endpoints: Int)?
+    private var pollSetKey: (lines: Int, edgesFailing: Bool, endpoints: Int)?
     private var monitor: DeadlineMonitor?
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
     private let logger: Logger
-    /// Builds a new controller from the configuration file, for SIGHUP; nil when no file.
-    private let reload: (@Sendable (Controller) throws -> Controller)?
+    /// Re-reads the configuration file into the controller, for SIGHUP; nil when no file.
+    private let reload: (@Sendable (Controller) throws -> Void)?
 
     struct Requests {
         var stopReason: String?
@@ -36,7 +38,7 @@ public final class ControlLoop: @unchecked Sendable {
     }
 
     public init(controller: Controller, logger: Logger,
-                reload: (@Sendable (Controller) throws -> Controller)? = nil) throws(ControllerFatalError) {
+                reload: (@Sendable (Controller) throws -> Void)? = nil) throws(ControllerFatalError) {
         self.controller = controller
         self.logger = logger
         self.reload = reload
@@ -120,7 +122,8 @@ public final class ControlLoop: @unchecked Sendable {
     }
 
     private func waitForWork(until wake: Instant) {
-        let key = (ObjectIdentifier(controller), controller.edgeReadsFailing, endpoints.count)
+        // A reload that moves input lines changes their event fds: `generation` says so.
+        let key = (controller.lines.generation, controller.edgeReadsFailing, endpoints.count)
         if pollSetKey.map({ $0 != key }) ?? true {
             let fds = controller.pollableEventDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
             pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -151,11 +154,9 @@ public final class ControlLoop: @unchecked Sendable {
             return
         }
         do {
-            let replacement = try reload(controller)
-            controller = replacement
-            logger.notice("configuration re-read from \(replacement.configuration.source): every relay re-qualifies from the start")
+            try reload(controller)
         } catch {
-            logger.error("SIGHUP: keeping the running configuration: \(error)")
+            logger.error("reload: keeping the running configuration: \(error)")
         }
     }
 }

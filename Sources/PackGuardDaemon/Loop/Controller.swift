@@ -6,6 +6,11 @@ import PackGuardGPIO
 import Glibc
 import Synchronization
 
+/// A reload could not take the new configuration's lines; the running configuration stays.
+public struct ControllerReloadError: Error, CustomStringConvertible {
+    public var description: String
+}
+
 /// The controller could not keep its outputs safe and must exit so that systemd and the
 /// hardware watchdog take over.
 public struct ControllerFatalError: Error, CustomStringConvertible {
@@ -25,11 +30,14 @@ public struct AnalogInputs: Sendable {
 /// `step(now:)` is the whole of one iteration and is what tests and the bench call on a virtual
 /// clock; `ControlLoop` calls it from the control thread around poll(2).
 public final class Controller: @unchecked Sendable {
-    // @unchecked: everything below the `shared` mutexes is confined to the control thread
-    // (or to the caller of step() in tests and the bench); the watchdog monitor only touches
-    // `lines` (thread-safe) and `health`.
+    // @unchecked: everything but `lines` (thread-safe), `health` (a mutex) and the `let`s is
+    // confined to the control thread (or to the caller of step() in tests and the bench); the
+    // watchdog monitor only touches `lines`, `health`, `clock` and `logger`. A reload changes
+    // `configuration` and `policy` on the control thread and the monitor's deadline through
+    // `health`, so the monitor never reads what a reload replaces.
 
-    public let configuration: PackGuardConfiguration
+    /// The configuration in force; replaced only by `reload`, on the control thread.
+    public private(set) var configuration: PackGuardConfiguration
     public let lines: SignalLines
     public let events: EventLog
     let logger: Logger
@@ -40,7 +48,7 @@ public final class Controller: @unchecked Sendable {
     let backendDescription: String
 
     private var policy: SafetyPolicy
-    private(set) var analog: AnalogInputs?
+    public private(set) var analog: AnalogInputs?
     private var pendingCommands: [OperatorCommand] = []
     private var pendingOutputFailure: String?
     private var startedAt: Instant?
@@ -50,12 +58,14 @@ public final class Controller: @unchecked Sendable {
     private var stepCount = 0
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
+    /// The type of the last edge event per input, to see a release the kernel did not report.
+    private var lastEdge = PerInput<EdgeEvent.Edge?>(repeating: nil)
     public private(set) var edgeReadsFailing = false
     /// Set once outputs could not be driven off: the loop must exit, whoever called step().
     public private(set) var fatalFailure: ControllerFatalError?
 
     /// Shared with the watchdog monitor thread.
-    let health = Mutex(Health())
+    let health: Mutex<Health>
     private var lastPublished: (result: StepResult, now: Instant)?
     private var lastStatusKey: StatusKey?
 
@@ -64,6 +74,8 @@ public final class Controller: @unchecked Sendable {
         var deadline: Instant?
         var tripped = false
         var trips = 0
+        /// The configured deadline, here so that the monitor never reads `configuration`.
+        var loopDeadlineMs: Int
         /// A test hook: the next step sleeps this long before applying outputs.
         var stallNextStepMs = 0
     }
@@ -83,6 +95,32 @@ public final class Controller: @unchecked Sendable {
         self.forceOffStore = forceOffStore
         self.events = events
         self.policy = SafetyPolicy(configuration: configuration.policy)
+        self.health = Mutex(Health(loopDeadlineMs: configuration.timing.loopDeadlineMs))
+    }
+
+    // MARK: - Reload
+
+    /// A configuration reload, on the control thread. The policy keeps its state (force-off,
+    /// latches and their history, balancing, SOC hysteresis, active faults, the start-up
+    /// phase); lines whose wiring is unchanged stay held, so closed relays stay closed; a moved
+    /// line is requested before its old one is released, and only its relay re-qualifies.
+    /// `analog` is the sampler for the new file's ADC settings, opened by the caller beforehand.
+    /// Throws when a new line cannot be requested: then nothing has changed.
+    /// Never sends STOPPING=1, never disarms the hardware watchdog, never restarts the policy.
+    public func reload(to newConfiguration: PackGuardConfiguration, analog newAnalog: AnalogInputs?,
+                       backend: any GPIOBackend) throws(ControllerReloadError) {
+        let relocation: Relocation
+        do {
+            relocation = try lines.reconfigure(to: newConfiguration, backend: backend)
+        } catch {
+            throw ControllerReloadError(description: "\(error)")
+        }
+        configuration = newConfiguration
+        analog = newAnalog
+        for signal in relocation.inputs { lastEdge[signal] = nil }  // a new line's edges start afresh
+        health.withLock { $0.loopDeadlineMs = newConfiguration.timing.loopDeadlineMs }
+        let now = clock.now()
+        record(policy.reconfigure(to: newConfiguration.policy, relocated: relocation, now: now))
     }
 
     // MARK: - One iteration
@@ -93,7 +131,7 @@ public final class Controller: @unchecked Sendable {
     public func step(now: Instant) throws(ControllerFatalError) -> StepResult {
         if startedAt == nil { startedAt = now }
         let stall = health.withLock { health -> Int in
-            health.deadline = now + .milliseconds(configuration.timing.loopDeadlineMs)
+            health.deadline = now + .milliseconds(health.loopDeadlineMs)
             defer { health.stallNextStepMs = 0 }
             return health.stallNextStepMs
         }
@@ -106,6 +144,15 @@ public final class Controller: @unchecked Sendable {
         // is over by the time we read the level still opens its relay.
         do {
             for (signal, event) in try lines.readEdgeEvents() {
+                // Two rising edges in a row: the kernel merged or lost the falling edge of a short
+                // pulse between them (or its buffer overflowed). The release happened; the policy
+                // must see it, or a relay could stay closed through it.
+                if event.edge == .rising && lastEdge[signal] == .rising {
+                    var released = StepInput()
+                    released.readings[signal] = .level(.inactive)
+                    record(policy.step(released, now: now))
+                }
+                lastEdge[signal] = event.edge
                 var input = StepInput()
                 input.readings[signal] = .level(event.edge == .rising ? .active : .inactive)
                 record(policy.step(input, now: now))
@@ -215,12 +262,22 @@ public final class Controller: @unchecked Sendable {
             let due = Instant(nanoseconds: Int64(last) + Int64(analog.sampler.configuration.samplePeriodMilliseconds) * 1_000_000)
             if due < wake { wake = max(due, now) }
         }
+        // The watchdogs are petted only by steps, so a step is due for each pet, however long
+        // reconcileMs is: systemd's at half of WATCHDOG_USEC at the latest, the device's at its interval.
+        if let interval = notifier?.watchdogIntervalNanoseconds, let last = lastSystemdPet {
+            let due = last + Interval(nanoseconds: Int64(interval / 2))
+            if due < wake { wake = max(due, now) }
+        }
+        if watchdog != nil, let last = lastHardwarePet {
+            let due = last + .milliseconds(configuration.hardwareWatchdog.petIntervalMs)
+            if due < wake { wake = max(due, now) }
+        }
         return wake
     }
 
     /// Sets when the next step is due, so the monitor can tell a stalled loop from an idle one.
     public func expectStep(by instant: Instant) {
-        health.withLock { $0.deadline = instant + .milliseconds(configuration.timing.loopDeadlineMs) }
+        health.withLock { $0.deadline = instant + .milliseconds($0.loopDeadlineMs) }
     }
 
     /// Orderly stop: policy off, every output off, lines released, systemd and watchdog told.
@@ -254,16 +311,16 @@ public final class Controller: @unchecked Sendable {
     /// Returns true when it tripped.
     @discardableResult
     public func checkDeadline(now: Instant) -> Bool {
-        let late = health.withLock { health -> Bool in
-            guard let deadline = health.deadline, now > deadline, !health.tripped else { return false }
+        let late = health.withLock { health -> Int? in
+            guard let deadline = health.deadline, now > deadline, !health.tripped else { return nil }
             health.tripped = true
             health.trips += 1
             health.deadline = nil
-            return true
+            return health.loopDeadlineMs
         }
-        guard late else { return false }
+        guard let deadlineMs = late else { return false }
         let failures = lines.forceAllOff()
-        logger.critical("control loop missed its \(configuration.timing.loopDeadlineMs) ms deadline: every relay forced off by the internal watchdog\(failures.isEmpty ? "" : "; failures: \(failures)")")
+        logger.critical("control loop missed its \(deadlineMs) ms deadline: every relay forced off by the internal watchdog\(failures.isEmpty ? "" : "; failures: \(failures)")")
         return true
     }
 
@@ -276,13 +333,15 @@ public final class Controller: @unchecked Sendable {
 
     // MARK: - Internals
 
-    private func record(_ result: StepResult) {
+    private func record(_ result: StepResult) { record(result.events) }
+
+    private func record(_ policyEvents: [PolicyEvent]) {
         let uptime = (startedAt.map { clock.now() - $0 } ?? Interval(nanoseconds: 0)).milliseconds
-        for event in result.events {
+        for event in policyEvents {
             events.append(kind: event.kind.code, reason: event.reason, uptimeMs: uptime)
             switch event.kind {
             case .faultRaised: logger.error("\(event.reason)")
-            case .outputChanged, .faultCleared, .stateChanged, .balancing, .socRule, .commandAccepted:
+            case .outputChanged, .faultCleared, .stateChanged, .balancing, .socRule, .commandAccepted, .reconfigured:
                 logger.notice("\(event.reason)")
             case .commandRefused: logger.warning("\(event.reason)")
             }
@@ -301,7 +360,7 @@ public final class Controller: @unchecked Sendable {
                 lastSystemdPet = now
             }
         }
-        if let watchdog, lastHardwarePet.map({ now - $0 >= .seconds(1) }) ?? true {
+        if let watchdog, lastHardwarePet.map({ now - $0 >= .milliseconds(configuration.hardwareWatchdog.petIntervalMs) }) ?? true {
             do {
                 try watchdog.pet()
                 lastHardwarePet = now

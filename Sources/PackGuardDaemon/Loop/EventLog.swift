@@ -53,6 +53,7 @@ extension PolicyEvent.Kind {
         case .socRule(let rule): "soc.\(rule)"
         case .commandAccepted: "command.accepted"
         case .commandRefused: "command.refused"
+        case .reconfigured: "configuration.reloaded"
         }
     }
 }

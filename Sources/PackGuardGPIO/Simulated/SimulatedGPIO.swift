@@ -151,6 +151,27 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
     public func dropEvents(_ drop: Bool) { state.withLock { $0.dropEvents = drop } }
     /// Another program holds this line: requesting it fails with EBUSY naming `consumer`.
     public func holdLine(_ lineName: String, consumer: String) { state.withLock { $0.busy[lineName] = consumer } }
+    /// Queues an edge event on a requested input without changing its level, as the kernel does
+    /// for a pulse shorter than it can sample: `rising` on an asserted line is "rising, rising",
+    /// its falling edge lost.
+    public func emitEdge(_ lineName: String, _ edge: EdgeEvent.Edge) {
+        let time = clock()
+        state.withLock { state in
+            guard let (chip, offset) = Self.locate(lineName, in: state) else {
+                preconditionFailure("no simulated line named \(lineName)")
+            }
+            for (id, request) in state.requests where request.chip == chip && request.isInput && request.offsets.contains(offset) {
+                var request = request
+                request.pending.append(EdgeEvent(offset: offset, edge: edge, timestampNanoseconds: time))
+                if let fd = request.signalFD {
+                    var one: UInt8 = 1
+                    _ = write(fd, &one, 1)  // EAGAIN only when the pipe is already full, i.e. already readable
+                }
+                state.requests[id] = request
+            }
+        }
+    }
+
     /// The chip disappears: every operation on it fails with ENODEV, as on unplug or driver unbind.
     public func vanish(chip index: Int = 0) { state.withLock { $0.chips[index].vanished = true } }
 

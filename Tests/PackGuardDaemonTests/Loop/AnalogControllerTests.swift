@@ -205,7 +205,7 @@ struct DaemonADCTests {
             .replacingOccurrences("enabled: false           # ADS1115", with: "enabled: true            # ADS1115")
             .replacingOccurrences("bus: /dev/i2c-1", with: "bus: /dev/packguard-test-no-such-i2c"))
         let error = #expect(throws: (any Error).self) {
-            _ = try Daemon.reloaded(rig.controller, from: path, backend: rig.gpio, logger: quietLogger)
+            try Daemon.reload(rig.controller, from: path, backend: rig.gpio, logger: quietLogger)
         }
         #expect(error.map { "\($0)" }?.contains("cannot open /dev/packguard-test-no-such-i2c") == true)
         #expect(rig.gpio.consumer(of: "GPIO16") == "packguard", "lines kept")

@@ -20,7 +20,7 @@ func writeFile(_ path: String, _ text: String) {
     close(fd)
 }
 
-@Suite("Daemon: control socket, reload", .serialized)
+@Suite("Daemon: control socket", .serialized)
 struct DaemonTests {
     @Test func statusResetAndForceOffOverTheControlSocket() throws {
         let directory = temporaryDirectory()
@@ -64,36 +64,6 @@ struct DaemonTests {
         let bad = try ControlCodec.decode(ControlReply.self, from: try ControlSocketClient.request(
             path: socketPath, line: #"{"command":"explode"}"#))
         #expect(!bad.ok && bad.error?.hasPrefix("bad request") == true)
-    }
-
-    @Test func aReloadWithAnInvalidFileKeepsTheRunningConfiguration() throws {
-        let directory = temporaryDirectory()
-        let path = directory + "/packguard.yaml"
-        writeFile(path, BuiltInConfiguration.yaml)
-        let rig = try Rig()
-        try rig.step()
-        writeFile(path, "inputs: [this is not right\n")
-        #expect(throws: (any Error).self) {
-            _ = try Daemon.reloaded(rig.controller, from: path, backend: rig.gpio, logger: quietLogger)
-        }
-        #expect(rig.gpio.consumer(of: "GPIO16") == "packguard", "lines kept")
-
-        writeFile(path, BuiltInConfiguration.yaml.replacingOccurrences("qualifyMs: 500", with: "qualifyMs: 800"))
-        let replaced = try Daemon.reloaded(rig.controller, from: path, backend: rig.gpio, logger: quietLogger)
-        #expect(replaced.configuration.timing.qualifyMs == 800)
-        #expect(replaced.lines === rig.controller.lines, "same mapping: the lines are kept, not re-requested")
-    }
-
-    @Test func aReloadThatMovesALineReRequestsTheLines() throws {
-        let directory = temporaryDirectory()
-        let path = directory + "/packguard.yaml"
-        let rig = try Rig()
-        try rig.step()
-        writeFile(path, BuiltInConfiguration.yaml.replacingOccurrences("line: GPIO16", with: "line: GPIO5"))
-        let replaced = try Daemon.reloaded(rig.controller, from: path, backend: rig.gpio, logger: quietLogger)
-        #expect(replaced.lines.resolved["chargeRelay"]?.name == "GPIO5")
-        #expect(rig.gpio.consumer(of: "GPIO16") == nil)
-        #expect(rig.gpio.consumer(of: "GPIO5") == "packguard")
     }
 }
 
