@@ -189,3 +189,58 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+@Suite("Cross-field rules name both keys")
+struct CrossFieldRuleTests {
+    @Test func sampledConversionsMustLeaveHalfTheLoopDeadline() {
+        // Three inputs at 8 SPS: up to 3 × (2 × 125 + 2) ms, far past half of 200 ms.
+        let slow = minimalYAML + "adc:\n  enabled: true\n  dataRate: 8\n  samplePeriodMs: 5000\n  staleMs: 20000\n"
+        let found = issues(slow)
+        let issue = found.first { $0.keyPath == "adc.dataRate" }
+        #expect(issue?.message.contains("timing.loopDeadlineMs (200 ms)") == true, "\(found)")
+        #expect(issue?.line == 9, "located at the dataRate key (adc: is line 7)")
+        // The same rate is fine when the ADC is not read, and a fast one is fine with it read.
+        #expect(issues(minimalYAML + "adc:\n  enabled: false\n  dataRate: 8\n  samplePeriodMs: 5000\n  staleMs: 20000\n").isEmpty)
+        #expect(issues(minimalYAML + "adc:\n  enabled: true\n  dataRate: 860\n").isEmpty)
+        // A longer deadline admits a slower rate: 3 × (2 × 7.8 + 2) ms ≈ 53 ms < 250 / 2.
+        #expect(issues(minimalYAML + "timing:\n  loopDeadlineMs: 250\nadc:\n  enabled: true\n  dataRate: 128\n").isEmpty)
+        #expect(issues(minimalYAML + "timing:\n  loopDeadlineMs: 100\nadc:\n  enabled: true\n  dataRate: 128\n").contains { $0.keyPath == "adc.dataRate" })
+    }
+
+    @Test func theHardwareWatchdogTimeoutCoversTwoPetIntervals() {
+        let tight = minimalYAML + "watchdog:\n  hardware:\n    enabled: true\n    timeoutS: 1\n    petIntervalMs: 600\n"
+        let found = issues(tight)
+        #expect(found.count == 1)
+        #expect(found.first?.keyPath == "watchdog.hardware.timeoutS")
+        #expect(found.first?.message.contains("watchdog.hardware.petIntervalMs (600 ms)") == true, "\(found)")
+        #expect(issues(minimalYAML + "watchdog:\n  hardware:\n    timeoutS: 2\n    petIntervalMs: 1000\n").isEmpty)
+        #expect(issues(minimalYAML + "watchdog:\n  hardware:\n    timeoutS: 1\n    petIntervalMs: 500\n").isEmpty)
+    }
+}
+
+@Suite("What a reload changes, key by key")
+struct ConfigurationChangeTests {
+    @Test func everyChangedKeyIsListedWithItsOldAndNewValue() throws {
+        let old = try ConfigurationLoader.parse(minimalYAML, file: "a.yaml")
+        let new = try ConfigurationLoader.parse(
+            minimalYAML.replacingOccurrences(of: "line: GPIO16", with: "line: GPIO5")
+                + "timing:\n  qualifyMs: 800\n",
+            file: "b.yaml")
+        let changes = old.changes(to: new).map(\.description)
+        #expect(changes == ["outputs.chargeRelay.line: GPIO16 -> GPIO5", "timing.qualifyMs: 500 -> 800"])
+        #expect(old.changes(to: old).isEmpty, "the same file changes nothing")
+    }
+
+    @Test func aNewlyWiredSignalAndRestartOnlyKeysAreNamed() throws {
+        let old = try ConfigurationLoader.parse(minimalYAML, file: "a.yaml")
+        let new = try ConfigurationLoader.parse(
+            minimalYAML.replacingOccurrences(of: "outputs:\n", with: "  chargerSafety: { line: GPIO22, activeLow: true, bias: pullUp }\noutputs:\n")
+                + "paths:\n  controlSocket: /run/other.sock\n",
+            file: "b.yaml")
+        let changes = old.changes(to: new)
+        #expect(changes.contains(ConfigurationChange(key: "inputs.chargerSafety.line", old: nil, new: "GPIO22")))
+        let socket = try #require(changes.first { $0.key == "paths.controlSocket" })
+        #expect(socket.needsRestart)
+        #expect(!changes.contains { $0.key.hasPrefix("inputs.") && $0.needsRestart })
+    }
+}

@@ -11,6 +11,8 @@ struct RandomStep: Sendable, CustomStringConvertible {
     var loopDeadlineMissed: Bool
     var soc: SocSample?
     var command: OperatorCommand?
+    /// A configuration reload before this step (same settings), moving these signals' lines.
+    var reload: Relocation?
 
     init(_ seed: Int) {
         var bits = UInt64(bitPattern: Int64(seed))
@@ -35,6 +37,12 @@ struct RandomStep: Sendable, CustomStringConvertible {
         case 2, 3: command = .forceOff(false)
         default: command = nil
         }
+        if take(15) == 0 {
+            var moved = Relocation()
+            for signal in InputSignal.allCases where take(4) == 0 { moved.inputs.insert(signal) }
+            for signal in OutputSignal.allCases where take(4) == 0 { moved.outputs.insert(signal) }
+            reload = moved
+        }
     }
 
     static func quiet(advanceMs: Int) -> RandomStep {
@@ -46,11 +54,12 @@ struct RandomStep: Sendable, CustomStringConvertible {
         step.loopDeadlineMissed = false
         step.soc = .percent(50)
         step.command = nil
+        step.reload = nil
         return step
     }
 
     var description: String {
-        "+\(advanceMs)ms flips=\(flips) fail=\(String(describing: readFailure)) out=\(outputFailure) wd=\(loopDeadlineMissed) soc=\(String(describing: soc)) cmd=\(String(describing: command))"
+        "+\(advanceMs)ms flips=\(flips) fail=\(String(describing: readFailure)) out=\(outputFailure) wd=\(loopDeadlineMissed) soc=\(String(describing: soc)) cmd=\(String(describing: command)) reload=\(String(describing: reload))"
     }
 }
 
@@ -77,7 +86,7 @@ private func propertyConfiguration(socAction: SocFaultAction) -> PolicyConfigura
 
 /// Runs a sequence and checks the safety invariants after every step. Returns every result.
 @discardableResult
-private func run(_ steps: [RandomStep], configuration: PolicyConfiguration) -> [StepResult] {
+private func run(_ steps: [RandomStep], configuration: PolicyConfiguration, reloads: Bool = true) -> [StepResult] {
     var policy = SafetyPolicy(configuration: configuration)
     var levels = PerInput(repeating: Level.inactive)
     var activeSince = PerInput<Instant?>(repeating: nil)
@@ -106,6 +115,11 @@ private func run(_ steps: [RandomStep], configuration: PolicyConfiguration) -> [
         input.soc = step.soc
         input.commands = step.command.map { [$0] } ?? []
 
+        if reloads, let moved = step.reload {
+            _ = policy.reconfigure(to: configuration, relocated: moved, now: now)
+            // A moved input's old readings say nothing about its new line.
+            for signal in moved.inputs { activeSince[signal] = levels[signal].isActive ? now : nil }
+        }
         let result = policy.step(input, now: now)
         results.append(result)
         let out = result.outputs
@@ -176,6 +190,27 @@ struct PolicyPropertyTests {
             let first = run(steps, configuration: config)
             let second = run(steps, configuration: config)
             #expect(first == second)
+        }
+    }
+
+    @Test func aReloadThatMovesNoLineChangesNoOutputAndNoDecision() async {
+        await propertyCheck(count: 100, input: stepsGenerator) { steps in
+            let config = propertyConfiguration(socAction: .openDischarge)
+            let unmoved = steps.map { step -> RandomStep in
+                var step = step
+                if step.reload != nil { step.reload = Relocation() }
+                return step
+            }
+            let reloaded = run(unmoved, configuration: config)
+            let never = run(unmoved, configuration: config, reloads: false)
+            // One clear report: the first step where a reload of the same wiring became visible.
+            func levels(_ result: StepResult) -> String {
+                OutputSignal.allCases.map { "\($0.rawValue)=\(result.outputs[$0])" }.joined(separator: " ")
+            }
+            if let step = zip(reloaded, never).firstIndex(where: { $0.outputs != $1.outputs || $0.events != $1.events }) {
+                Issue.record("step \(step + 1): with reloads \(levels(reloaded[step])) \(reloaded[step].events); "
+                    + "without \(levels(never[step])) \(never[step].events)")
+            }
         }
     }
 
