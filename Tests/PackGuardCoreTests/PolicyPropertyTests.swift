@@ -207,7 +207,7 @@ struct PolicyPropertyTests {
             func levels(_ result: StepResult) -> String {
                 OutputSignal.allCases.map { "\($0.rawValue)=\(result.outputs[$0])" }.joined(separator: " ")
             }
-            if let step = zip(reloaded, never).firstIndex(where: { $0.outputs != $1.outputs || $0.events != $1.events }) {
+            if let step = reloaded.indices.first(where: { reloaded[$0].outputs != never[$0].outputs || reloaded[$0].events != never[$0].events }) {
                 Issue.record("step \(step + 1): with reloads \(levels(reloaded[step])) \(reloaded[step].events); "
                     + "without \(levels(never[step])) \(never[step].events)")
             }
