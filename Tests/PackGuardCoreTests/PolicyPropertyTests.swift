@@ -208,8 +208,9 @@ struct PolicyPropertyTests {
                 OutputSignal.allCases.map { "\($0.rawValue)=\(result.outputs[$0])" }.joined(separator: " ")
             }
             if let step = reloaded.indices.first(where: { reloaded[$0].outputs != never[$0].outputs || reloaded[$0].events != never[$0].events }) {
-                Issue.record("step \(step + 1): with reloads \(levels(reloaded[step])) \(reloaded[step].events); "
-                    + "without \(levels(never[step])) \(never[step].events)")
+                let with = "with reloads \(levels(reloaded[step])) \(reloaded[step].events)"
+                let without = "without \(levels(never[step])) \(never[step].events)"
+                Issue.record("step \(step + 1): \(with); \(without)")
             }
         }
     }
