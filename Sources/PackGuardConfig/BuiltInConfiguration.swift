@@ -136,7 +136,8 @@ watchdog:
   hardware:
     enabled: false         # own /dev/watchdog (then do not set RuntimeWatchdogSec in systemd)
     device: /dev/watchdog
-    timeoutS: 15
+    timeoutS: 15           # at least twice petIntervalMs, so one late pet never resets the board
+    petIntervalMs: 1000    # healthy steps pet it this often; the loop wakes for it
 
 paths:
   controlSocket: /run/packguard/control.sock

@@ -34,7 +34,9 @@ struct ScenarioLibraryTests {
                        "SOC cut-off with hysteresis", "ADC failure with onSocFault ignore",
                        "ADC failure with onSocFault openDischarge", "ADC failure with onSocFault openAll",
                        "welded contactor", "contactor fails to close", "input read error", "control loop stall",
-                       "operator force-off", "SIGTERM"] {
+                       "operator force-off", "SIGTERM", "reload keeps closed relays closed", "reload keeps force-off",
+                       "reload keeps a chatter latch and its history",
+                       "reload keeps the balancing session and its expiry clock", "reload that moves a relay's line"] {
             #expect(names.contains(wanted), "\(wanted)")
         }
     }
@@ -52,6 +54,57 @@ struct ScenarioLibraryTests {
 
 @Suite("Scenario runner")
 struct ScenarioRunnerTests {
+    @Test func aBrokenForStretchReportsTheStateThatBrokeItAndWhen() throws {
+        let never = try parse("""
+            name: never held
+            configuration: { timing: { qualifyMs: 100, startupHoldMs: 0 } }
+            steps:
+              - set: { chargeEnable: asserted }
+              - expect: { chargeRelay: closed, for: 500 }
+            """)
+        let first = ScenarioRunner(base: BuiltInConfiguration.load()).run(never)
+        #expect(first.steps.last?.passed == false)
+        #expect(first.steps.last?.detail == "did not hold at the start of the 500 ms: chargeRelay open", "\(first.steps)")
+
+        // Qualification closes the relay 100 ms into a stretch that expects it open: the report is
+        // when and how it broke.
+        let broken = try parse("""
+            name: broken midway
+            configuration: { timing: { qualifyMs: 100, startupHoldMs: 0 } }
+            steps:
+              - set: { chargeEnable: asserted }
+              - expect: { chargeRelay: open, for: 500 }
+            """)
+        let second = ScenarioRunner(base: BuiltInConfiguration.load()).run(broken)
+        #expect(second.steps.last?.detail == "broke after 100 ms of 500 ms: chargeRelay closed", "\(second.steps)")
+    }
+
+    @Test func reloadStepsParseAndRejectUnknownSignalsAndSections() throws {
+        let scenario = try parse("""
+            name: reload
+            steps:
+              - reload: { timing: { qualifyMs: 800 }, lines: { chargeRelay: GPIO5 } }
+            """)
+        guard case .reload(let changes) = scenario.steps.first?.action else {
+            Issue.record("expected a reload step")
+            return
+        }
+        #expect(changes.timing["qualifyMs"]?.text == "800")
+        #expect(changes.lines == ["chargeRelay": "GPIO5"])
+        #expect(throws: ScenarioError.self) {
+            try parse("name: x\nsteps:\n  - reload: { lines: { chargeRelais: GPIO5 } }\n")
+        }
+        #expect(throws: ScenarioError.self) {
+            try parse("name: x\nsteps:\n  - reload: { simulatedContactors: true }\n")
+        }
+        // A reload onto a line another program holds fails and keeps the old wiring.
+        let rig = try BenchRig(configuration: BuiltInConfiguration.load())
+        rig.gpio.holdLine("GPIO5", consumer: "gpioset")
+        #expect(throws: (any Error).self) { try rig.reload(changes, source: "test") }
+        #expect(rig.configuration.outputs[.chargeRelay]?.locator == .name("GPIO16"))
+        #expect(rig.configuration.timing.qualifyMs == 500, "no part of the reload took effect")
+    }
+
     @Test func aWrongExpectationFailsWithWhatWasFound() throws {
         let scenario = try parse("""
             name: wrong on purpose
