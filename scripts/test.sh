@@ -15,6 +15,12 @@ build_without_warnings --build-tests
 echo "==> unit, property and contract tests"
 swift test --skip-build
 
+echo "==> ThreadSanitizer: the daemon and GPIO tests (control thread, watchdog monitor, reload, control socket)"
+# A build of its own (about a minute); any race report fails the run (halt_on_error, exit 66).
+swift build --build-tests --sanitize=thread --scratch-path .build-tsan 2>&1 | tail -1
+TSAN_OPTIONS=halt_on_error=1 swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
+    --filter 'PackGuardDaemonTests|PackGuardGPIOTests'
+
 echo "==> command-line checks"
 bin=$(swift build --show-bin-path)/packguard
 "$bin" check-config hardware/pi/packguard.yaml >/dev/null
