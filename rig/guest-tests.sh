@@ -303,6 +303,10 @@ fi
 [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=; }
 
 # ---------------------------------------------------------------------------------------------------
+# Reload (SIGHUP): closed relays, balancing, force-off, a moved line, a chatter latch.
+source "$RIG_DIR/guest-reload.sh"
+
+# ---------------------------------------------------------------------------------------------------
 # Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
 # (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.
 if [ -n "${PACKGUARD_PERF_BIN:-}" ]; then

@@ -428,7 +428,7 @@ steps:
 name: reload keeps the balancing session and its expiry clock
 description: >
   Balancing mode stays on through a reload, and its balanceMaxHours clock keeps running from when the
-  session started: a reload never restarts the expiry.
+  session started: a reload never restarts the expiry, and an expired session stays expired after one.
 configuration:
   timing: { balanceMaxHours: 2 }
 steps:
@@ -441,6 +441,8 @@ steps:
   - expect: { balancePowerRelay: closed, for: 3500000 }
   - expect: { balancePowerRelay: open, within: 3700000 }
   - expectEvent: "balancing mode off: expired after"
+  - reload: { timing: { qualifyMs: 500 } }
+  - expect: { balancePowerRelay: open, for: 600000 }
 """#),
         ("20-reload-moves-a-line.yaml", #"""
 name: reload that moves a relay's line
@@ -457,6 +459,40 @@ steps:
   - expect: { dischargeRelay: closed, for: minOffMs - 10 }
   - expect: { chargeRelay: closed, within: minOffMs + 10 }
   - expect: { dischargeRelay: closed }
+"""#),
+        ("21-reload-keeps-welded-and-failed-to-close.yaml", #"""
+name: reload keeps welded and failedToClose latches
+description: >
+  Latched contactor faults survive a reload, and reset's refusal checks still apply afterwards: a welded
+  contactor that still reads closed cannot be reset by reloading the configuration.
+configuration:
+  simulatedContactors: true
+steps:
+  - fault: failedToCloseCharge
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { chargeRelay: open, within: startupHoldMs + qualifyMs + feedbackTimeoutMs + reconcileMs + 10 }
+  - expectFault: failedToClose:charge
+  - reload: { timing: { feedbackTimeoutMs: 400 } }
+  - expectFault: failedToClose:charge
+  - expect: { chargeRelay: open, for: 60000 }
+  - expect: { dischargeRelay: closed }
+  - fault: weldedDischarge
+  - set: { dischargeEnable: released }
+  - expect: { dischargeRelay: open, within: 10 }
+  - wait: feedbackTimeoutMs + reconcileMs + 10
+  - expectFault: welded:discharge
+  - reload: { timing: { qualifyMs: 600 } }
+  - expectFault: welded:discharge
+  - command: reset
+  - expectEvent: "reset refused: discharge contactor feedback still reads closed"
+  - expect: { chargeRelay: open, dischargeRelay: open, for: 30000 }
+  - clearFaults: true
+  - command: reset
+  - expectNoFault: welded
+  - expectNoFault: failedToClose
+  - set: { dischargeEnable: asserted }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, within: minOffMs + qualifyMs + 10 }
 """#),
     ]
 }
