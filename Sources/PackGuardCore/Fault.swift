@@ -9,10 +9,12 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
     case chatter(Contactor)
     case welded(Contactor)
     case failedToClose(Contactor)
+    /// The precharge did not reach its target in time, or was tried too often.
+    case prechargeFailed
 
     public var isLatched: Bool {
         switch self {
-        case .chatter, .welded, .failedToClose: true
+        case .chatter, .welded, .failedToClose, .prechargeFailed: true
         case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .socInvalid: false
         }
     }
@@ -28,6 +30,7 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
         case .chatter(let c): "chatter:\(c.rawValue)"
         case .welded(let c): "welded:\(c.rawValue)"
         case .failedToClose(let c): "failedToClose:\(c.rawValue)"
+        case .prechargeFailed: "prechargeFailed"
         }
     }
 
@@ -41,6 +44,7 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
         case .chatter(let c): "\(c) relay chattering (locked out)"
         case .welded(let c): "\(c) contactor welded (feedback closed while commanded open)"
         case .failedToClose(let c): "\(c) contactor failed to close (feedback open while commanded closed)"
+        case .prechargeFailed: "precharge failed (latched: a short, a failed resistor, or a load already on the bus)"
         }
     }
 }

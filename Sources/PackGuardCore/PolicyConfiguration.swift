@@ -7,17 +7,20 @@ public struct PolicyConfiguration: Sendable, Equatable {
     public var outputs: Set<OutputSignal>
     public var timing: PolicyTiming
     public var soc: SocRules
+    public var precharge: PrechargeRules
 
     public init(
         inputs: Set<InputSignal> = Set(InputSignal.allCases),
-        outputs: Set<OutputSignal> = Set(OutputSignal.allCases),
+        outputs: Set<OutputSignal> = Set(OutputSignal.allCases.filter { $0 != .prechargeRelay }),
         timing: PolicyTiming = PolicyTiming(),
-        soc: SocRules = SocRules()
+        soc: SocRules = SocRules(),
+        precharge: PrechargeRules = PrechargeRules()
     ) {
         self.inputs = inputs
         self.outputs = outputs
         self.timing = timing
         self.soc = soc
+        self.precharge = precharge
     }
 }
 
@@ -70,4 +73,44 @@ public struct SocRules: Sendable, Equatable {
 
     /// The SOC range the policy accepts as plausible, in percent.
     public static let plausibleRange = 0.0...100.0
+}
+
+/// Optional precharge of the load side (an inverter's input capacitors) before the discharge
+/// contactor closes, off by default.
+public struct PrechargeRules: Sendable, Equatable {
+    /// When a precharge has done its work.
+    public enum Completion: Sendable, Equatable {
+        /// The bus voltage is sensed: done once it reaches `targetPercent` of the pack voltage.
+        case busVoltage(targetPercent: Double, pack: PackVoltage)
+        /// No sensing: done after this long (the timer-only way most controllers precharge).
+        case timer(milliseconds: Int)
+    }
+
+    /// Where the pack voltage the bus is compared with comes from.
+    public enum PackVoltage: Sendable, Equatable {
+        /// `StepInput.packVoltage`, measured.
+        case measured
+        /// A configured nominal voltage.
+        case nominal(volts: Double)
+    }
+
+    public var enabled = false
+    public var completion = Completion.timer(milliseconds: 500)
+    /// A sequence that has not completed after this long fails (latched `prechargeFailed`); the
+    /// precharge relay is never held closed longer.
+    public var timeoutMs = 3000
+    /// The precharge relay opens this long after the discharge contactor closed.
+    public var overlapMs = 100
+    /// More sequences than this within `attemptWindowS` latch `prechargeFailed`: a resistor
+    /// driven into a short again and again overheats.
+    public var maxAttempts = 3
+    public var attemptWindowS = 300
+    /// How often the shell steps (and samples the bus) while a sensed precharge runs.
+    public var sampleIntervalMs = 20
+
+    public init() {}
+
+    var timeout: Interval { .milliseconds(timeoutMs) }
+    var overlap: Interval { .milliseconds(overlapMs) }
+    var attemptWindow: Interval { .seconds(attemptWindowS) }
 }

@@ -49,3 +49,14 @@ public struct StepResult: Sendable, Equatable {
     /// pet its watchdogs and toggle the heartbeat only after such a step.
     public var healthy: Bool
 }
+
+/// Where the precharge sequence is, as status shows it.
+public enum PrechargeState: Sendable, Equatable {
+    case idle
+    /// The precharge relay is closed, the discharge relay still open.
+    case charging(since: Instant)
+    /// Both closed, the precharge relay about to open.
+    case overlapping(since: Instant)
+    /// Latched `prechargeFailed`: the discharge relay stays open until a reset.
+    case failed
+}

@@ -17,6 +17,7 @@ public struct SafetyPolicy: Sendable {
     private var relays = [RelayTracker(), RelayTracker()]  // indexed by Contactor.index
     private var socState = SocState()
     private var balance = BalanceTracker()
+    private var precharge = PrechargeTracker()
 
     private var outputFailure: String?
     private var loopDeadlineMissed = false
@@ -38,6 +39,8 @@ public struct SafetyPolicy: Sendable {
             && configuration.outputs.contains(.dischargeRelay), "both contactor relays are required")
         precondition(configuration.timing.qualifyMs > 0 && configuration.timing.chatterLimit > 0,
                      "timings are validated by the configuration layer")
+        precondition(!configuration.precharge.enabled || configuration.outputs.contains(.prechargeRelay),
+                     "precharge needs its relay")
     }
 
     // MARK: - Reload
@@ -91,6 +94,17 @@ public struct SafetyPolicy: Sendable {
             }
             outputs[signal] = .inactive
         }
+        // A running precharge starts again under the new settings (the discharge relay, if
+        // already closed, stays closed; only the precharge relay opens early).
+        if precharge.phase != .idle {
+            precharge.end(reason: "configuration reloaded during the precharge")
+            if outputs[.prechargeRelay].isActive {
+                outputs[.prechargeRelay] = .inactive
+                events.append(PolicyEvent(time: now, kind: .outputChanged(.prechargeRelay, .inactive),
+                                          reason: "precharge relay opened: configuration reloaded during the precharge"))
+            }
+            precharge.pendingReason = nil
+        }
         events.append(PolicyEvent(time: now, kind: .reconfigured,
                                   reason: "configuration reloaded: force-off, latched faults, balancing and SOC states kept"))
         return events
@@ -106,6 +120,16 @@ public struct SafetyPolicy: Sendable {
     public var isBalancing: Bool { balance.active }
     /// When balancing mode started, while it is active.
     public var balancingSince: Instant? { balance.active ? balance.startedAt : nil }
+    /// Where the precharge sequence is, for status.
+    public var prechargeState: PrechargeState {
+        switch precharge.phase {
+        case .idle: precharge.failed ? .failed : .idle
+        case .charging(let since): .charging(since: since)
+        case .overlap(let since, _): .overlapping(since: since)
+        }
+    }
+    /// While a sensed precharge runs, the shell samples the bus voltage at every step.
+    public var isPrecharging: Bool { if case .charging = precharge.phase { true } else { false } }
 
     public var state: ControllerState {
         if stopped { return .stopped }
@@ -140,7 +164,8 @@ public struct SafetyPolicy: Sendable {
         for contactor in Contactor.allCases where next[contactor.relay] != outputs[contactor.relay] {
             noteContactorChange(contactor, closed: next[contactor.relay].isActive, now: now, events: &events)
         }
-        updateFaults(now: now, events: &events)  // feedback or chatter may have latched a fault
+        decidePrecharge(now: now, next: &next, events: &events)
+        updateFaults(now: now, events: &events)  // feedback, chatter or precharge may have latched a fault
         decideBalancing(now: now, next: &next, events: &events)
         decideIndicators(now: now, next: &next)
 
@@ -181,6 +206,8 @@ public struct SafetyPolicy: Sendable {
             }
         }
         if let sample = input.soc { socState.absorb(sample, at: now) }
+        if let sample = input.busVoltage { precharge.bus = sample }
+        if let sample = input.packVoltage { precharge.pack = sample }
         outputFailure = input.outputFailure
         loopDeadlineMissed = input.loopDeadlineMissed
     }
@@ -222,6 +249,7 @@ public struct SafetyPolicy: Sendable {
             if relay.welded { current.append(.welded(contactor)) }
             if relay.failedToClose { current.append(.failedToClose(contactor)) }
         }
+        if precharge.failed { current.append(.prechargeFailed) }
         for fault in current where !activeFaults.contains(fault) {
             events.append(PolicyEvent(time: now, kind: .faultRaised(fault), reason: "fault: \(faultDetail(fault, now: now))"))
         }
@@ -241,6 +269,8 @@ public struct SafetyPolicy: Sendable {
             "\(fault): \(socState.invalidReason(now: now))"
         case .chatter:
             "\(fault): opened more than \(timing.chatterLimit) times within \(Interval.seconds(timing.chatterWindowS)), until reset"
+        case .prechargeFailed:
+            "\(fault): \(precharge.failure ?? "")"
 
         default:
             fault.description
@@ -252,7 +282,7 @@ public struct SafetyPolicy: Sendable {
         activeFaults.first { fault in
             switch fault {
             case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .welded: true
-            case .socInvalid, .chatter, .failedToClose: false
+            case .socInvalid, .chatter, .failedToClose, .prechargeFailed: false
             }
         }
     }
@@ -264,7 +294,7 @@ public struct SafetyPolicy: Sendable {
         return !activeFaults.contains { fault in
             switch fault {
             case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed: true
-            case .socInvalid, .chatter, .welded, .failedToClose: false
+            case .socInvalid, .chatter, .welded, .failedToClose, .prechargeFailed: false
             }
         }
     }
@@ -274,7 +304,7 @@ public struct SafetyPolicy: Sendable {
     /// Why a contactor may not be closed. Kept as a value: the words are built only when a relay
     /// actually opens, so a relay held open costs no string work per step.
     private enum Block {
-        case starting, forceOff, fault(Fault), chatter, failedToClose, soc(SocBlock), enableReleased
+        case starting, forceOff, fault(Fault), chatter, failedToClose, prechargeFailed, soc(SocBlock), enableReleased
     }
 
     private enum SocBlock { case cutoff, chargeStop, invalid }
@@ -287,6 +317,7 @@ public struct SafetyPolicy: Sendable {
         let relay = relays[contactor.index]
         if relay.chatterLockout { return .chatter }
         if relay.failedToClose { return .failedToClose }
+        if contactor == .discharge && precharge.failed { return .prechargeFailed }
         if let soc = socBlocker(for: contactor, now: now) { return .soc(soc) }
         if inputs[contactor.enable].level != .active { return .enableReleased }
         return nil
@@ -299,6 +330,7 @@ public struct SafetyPolicy: Sendable {
         case .fault(let fault): return faultDetail(fault, now: now)
         case .chatter: return Fault.chatter(contactor).description
         case .failedToClose: return Fault.failedToClose(contactor).description
+        case .prechargeFailed: return faultDetail(.prechargeFailed, now: now)
         case .enableReleased: return "\(contactor.enable) released"
         case .soc(.cutoff):
             let rules = configuration.soc
@@ -318,11 +350,16 @@ public struct SafetyPolicy: Sendable {
         var relay = relays[contactor.index]
         defer { relays[contactor.index] = relay }
 
+        let precharged = contactor == .discharge && configuration.precharge.enabled
         if let blocked {
             relay.eligibleSince = nil
             if next[relaySignal].isActive {
                 next[relaySignal] = .inactive
                 relay.pendingReason = "\(relaySignal) opened: \(describe(blocked, contactor, now: now))"
+            }
+            // Whatever would open the discharge relay ends a precharge in the same step.
+            if precharged && precharge.phase != .idle {
+                precharge.end(reason: describe(blocked, contactor, now: now))
             }
             return
         }
@@ -330,10 +367,90 @@ public struct SafetyPolicy: Sendable {
         guard !next[relaySignal].isActive, let eligibleSince = relay.eligibleSince else { return }
         let qualified = now - eligibleSince >= timing.qualify
         let restedEnough = relay.openedAt.map { now - $0 >= timing.minOff } ?? true
-        if qualified && restedEnough {
+        guard qualified && restedEnough else { return }
+        guard precharged else {
             next[relaySignal] = .active
             relay.pendingReason = "\(relaySignal) closed: \(contactor.enable) asserted for \(timing.qualify)"
+            return
         }
+        // With precharge, "qualified" starts a sequence; the relay closes when it completes.
+        if let completed = advancePrecharge(now: now) {
+            next[relaySignal] = .active
+            relay.pendingReason = "\(relaySignal) closed: \(completed)"
+        }
+    }
+
+    // MARK: - Precharge
+
+    /// Steps the precharge sequence of a qualified discharge relay. Returns the words of a
+    /// completion (the discharge relay closes now), or nil while it is running, failed or refused.
+    private mutating func advancePrecharge(now: Instant) -> String? {
+        let rules = configuration.precharge
+        switch precharge.phase {
+        case .idle:
+            precharge.attempts.removeAll { now - $0 > rules.attemptWindow }
+            if precharge.attempts.count >= rules.maxAttempts {
+                precharge.fail("\(precharge.attempts.count) precharges within \(rules.attemptWindow) (maxAttempts \(rules.maxAttempts)): the resistor must cool and the cause be found; reset to try again")
+                return nil
+            }
+            precharge.attempts.append(now)
+            precharge.phase = .charging(since: now)
+            precharge.pendingReason = "\(Contactor.discharge.enable) asserted for \(timing.qualify): precharging before the discharge relay closes"
+            return nil
+        case .charging(let since):
+            let elapsed = now - since
+            switch rules.completion {
+            case .timer(let milliseconds):
+                if elapsed >= .milliseconds(milliseconds) {
+                    precharge.phase = .overlap(since: since, until: min(now + rules.overlap, since + rules.timeout))
+                    return "precharged for \(elapsed) (timer, no bus voltage sensing)"
+                }
+            case .busVoltage(let target, _):
+                if let bus = precharge.busVolts, let pack = packVolts, pack > 0, bus >= pack * target / 100 {
+                    precharge.phase = .overlap(since: since, until: min(now + rules.overlap, since + rules.timeout))
+                    return "bus at \(volts(bus)) = \(percent(bus / pack * 100)) of pack after \(elapsed) of precharge"
+                }
+            }
+            if elapsed >= rules.timeout {
+                precharge.fail("not complete after \(rules.timeout): \(prechargeShortfall()) (a short, a failed resistor, or a load already on the bus)")
+            }
+            return nil
+        case .overlap:
+            return nil  // the discharge relay is already closed
+        }
+    }
+
+    /// The pack voltage the bus is compared with, when known.
+    private var packVolts: Double? {
+        guard case .busVoltage(_, let pack) = configuration.precharge.completion else { return nil }
+        switch pack {
+        case .nominal(let volts): return volts
+        case .measured: return precharge.packVolts
+        }
+    }
+
+    private func prechargeShortfall() -> String {
+        guard case .busVoltage(let target, _) = configuration.precharge.completion else { return "timer never completed" }
+        guard let bus = precharge.busVolts else { return "bus voltage unknown (\(precharge.busProblem))" }
+        guard let pack = packVolts, pack > 0 else { return "bus at \(volts(bus)), pack voltage unknown (\(precharge.packProblem))" }
+        return "bus at \(volts(bus)) = \(percent(bus / pack * 100)) of pack \(volts(pack)), target \(percent(target))"
+    }
+
+    /// Ends the overlap once its time is up or the discharge relay opened, and sets the precharge
+    /// relay from the phase.
+    private mutating func decidePrecharge(now: Instant, next: inout OutputLevels, events: inout [PolicyEvent]) {
+        if case .overlap(_, let until) = precharge.phase {
+            if !next[.dischargeRelay].isActive {
+                precharge.end(reason: "discharge relay opened")
+            } else if now >= until {
+                precharge.phase = .idle
+                precharge.pendingReason = "discharge relay closed \(configuration.precharge.overlap) ago"
+            }
+        }
+        if !configuration.precharge.enabled && precharge.phase != .idle { precharge.end(reason: "precharge disabled") }
+        let reason = precharge.pendingReason ?? (precharge.phase == .idle ? "no precharge running" : "precharging")
+        precharge.pendingReason = nil
+        setRelay(.prechargeRelay, to: Level(precharge.phase != .idle), next: &next, now: now, events: &events, reason: reason)
     }
 
     private mutating func noteContactorChange(_ contactor: Contactor, closed: Bool, now: Instant,
@@ -552,6 +669,9 @@ public struct SafetyPolicy: Sendable {
                 relays[index].failedToClose = false
                 relays[index].feedbackMismatchSince = nil
             }
+            precharge.failed = false
+            precharge.failure = nil
+            precharge.attempts.removeAll()
             let cleared = latched.isEmpty ? "no latched faults" : latched.map(\.description).joined(separator: ", ")
             events.append(PolicyEvent(time: now, kind: .commandAccepted(command), reason: "reset: cleared \(cleared)"))
         }
@@ -584,6 +704,16 @@ public struct SafetyPolicy: Sendable {
         if balance.active { consider(inputs[.chargerSafety].levelSince + timing.qualify) }
         if configuration.soc.enabled, let at = socState.lastValidAt {
             consider(at + .milliseconds(configuration.soc.socStaleMs) + .milliseconds(1))
+        }
+        switch precharge.phase {
+        case .idle: break
+        case .charging(let since):
+            consider(since + configuration.precharge.timeout)
+            switch configuration.precharge.completion {
+            case .timer(let milliseconds): consider(since + .milliseconds(milliseconds))
+            case .busVoltage: consider(now + .milliseconds(configuration.precharge.sampleIntervalMs))
+            }
+        case .overlap(_, let until): consider(until)
         }
         if configuration.outputs.contains(.statusLed), let half = ledBlinkHalfPeriod {
             consider(Instant(nanoseconds: (now.nanoseconds / half.nanoseconds + 1) * half.nanoseconds))
@@ -620,6 +750,42 @@ private struct RelayTracker: Sendable {
     var failedToClose = false
     var feedbackMismatchSince: Instant?
     var pendingReason: String?
+}
+
+private struct PrechargeTracker: Sendable {
+    enum Phase: Sendable, Equatable {
+        case idle
+        /// The precharge relay is closed, the discharge relay open.
+        case charging(since: Instant)
+        /// Both closed until `until`.
+        case overlap(since: Instant, until: Instant)
+    }
+
+    var phase = Phase.idle
+    /// When each sequence of the attempt window started.
+    var attempts: [Instant] = []
+    var failed = false
+    var failure: String?
+    var bus: VoltageSample?
+    var pack: VoltageSample?
+    /// Why the precharge relay changes in this step, for its event.
+    var pendingReason: String?
+
+    var busVolts: Double? { if case .volts(let v)? = bus { v } else { nil } }
+    var packVolts: Double? { if case .volts(let v)? = pack { v } else { nil } }
+    var busProblem: String { if case .invalid(let why)? = bus { why } else { "no reading yet" } }
+    var packProblem: String { if case .invalid(let why)? = pack { why } else { "no reading yet" } }
+
+    mutating func end(reason: String) {
+        phase = .idle
+        pendingReason = reason
+    }
+
+    mutating func fail(_ why: String) {
+        failed = true
+        failure = why
+        end(reason: "precharge failed: \(why)")
+    }
 }
 
 private struct BalanceTracker: Sendable {
@@ -682,6 +848,13 @@ extension Contactor {
         default: return nil
         }
     }
+}
+
+/// "47.1 V": tenths, no Foundation formatting in the core.
+func volts(_ value: Double) -> String {
+    guard value.isFinite else { return "\(value) V" }
+    let tenths = Int((abs(value) * 10).rounded())
+    return "\(value < 0 && tenths > 0 ? "-" : "")\(tenths / 10).\(tenths % 10) V"
 }
 
 /// "42 %" or "42.5 %": no Foundation formatting in the core.

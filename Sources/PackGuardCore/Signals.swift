@@ -42,6 +42,8 @@ public enum OutputSignal: String, CaseIterable, Sendable, Hashable, CustomString
     case shoreChargerRelay
     case statusLed
     case heartbeat
+    /// Switches a precharge resistor around the discharge contactor (optional).
+    case prechargeRelay
 
     public var description: String {
         switch self {
@@ -51,13 +53,14 @@ public enum OutputSignal: String, CaseIterable, Sendable, Hashable, CustomString
         case .shoreChargerRelay: "shore charger relay"
         case .statusLed: "status LED"
         case .heartbeat: "heartbeat"
+        case .prechargeRelay: "precharge relay"
         }
     }
 
     /// Relays switch power; the LED and heartbeat only indicate.
     public var isRelay: Bool {
         switch self {
-        case .chargeRelay, .dischargeRelay, .balancePowerRelay, .shoreChargerRelay: true
+        case .chargeRelay, .dischargeRelay, .balancePowerRelay, .shoreChargerRelay, .prechargeRelay: true
         case .statusLed, .heartbeat: false
         }
     }
@@ -119,7 +122,7 @@ extension PerInput: Equatable where Value: Equatable {
 
 /// A fixed slot per output signal, stored inline.
 public struct PerOutput<Value> {
-    private var slots: InlineArray<6, Value>
+    private var slots: InlineArray<7, Value>
 
     public init(repeating value: Value) {
         slots = InlineArray(repeating: value)
@@ -160,6 +163,7 @@ extension OutputSignal {
         case .shoreChargerRelay: 3
         case .statusLed: 4
         case .heartbeat: 5
+        case .prechargeRelay: 6
         }
     }
 }

@@ -12,6 +12,13 @@ public enum SocSample: Sendable, Equatable {
     case invalid(String)
 }
 
+/// A voltage measured for the precharge (bus or pack), from the ADC layer.
+public enum VoltageSample: Sendable, Equatable {
+    case volts(Double)
+    /// No trustworthy value; the text says why.
+    case invalid(String)
+}
+
 /// Operator commands, from the control socket or the bench.
 public enum OperatorCommand: Sendable, Equatable {
     /// Clear latched faults (refused while a cause persists).
@@ -26,6 +33,10 @@ public struct StepInput: Sendable, Equatable {
     public var readings: PerInput<InputReading?>
     /// A new SOC sample, or `nil` when none was taken in this step.
     public var soc: SocSample?
+    /// The inverter side of the discharge contactor, and the pack, for the precharge; `nil`
+    /// when not read in this step.
+    public var busVoltage: VoltageSample?
+    public var packVoltage: VoltageSample?
     /// Set when applying the previous step's outputs failed: the text names output and errno.
     public var outputFailure: String?
     /// Set when the internal watchdog found the control loop late (it has already forced the
@@ -36,12 +47,16 @@ public struct StepInput: Sendable, Equatable {
     public init(
         readings: PerInput<InputReading?> = PerInput(repeating: nil),
         soc: SocSample? = nil,
+        busVoltage: VoltageSample? = nil,
+        packVoltage: VoltageSample? = nil,
         outputFailure: String? = nil,
         loopDeadlineMissed: Bool = false,
         commands: [OperatorCommand] = []
     ) {
         self.readings = readings
         self.soc = soc
+        self.busVoltage = busVoltage
+        self.packVoltage = packVoltage
         self.outputFailure = outputFailure
         self.loopDeadlineMissed = loopDeadlineMissed
         self.commands = commands
