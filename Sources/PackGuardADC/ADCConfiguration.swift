@@ -5,13 +5,19 @@ public enum AnalogSignal: String, Sendable, Equatable, Hashable, CaseIterable {
     case soc
     case chargeLimit
     case dischargeLimit
+    /// The inverter side of the discharge contactor, through a 60 V divider: for the precharge.
+    case busVoltage
+    /// The pack, through the same divider: what the precharge compares the bus with.
+    case packVoltage
 
-    /// The Orion Jr. 2 main I/O pin carrying this 0–5 V output.
-    public var orionPin: Int {
+    /// The Orion Jr. 2 main I/O pin carrying this 0–5 V output; nil for the voltages PackGuard
+    /// measures itself.
+    public var orionPin: Int? {
         switch self {
         case .soc: 11
         case .chargeLimit: 13
         case .dischargeLimit: 14
+        case .busVoltage, .packVoltage: nil
         }
     }
 
@@ -20,8 +26,13 @@ public enum AnalogSignal: String, Sendable, Equatable, Hashable, CaseIterable {
         case .soc: "state of charge"
         case .chargeLimit: "charge current limit"
         case .dischargeLimit: "discharge current limit"
+        case .busVoltage: "bus voltage (load side of the discharge contactor)"
+        case .packVoltage: "pack voltage"
         }
     }
+
+    /// Where the signal comes from, for listings: "BMS pin 11" or "60 V divider".
+    public var source: String { orionPin.map { "BMS pin \($0)" } ?? "60 V divider" }
 }
 
 /// A linear map from volts at the BMS pin to units: volts.lowerBound → units.lowerBound, and so on.
@@ -174,6 +185,18 @@ public struct ADS1115Configuration: Sendable, Equatable {
 
     /// AIN0 state of charge, AIN1 charge limit, AIN2 discharge limit, AIN3 unused.
     /// The 0–100 A current scales are placeholders: set them to the Orion's configured output scaling.
+    /// 100 kΩ over 5.1 kΩ (hardware/precharge.md): 60 V → 2.911 V; 63 V (+5 %) → 3.057 V, inside
+    /// GND…VDD = 3.3 V and the ±4.096 V full scale.
+    public static let busDividerRatio = 5.1 / 105.1
+
+    /// The default for an input carrying `signal` (the loader starts every channel from it).
+    public static func template(for signal: AnalogSignal) -> ADCChannelConfiguration {
+        if let orion = orionJr2Channels.first(where: { $0.signal == signal }) { return orion }
+        return ADCChannelConfiguration(
+            channel: 3, signal: signal, dividerRatio: busDividerRatio,
+            scale: ADCScale(volts: 0...60, units: 0...60), plausibleUnits: -1...63, unit: "V", maximumSourceVolts: 60)
+    }
+
     public static let orionJr2Channels: [ADCChannelConfiguration] = [
         ADCChannelConfiguration(
             channel: 0, signal: .soc, dividerRatio: orionDividerRatio,

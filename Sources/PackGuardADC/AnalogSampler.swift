@@ -146,7 +146,17 @@ public struct AnalogSampler: Sendable {
     /// Converts every configured channel once; a failing channel does not stop the others.
     public mutating func sample(now: MonotonicNanoseconds) {
         lastSampleStartedAt = now
-        for (index, channel) in configuration.channels.enumerated() {
+        convert(now: now) { _ in true }
+    }
+
+    /// Converts only the channels carrying `signals` (the precharge samples the bus between the
+    /// regular samples); the regular schedule (`isSampleDue`) is not moved.
+    public mutating func sample(now: MonotonicNanoseconds, only signals: Set<AnalogSignal>) {
+        convert(now: now) { signals.contains($0) }
+    }
+
+    private mutating func convert(now: MonotonicNanoseconds, including: (AnalogSignal) -> Bool) {
+        for (index, channel) in configuration.channels.enumerated() where including(channel.signal) {
             // validate() guarantees channel 0...3.
             let mux = ADS1115Mux.singleEnded(channel: channel.channel) ?? .ain0
             let result: Result<ADCMeasurement, ADS1115Error>

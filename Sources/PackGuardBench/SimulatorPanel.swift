@@ -228,6 +228,7 @@ public final class SimulatorPanel: @unchecked Sendable {
         lines.append("")
         lines.append("faults: " + (status.faults.isEmpty ? "none" : status.faults.map(\.code).joined(separator: ", ")))
         lines.append("force-off: \(status.forceOff ? "ON" : "off")   contactors: \(contactorsRespond ? "follow relays" : "stay open")\(weldedDischarge ? ", discharge WELDED" : "")")
+        if let precharge = status.precharge { lines.append(precharge.summary) }
         if status.balancing.active {
             lines.append("balancing: on for \(status.balancing.elapsedS ?? 0) s, ends in \(status.balancing.remainingS ?? 0) s")
         } else {

@@ -90,6 +90,22 @@ public struct HardwareWatchdogSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// The precharge as the file gives it; how it completes (sensed or timed) follows from whether an
+/// ADS1115 input carries `busVoltage`.
+public struct PrechargeSettings: Sendable, Equatable {
+    public var enabled = false
+    public var targetPercent = 95.0
+    public var timeMs = 500
+    public var timeoutMs = 3000
+    public var overlapMs = 100
+    public var maxAttempts = 3
+    public var attemptWindowS = 300
+    /// The pack's nominal voltage, when no input carries `packVoltage`.
+    public var packVoltageV: Double?
+
+    public init() {}
+}
+
 /// Where the daemon keeps its socket and persistent state.
 public struct PathSettings: Sendable, Equatable {
     public var controlSocket = "/run/packguard/control.sock"
@@ -108,6 +124,9 @@ public struct PackGuardConfiguration: Sendable, Equatable {
     public var adc: ADCSettings
     public var hardwareWatchdog: HardwareWatchdogSettings
     public var paths: PathSettings
+    public var precharge: PrechargeSettings {
+        didSet { policy.precharge = Self.rules(precharge, adc: adc) }
+    }
 
     public init(
         source: String,
@@ -117,16 +136,36 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         soc: SocRules = SocRules(),
         adc: ADCSettings = ADCSettings(),
         hardwareWatchdog: HardwareWatchdogSettings = HardwareWatchdogSettings(),
-        paths: PathSettings = PathSettings()
+        paths: PathSettings = PathSettings(),
+        precharge: PrechargeSettings = PrechargeSettings()
     ) {
         self.source = source
         self.inputs = inputs
         self.outputs = outputs
         self.policy = PolicyConfiguration(inputs: Set(inputs.keys), outputs: Set(outputs.keys),
-                                          timing: timing, soc: soc)
+                                          timing: timing, soc: soc, precharge: Self.rules(precharge, adc: adc))
         self.adc = adc
         self.hardwareWatchdog = hardwareWatchdog
         self.paths = paths
+        self.precharge = precharge
+    }
+
+    /// The policy's precharge rules: sensed when the ADC reads the bus, timed otherwise.
+    public static func rules(_ settings: PrechargeSettings, adc: ADCSettings) -> PrechargeRules {
+        var rules = PrechargeRules()
+        rules.enabled = settings.enabled
+        if adc.enabled, adc.ads1115.channel(for: .busVoltage) != nil {
+            let pack: PrechargeRules.PackVoltage = adc.ads1115.channel(for: .packVoltage) != nil
+                ? .measured : .nominal(volts: settings.packVoltageV ?? 0)
+            rules.completion = .busVoltage(targetPercent: settings.targetPercent, pack: pack)
+        } else {
+            rules.completion = .timer(milliseconds: settings.timeMs)
+        }
+        rules.timeoutMs = settings.timeoutMs
+        rules.overlapMs = settings.overlapMs
+        rules.maxAttempts = settings.maxAttempts
+        rules.attemptWindowS = settings.attemptWindowS
+        return rules
     }
 
     public var timing: PolicyTiming { policy.timing }

@@ -67,6 +67,17 @@ public enum TimingBounds {
     public static let watchdogPetIntervalMs = 100...60_000
 }
 
+/// Bounds for the `precharge` section.
+public enum PrechargeBounds {
+    public static let targetPercent = 50.0...99.0
+    public static let timeMs = 20...30_000
+    public static let timeoutMs = 100...60_000
+    public static let overlapMs = 0...5000
+    public static let maxAttempts = 1...20
+    public static let attemptWindowS = 10...3600
+    public static let packVoltageV = 6.0...60.0
+}
+
 /// Bounds for the `adc` section: outside them a value is a typo or a wiring mistake, not a setting.
 public enum ADCBounds {
     /// The ADS1115's supply range.
@@ -181,7 +192,7 @@ private struct Reader {
     // MARK: The document
 
     mutating func document(_ root: Node) -> PackGuardConfiguration? {
-        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths"]
+        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "precharge"]
         guard let entries = mapping(root, "", allowed: top) else { return nil }
         if let (_, node) = entries["configVersion"], node.int != 1 {
             fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
@@ -204,8 +215,9 @@ private struct Reader {
         let watchdog = watchdog(entries["watchdog"]?.value)
         let paths = paths(entries["paths"]?.value)
         checkSamplingFitsTheDeadline(adc: adc, timing: timing, adcNode: entries["adc"]?.value)
+        let precharge = precharge(entries["precharge"]?.value, outputs: outputs, adc: adc)
         return PackGuardConfiguration(source: file, inputs: inputs, outputs: outputs, timing: timing, soc: soc,
-                                      adc: adc, hardwareWatchdog: watchdog, paths: paths)
+                                      adc: adc, hardwareWatchdog: watchdog, paths: paths, precharge: precharge)
     }
 
     /// A sample converts every used ADS1115 input inside one control step: at its worst it must
@@ -445,8 +457,7 @@ private struct Reader {
                 isUsable = false
             }
             // The rest is read even when the signal is wrong, so that every error is reported at once.
-            var channel = ADS1115Configuration.orionJr2Channels.first { $0.signal == (signal ?? .soc) }
-                ?? ADS1115Configuration.orionJr2Channels[0]
+            var channel = ADS1115Configuration.template(for: signal ?? .soc)
             channel.channel = index
             channel.dividerRatio = double(c, "dividerRatio", path, default: channel.dividerRatio, in: ADCBounds.dividerRatio)
             channel.calibrationOffsetVolts = double(c, "calibrationOffsetVolts", path, default: channel.calibrationOffsetVolts,
@@ -507,6 +518,39 @@ private struct Reader {
                  "\(watchdog.timeoutS) s must be at least twice watchdog.hardware.petIntervalMs (\(watchdog.petIntervalMs) ms), or one late pet resets the board")
         }
         return watchdog
+    }
+
+    mutating func precharge(_ node: Node?, outputs: [OutputSignal: OutputLineConfiguration], adc: ADCSettings) -> PrechargeSettings {
+        var settings = PrechargeSettings()
+        let keys = ["enabled", "targetPercent", "timeMs", "timeoutMs", "overlapMs", "maxAttempts", "attemptWindowS", "packVoltageV"]
+        guard let node, let e = mapping(node, "precharge", allowed: keys) else { return settings }
+        let p = "precharge"
+        settings.enabled = bool(e, "enabled", p, default: false) ?? false
+        settings.targetPercent = double(e, "targetPercent", p, default: settings.targetPercent, in: PrechargeBounds.targetPercent)
+        settings.timeMs = int(e, "timeMs", p, default: settings.timeMs, in: PrechargeBounds.timeMs, unit: "milliseconds")
+        settings.timeoutMs = int(e, "timeoutMs", p, default: settings.timeoutMs, in: PrechargeBounds.timeoutMs, unit: "milliseconds")
+        settings.overlapMs = int(e, "overlapMs", p, default: settings.overlapMs, in: PrechargeBounds.overlapMs, unit: "milliseconds")
+        settings.maxAttempts = int(e, "maxAttempts", p, default: settings.maxAttempts, in: PrechargeBounds.maxAttempts, unit: "sequences")
+        settings.attemptWindowS = int(e, "attemptWindowS", p, default: settings.attemptWindowS, in: PrechargeBounds.attemptWindowS, unit: "seconds")
+        if e["packVoltageV"] != nil {
+            settings.packVoltageV = double(e, "packVoltageV", p, default: 0, in: PrechargeBounds.packVoltageV)
+        }
+        guard settings.enabled else { return settings }
+        if outputs[.prechargeRelay] == nil {
+            fail(e["enabled"]?.value ?? node, "precharge.enabled", "the precharge needs its relay: wire outputs.prechargeRelay (the relay that switches the precharge resistor)")
+        }
+        let sensed = adc.enabled && adc.ads1115.channel(for: .busVoltage) != nil
+        if !adc.enabled && adc.ads1115.channel(for: .busVoltage) != nil {
+            fail(e["enabled"]?.value ?? node, "precharge.enabled", "an ADS1115 input carries busVoltage but adc.enabled is false: set adc.enabled: true to sense the precharge, or remove the input to precharge on timeMs")
+        }
+        if sensed && adc.ads1115.channel(for: .packVoltage) == nil && settings.packVoltageV == nil {
+            fail(e["enabled"]?.value ?? node, "precharge.packVoltageV", "a sensed precharge compares the bus with the pack: give precharge.packVoltageV (the pack's nominal volts) or an ADS1115 input with signal: packVoltage")
+        }
+        if !sensed && settings.timeoutMs < settings.timeMs + settings.overlapMs {
+            fail(e["timeoutMs"]?.value ?? node, "precharge.timeoutMs",
+                 "\(settings.timeoutMs) ms must be at least precharge.timeMs + precharge.overlapMs (\(settings.timeMs) + \(settings.overlapMs) ms), or every timed precharge fails")
+        }
+        return settings
     }
 
     mutating func paths(_ node: Node?) -> PathSettings {

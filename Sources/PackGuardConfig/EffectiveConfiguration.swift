@@ -47,6 +47,16 @@ extension PackGuardConfiguration {
         ]
         lines += adcLines
         lines += [
+            "precharge:",
+            "  enabled: \(precharge.enabled)",
+            "  targetPercent: \(precharge.targetPercent)",
+            "  timeMs: \(precharge.timeMs)",
+            "  timeoutMs: \(precharge.timeoutMs)",
+            "  overlapMs: \(precharge.overlapMs)",
+            "  maxAttempts: \(precharge.maxAttempts)",
+            "  attemptWindowS: \(precharge.attemptWindowS)",
+        ] + (precharge.packVoltageV.map { ["  packVoltageV: \($0)"] } ?? [])
+        lines += [
             "watchdog:",
             "  hardware:",
             "    enabled: \(hardwareWatchdog.enabled)",
@@ -83,7 +93,7 @@ extension PackGuardConfiguration {
             }
             let scale = channel.scale
             lines += [
-                "    AIN\(input):  # \(channel.signal.displayName), BMS pin \(channel.signal.orionPin)",
+                "    AIN\(input):  # \(channel.signal.displayName), \(channel.signal.source)",
                 "      signal: \(channel.signal.rawValue)",
                 "      dividerRatio: \(channel.dividerRatio)",
                 "      calibrationOffsetVolts: \(channel.calibrationOffsetVolts)",

@@ -140,7 +140,7 @@ enum AdcText {
 
     static func line(_ detail: ADCChannelDetail, verdict: AnalogReading, medianWindow: Int) -> String {
         let channel = detail.configuration
-        let name = "AIN\(channel.channel) \(channel.signal.rawValue) (BMS pin \(channel.signal.orionPin))".padding(32)
+        let name = "AIN\(channel.channel) \(channel.signal.rawValue) (\(channel.signal.source))".padding(32)
         let measured: String
         switch detail.result {
         case .measured(let m):

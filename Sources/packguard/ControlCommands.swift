@@ -151,6 +151,7 @@ enum StatusText {
         lines.append("faults: " + (s.faults.isEmpty ? "none" : s.faults.map { "\($0.description)\($0.latched ? " [latched: packguard reset]" : "")" }.joined(separator: "; ")))
         if s.forceOff { lines.append("force-off: ON (packguard force-off off to release)") }
         if s.balancing.active { lines.append("balancing: on for \(s.balancing.elapsedS ?? 0) s, ends in \(s.balancing.remainingS ?? 0) s") }
+        if let precharge = s.precharge { lines.append(precharge.summary) }
         for (name, analog) in [("SOC", s.soc), ("charge current limit", s.chargeCurrentLimit), ("discharge current limit", s.dischargeCurrentLimit)] {
             guard let analog else { continue }
             lines.append(analog.valid ? "\(name): \(analog.value.map { String(Int($0.rounded())) } ?? "?") \(analog.unit)"
@@ -171,3 +172,4 @@ enum StatusText {
 extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }
+

@@ -14,8 +14,10 @@ public enum AnalogSetupError: Error, CustomStringConvertible {
 }
 
 extension AnalogInputs {
-    /// What a simulated BMS drives: SOC 80 %, charge and discharge limits 50 A.
-    public static let simulatedValues: [AnalogSignal: Double] = [.soc: 80, .chargeLimit: 50, .dischargeLimit: 50]
+    /// What a simulated BMS drives: SOC 80 %, charge and discharge limits 50 A; a 51.2 V pack
+    /// with its bus already charged.
+    public static let simulatedValues: [AnalogSignal: Double] = [.soc: 80, .chargeLimit: 50, .dischargeLimit: 50,
+                                                                 .busVoltage: 51.2, .packVoltage: 51.2]
 
     /// A simulated ADS1115 at the configured address whose inputs carry `simulatedValues` through each
     /// channel's scale, calibration and divider, so that a correct chain reads them back. Its conversions

@@ -172,10 +172,19 @@ public final class Controller: @unchecked Sendable {
         lastReadings = input.readings
         if var analog {
             let time = UInt64(max(0, now.nanoseconds))
-            if analog.sampler.isSampleDue(now: time) { analog.sampler.sample(now: time) }
+            if analog.sampler.isSampleDue(now: time) {
+                analog.sampler.sample(now: time)
+            } else if policy.isPrecharging {
+                // A sensed precharge follows the bus at every step, between the regular samples.
+                analog.sampler.sample(now: time, only: Self.prechargeSignals)
+            }
             switch analog.sampler.reading(of: .soc, now: time) {
             case .valid(let value, _, _): input.soc = .percent(min(100, max(0, value)))
             case .invalid(let reason): input.soc = .invalid(reason)
+            }
+            if configuration.policy.precharge.enabled {
+                input.busVoltage = voltage(.busVoltage, analog: analog, now: time)
+                input.packVoltage = voltage(.packVoltage, analog: analog, now: time)
             }
             self.analog = analog
         }
@@ -222,6 +231,17 @@ public final class Controller: @unchecked Sendable {
         if result.healthy { petWatchdogs(now: now) }
         publish(result, now: now)
         return result
+    }
+
+    private static let prechargeSignals: Set<AnalogSignal> = [.busVoltage, .packVoltage]
+
+    /// A precharge voltage, or nil when no input carries it.
+    private func voltage(_ signal: AnalogSignal, analog: AnalogInputs, now: UInt64) -> VoltageSample? {
+        guard analog.sampler.configuration.channel(for: signal) != nil else { return nil }
+        switch analog.sampler.reading(of: signal, now: now) {
+        case .valid(let value, _, _): return .volts(value)
+        case .invalid(let reason): return .invalid(reason)
+        }
     }
 
     /// Queues an operator command for the next step; force-off is persisted first.
@@ -435,11 +455,25 @@ public final class Controller: @unchecked Sendable {
             state: policy.state.rawValue, backend: backendDescription, configuration: configuration.source,
             uptimeS: (now - (startedAt ?? now)).milliseconds / 1000, steps: stepCount,
             inputs: inputs, outputs: outputs, faults: faults, forceOff: policy.isForcedOff, balancing: balancing,
-            soc: analogReport(.soc, now: now), chargeCurrentLimit: analogReport(.chargeLimit, now: now),
+            soc: analogReport(.soc, now: now), precharge: prechargeReport(now: now),
+            chargeCurrentLimit: analogReport(.chargeLimit, now: now),
             dischargeCurrentLimit: analogReport(.dischargeLimit, now: now),
             watchdogs: .init(loopDeadlineMs: configuration.timing.loopDeadlineMs, internalTrips: trips,
                              systemd: systemd, hardware: watchdog?.description ?? "not used"),
             events: events.last(20))
+    }
+
+    private func prechargeReport(now: Instant) -> StatusReport.Precharge? {
+        guard configuration.policy.precharge.enabled else { return nil }
+        let (state, since): (String, Instant?) = switch policy.prechargeState {
+        case .idle: ("idle", nil)
+        case .charging(let since): ("charging", since)
+        case .overlapping(let since): ("overlapping", since)
+        case .failed: ("failed", nil)
+        }
+        let completion = if case .timer = configuration.policy.precharge.completion { "timer" } else { "busVoltage" }
+        return .init(state: state, elapsedMs: since.map { (now - $0).milliseconds }, completion: completion,
+                     busVoltage: analogReport(.busVoltage, now: now), packVoltage: analogReport(.packVoltage, now: now))
     }
 
     private func analogReport(_ signal: AnalogSignal, now: Instant) -> StatusReport.Analog? {

@@ -34,6 +34,18 @@ public struct StatusReport: Sendable, Equatable, Codable {
         public var reason: String?
     }
 
+    /// Present when `precharge.enabled`.
+    public struct Precharge: Sendable, Equatable, Codable {
+        /// "idle", "charging", "overlapping" or "failed".
+        public var state: String
+        /// How long the running sequence has taken.
+        public var elapsedMs: Int64?
+        /// "busVoltage" (sensed) or "timer".
+        public var completion: String
+        public var busVoltage: Analog?
+        public var packVoltage: Analog?
+    }
+
     public struct Watchdogs: Sendable, Equatable, Codable {
         public var loopDeadlineMs: Int
         public var internalTrips: Int
@@ -52,6 +64,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var forceOff: Bool
     public var balancing: Balancing
     public var soc: Analog?
+    public var precharge: Precharge?
     public var chargeCurrentLimit: Analog?
     public var dischargeCurrentLimit: Analog?
     public var watchdogs: Watchdogs
@@ -66,6 +79,24 @@ public struct StatusReport: Sendable, Equatable, Codable {
         if balancing.active { text += ", balancing" }
         if !faults.isEmpty { text += "; faults: " + faults.map(\.code).joined(separator: ", ") }
         if let soc, let value = soc.value, soc.valid { text += "; SOC \(Int(value.rounded())) %" }
+        return text
+    }
+}
+
+extension StatusReport.Precharge {
+    /// "precharge: charging for 120 ms (busVoltage), bus 31.2 V of pack 51.2 V", for `status` and `simulate`.
+    public var summary: String {
+        var text = "precharge: \(state)"
+        if let elapsedMs { text += " for \(elapsedMs) ms" }
+        text += " (\(completion))"
+        func volts(_ analog: StatusReport.Analog?) -> String? {
+            guard let analog else { return nil }
+            guard analog.valid, let value = analog.value else { return "invalid (\(analog.reason ?? "?"))" }
+            let tenths = Int((value * 10).rounded())
+            return "\(tenths / 10).\(abs(tenths % 10)) V"
+        }
+        if let bus = volts(busVoltage) { text += ", bus \(bus)" }
+        if let pack = volts(packVoltage) { text += " of pack \(pack)" }
         return text
     }
 }
