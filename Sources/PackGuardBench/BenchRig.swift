@@ -25,6 +25,14 @@ public final class BenchRig {
     public var failedContactors: Set<Contactor> = []
     private var readErrorsUntilCleared = false
 
+    /// The inverter behind the discharge contactor, charged through the precharge resistor.
+    public let inverter: InverterModel
+    /// Its input capacitors' voltage now, and since when the model has run.
+    public private(set) var busVolts = 0.0
+    private var busUpdatedAt: Instant?
+    /// An injected short across the inverter's input: the bus stays at 0 V.
+    public var busShorted = false
+
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
     }
@@ -34,6 +42,7 @@ public final class BenchRig {
         var configuration = base
         try overrides.apply(to: &configuration)
         simulatedContactors = overrides.simulatedContactors
+        inverter = overrides.inverter ?? InverterModel()
         if overrides.simulatedContactors {
             for (contactor, line) in [(Contactor.charge, "GPIO24"), (.discharge, "GPIO25")]
             where configuration.inputs[contactor.feedback] == nil {
@@ -96,11 +105,42 @@ public final class BenchRig {
         gpio.drive(name, pullsTo == physicalHigh ? .floating : (physicalHigh ? .high : .low))
     }
 
-    /// The state of charge the BMS reports on pin 11, as a voltage at the ADS1115 input.
+    /// The state of charge the BMS reports on pin 11, as a voltage at the ADS1115 input (the current
+    /// limits read 50 A; the voltages follow the inverter model).
     public func setSoc(_ percent: Double) {
-        for channel in configuration.adc.ads1115.channels {
+        for channel in configuration.adc.ads1115.channels where ![.busVoltage, .packVoltage].contains(channel.signal) {
             let value = channel.signal == .soc ? percent : 50
             adc.setInputVolts(channel.adsPinVolts(forValue: value), channel: channel.channel)
+        }
+        updateInverter()
+    }
+
+    /// The pack's voltage in the bench: the configured nominal one, or 51.2 V.
+    public var packVolts: Double { configuration.precharge.packVoltageV ?? 51.2 }
+
+    /// Moves the inverter model to now: the bus follows the pack through the precharge resistor
+    /// while only the precharge relay is closed, is the pack while the discharge contactor is
+    /// closed, and bleeds down while both are open; a short holds it at 0 V. Then the ADS1115
+    /// inputs carrying the bus and pack voltages read them.
+    private func updateInverter() {
+        let now = self.now
+        let elapsed = busUpdatedAt.map { Double((now - $0).nanoseconds) / 1e9 } ?? 0
+        busUpdatedAt = now
+        if busShorted {
+            busVolts = 0
+        } else if level(of: .dischargeRelay) == .active {
+            busVolts = packVolts
+        } else if level(of: .prechargeRelay) == .active {
+            busVolts += (packVolts - busVolts) * (1 - exp(-elapsed / inverter.tauSeconds))
+        } else {
+            busVolts *= exp(-elapsed / inverter.bleedTauS)
+        }
+        for channel in configuration.adc.ads1115.channels {
+            switch channel.signal {
+            case .busVoltage: adc.setInputVolts(channel.adsPinVolts(forValue: busVolts), channel: channel.channel)
+            case .packVoltage: adc.setInputVolts(channel.adsPinVolts(forValue: packVolts), channel: channel.channel)
+            default: break
+            }
         }
     }
 
@@ -125,6 +165,7 @@ public final class BenchRig {
         case .adcIOError: adc.inject(.ioError)
         case .adcStuckBusy: adc.inject(.stuckBusy)
         case .adcFrozen: adc.inject(.frozen)
+        case .busShort: busShorted = true
         }
     }
 
@@ -133,6 +174,7 @@ public final class BenchRig {
         gpio.dropEvents(false)
         weldedContactors.removeAll()
         failedContactors.removeAll()
+        busShorted = false
         adc.clearAllFaults()
     }
 
@@ -182,6 +224,7 @@ public final class BenchRig {
     public func settle() {
         guard !stopped else { return }
         for _ in 0..<4 {
+            updateInverter()
             if readErrorsUntilCleared { gpio.failNextRead() }
             do {
                 try controller.step(now: now)

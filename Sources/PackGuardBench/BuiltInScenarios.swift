@@ -494,5 +494,98 @@ steps:
   - set: { dischargeEnable: asserted }
   - expect: { chargeRelay: closed, dischargeRelay: closed, within: minOffMs + qualifyMs + 10 }
 """#),
+        ("22-precharge-sensed.yaml", #"""
+name: precharge into an inverter, sensed
+description: >
+  With precharge enabled and the bus voltage sensed on AIN3, a qualified Discharge Enable first closes the
+  precharge relay; the discharge relay closes only once the bus reaches targetPercent of the pack (5 mF through
+  10 ohm: tau 50 ms, 95 % after about 150 ms), and the precharge relay opens overlapMs later. The charge relay
+  does not precharge.
+configuration:
+  precharge: { enabled: true, targetPercent: 95, overlapMs: 100, packVoltageV: 51.2 }
+  inverter: { capacitanceMf: 5, resistorOhms: 10 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { chargeRelay: closed, prechargeRelay: closed, dischargeRelay: open }
+  - expectEvent: "precharge relay closed: Discharge Enable (BMS pin 3) asserted"
+  - expect: { dischargeRelay: open, for: 100 }
+  - expect: { dischargeRelay: closed, within: startupHoldMs + qualifyMs + 300 }
+  - expectEvent: "discharge relay closed: bus at"
+  - expect: { prechargeRelay: open }
+  - expectEvent: "precharge relay opened: discharge relay closed 100 ms ago"
+  - expect: { dischargeRelay: closed, prechargeRelay: open, for: 10000 }
+"""#),
+        ("23-precharge-timer.yaml", #"""
+name: precharge on a timer, no bus sensing
+description: >
+  Without a bus voltage input the precharge lasts timeMs, then the discharge relay closes: the way most
+  controllers precharge, and what PackGuard does when AIN3 is not wired.
+configuration:
+  precharge: { enabled: true, sensing: timer, timeMs: 400, overlapMs: 100, timeoutMs: 1000 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { prechargeRelay: closed, dischargeRelay: open }
+  - expect: { dischargeRelay: open, for: 380 }
+  - expect: { dischargeRelay: closed, within: startupHoldMs + qualifyMs + 420 }
+  - expectEvent: "discharge relay closed: precharged for 400 ms (timer, no bus voltage sensing)"
+  - expect: { prechargeRelay: open, within: startupHoldMs + qualifyMs + 530 }
+"""#),
+        ("24-precharge-short.yaml", #"""
+name: precharge into a shorted bus
+description: >
+  A bus that never charges (a short, a failed resistor, or a load already on it) opens the precharge relay at
+  timeoutMs, latches prechargeFailed and keeps the discharge relay open until a reset; the precharge relay is
+  never held past the timeout, and charging is not affected.
+configuration:
+  precharge: { enabled: true, timeoutMs: 2000, packVoltageV: 51.2 }
+steps:
+  - fault: busShort
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { prechargeRelay: closed, dischargeRelay: open }
+  - expect: { prechargeRelay: closed, for: 1950 }
+  - expect: { prechargeRelay: open, within: startupHoldMs + qualifyMs + 2060 }
+  - expectFault: prechargeFailed
+  - expectEvent: "precharge failed: not complete after 2 s: bus at 0.0 V"
+  - expect: { dischargeRelay: open, prechargeRelay: open, for: 60000 }
+  - expect: { chargeRelay: closed }
+  - clearFaults: true
+  - command: reset
+  - expectNoFault: prechargeFailed
+  - expect: { prechargeRelay: closed, within: qualifyMs + 20 }
+  - expect: { dischargeRelay: closed, within: qualifyMs + 500 }
+  - expectEvent: "discharge relay closed: bus at"
+"""#),
+        ("25-precharge-release-mid-sequence.yaml", #"""
+name: Discharge Enable released mid-precharge
+description: >
+  Anything that would open the discharge relay during the sequence opens the precharge relay in the same
+  step; an interrupted sequence is not a failure, but every sequence counts towards maxAttempts within
+  attemptWindowS, after which prechargeFailed latches (a resistor driven again and again overheats).
+configuration:
+  precharge: { enabled: true, maxAttempts: 2, attemptWindowS: 600, packVoltageV: 51.2 }
+  inverter: { capacitanceMf: 20, resistorOhms: 20 }
+  timing: { minOffMs: 100 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { prechargeRelay: closed, dischargeRelay: open }
+  - wait: 100
+  - set: { dischargeEnable: released }
+  - expect: { prechargeRelay: open, dischargeRelay: open }
+  - expectEvent: "precharge relay opened: Discharge Enable (BMS pin 3) released"
+  - expectNoFault: prechargeFailed
+  - set: { dischargeEnable: asserted }
+  - expect: { prechargeRelay: closed, within: qualifyMs + 10 }
+  - set: { dischargeEnable: released }
+  - expect: { prechargeRelay: open }
+  - set: { dischargeEnable: asserted }
+  - wait: qualifyMs + 10
+  - expectFault: prechargeFailed
+  - expectEvent: "2 precharges within 600 s (maxAttempts 2)"
+  - expect: { prechargeRelay: open, dischargeRelay: open, for: 30000 }
+"""#),
     ]
 }

@@ -1,3 +1,4 @@
+import PackGuardADC
 import PackGuardConfig
 import PackGuardCore
 
@@ -145,7 +146,53 @@ extension ConfigurationOverrides {
                 throw ScenarioError(source: source, line: nil, column: nil, message: "lines: '\(key)' is not an input or output signal")
             }
         }
+        try applyPrecharge(to: &configuration, base: base, source: source)
         configuration.policy.inputs = Set(configuration.inputs.keys)
         configuration.policy.outputs = Set(configuration.outputs.keys)
+        // The policy's precharge rules follow the ADC wiring, which the changes above may have altered.
+        configuration.policy.precharge = PackGuardConfiguration.rules(configuration.precharge, adc: configuration.adc)
+    }
+
+    /// The line and ADS1115 input the bench wires for a precharge (hardware/precharge.md).
+    public static let benchPrechargeRelayLine = "GPIO19"
+
+    private func applyPrecharge(to configuration: inout PackGuardConfiguration, base: PackGuardConfiguration,
+                                source: String) throws(ScenarioError) {
+        guard !precharge.isEmpty else { return }
+        var settings = configuration.precharge
+        var sensed = true
+        for (key, override) in precharge.sorted(by: { $0.key < $1.key }) {
+            switch (key, override) {
+            case ("enabled", .flag(let on)): settings.enabled = on
+            case ("sensing", .word(let word)): sensed = word == "busVoltage"
+            case ("targetPercent", .number(let q)): settings.targetPercent = try q.value(in: base, source: source)
+            case ("packVoltageV", .number(let q)): settings.packVoltageV = try q.value(in: base, source: source)
+            case (_, .number(let q)):
+                let value = Int(try q.value(in: base, source: source).rounded())
+                switch key {
+                case "timeMs": settings.timeMs = value
+                case "timeoutMs": settings.timeoutMs = value
+                case "overlapMs": settings.overlapMs = value
+                case "maxAttempts": settings.maxAttempts = value
+                case "attemptWindowS": settings.attemptWindowS = value
+                default: throw ScenarioError(source: source, line: q.line, column: nil, message: "unknown precharge key '\(key)'")
+                }
+            default: throw ScenarioError(source: source, line: nil, column: nil, message: "cannot set precharge.\(key) to \(override)")
+            }
+        }
+        if settings.enabled {
+            if configuration.outputs[.prechargeRelay] == nil {
+                configuration.outputs[.prechargeRelay] = OutputLineConfiguration(locator: .name(Self.benchPrechargeRelayLine), activeLow: false)
+            }
+            if sensed {
+                configuration.adc.enabled = true
+                if configuration.adc.ads1115.channel(for: .busVoltage) == nil {
+                    configuration.adc.ads1115.channels.removeAll { $0.channel == 3 }
+                    configuration.adc.ads1115.channels.append(ADS1115Configuration.template(for: .busVoltage))
+                }
+                if settings.packVoltageV == nil { settings.packVoltageV = 51.2 }
+            }
+        }
+        configuration.precharge = settings
     }
 }

@@ -18,16 +18,60 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var simulatedContactors = false
     /// Signals moved to another line (by name), e.g. `chargeRelay: GPIO5`: for `reload:` steps.
     public var lines: [String: String] = [:]
+    /// `precharge` keys; with `enabled: true` the bench also wires the precharge relay (GPIO19) and,
+    /// unless `sensing: timer`, the bus voltage on AIN3.
+    public var precharge: [String: SocOverride] = [:]
+    /// The simulated inverter behind the discharge contactor.
+    public var inverter: InverterModel?
 
     public init() {}
 
-    public var isEmpty: Bool { timing.isEmpty && soc.isEmpty && !simulatedContactors && lines.isEmpty }
+    public var isEmpty: Bool {
+        timing.isEmpty && soc.isEmpty && !simulatedContactors && lines.isEmpty && precharge.isEmpty && inverter == nil
+    }
+}
+
+extension ConfigurationOverrides {
+    /// "timing.qualifyMs = 800, precharge.enabled = true, chargeRelay on GPIO5", for reports.
+    public var summary: String {
+        func text(_ value: SocOverride) -> String {
+            switch value {
+            case .number(let q): "\(q)"
+            case .flag(let b): "\(b)"
+            case .action(let a): a.rawValue
+            case .word(let w): w
+            }
+        }
+        var parts = timing.sorted { $0.key < $1.key }.map { "timing.\($0.key) = \($0.value)" }
+        parts += soc.sorted { $0.key < $1.key }.map { "soc.\($0.key) = \(text($0.value))" }
+        parts += precharge.sorted { $0.key < $1.key }.map { "precharge.\($0.key) = \(text($0.value))" }
+        if let inverter {
+            parts.append("inverter \(inverter.capacitanceMf) mF through \(inverter.resistorOhms) Ω")
+        }
+        parts += lines.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" }
+        if simulatedContactors { parts.append("simulated contactor feedback on GPIO24/GPIO25") }
+        return parts.joined(separator: ", ")
+    }
 }
 
 public enum SocOverride: Sendable, Equatable {
     case number(Quantity)
     case flag(Bool)
     case action(SocFaultAction)
+    case word(String)
+}
+
+/// An inverter's input capacitance behind the discharge contactor, charged through the precharge
+/// resistor: the bus voltage follows V_pack·(1 − e^(−t/RC)).
+public struct InverterModel: Sendable, Equatable {
+    public var capacitanceMf = 5.0
+    public var resistorOhms = 10.0
+    /// The bus voltage decays through the inverter's bleed resistors with this time constant.
+    public var bleedTauS = 30.0
+
+    public init() {}
+
+    public var tauSeconds: Double { capacitanceMf / 1000 * resistorOhms }
 }
 
 /// A number written directly or as an expression over configuration values, such as
@@ -87,4 +131,5 @@ public enum BenchFault: String, CaseIterable, Sendable, Equatable {
     case adcIOError
     case adcStuckBusy       // conversions never complete
     case adcFrozen          // the ADS1115 returns its last value forever
+    case busShort           // the inverter's input is shorted: the bus stays at 0 V
 }

@@ -70,7 +70,7 @@ private struct StepReader {
 
     func overrides(_ node: Node, reload: Bool = false) throws(ScenarioError) -> ConfigurationOverrides {
         var overrides = ConfigurationOverrides()
-        let sections = reload ? ["timing", "soc", "lines"] : ["timing", "soc", "simulatedContactors"]
+        let sections = reload ? ["timing", "soc", "lines", "precharge"] : ["timing", "soc", "simulatedContactors", "precharge", "inverter"]
         for (key, _, value) in try entries(node, allowed: sections, what: reload ? "reload" : "configuration") {
             switch key {
             case "lines":
@@ -97,6 +97,32 @@ private struct StepReader {
                     default: overrides.soc[name] = .number(try quantity(v, "soc.\(name)"))
                     }
                 }
+            case "precharge":
+                let keys = ["enabled", "sensing", "targetPercent", "timeMs", "timeoutMs", "overlapMs", "maxAttempts",
+                            "attemptWindowS", "packVoltageV"]
+                for (name, _, v) in try entries(value, allowed: keys, what: "configuration.precharge") {
+                    switch name {
+                    case "enabled": overrides.precharge[name] = .flag(try flag(v, "precharge.enabled"))
+                    case "sensing":
+                        let word = try text(v, "precharge.sensing")
+                        guard ["busVoltage", "timer"].contains(word) else { throw fail(v, "precharge.sensing must be busVoltage or timer") }
+                        overrides.precharge[name] = .word(word)
+                    default: overrides.precharge[name] = .number(try quantity(v, "precharge.\(name)"))
+                    }
+                }
+            case "inverter":
+                var model = InverterModel()
+                for (name, _, v) in try entries(value, allowed: ["capacitanceMf", "resistorOhms", "bleedTauS"], what: "configuration.inverter") {
+                    guard let number = Double(try text(v, "inverter.\(name)")), number > 0 else {
+                        throw fail(v, "inverter.\(name) must be a positive number")
+                    }
+                    switch name {
+                    case "capacitanceMf": model.capacitanceMf = number
+                    case "resistorOhms": model.resistorOhms = number
+                    default: model.bleedTauS = number
+                    }
+                }
+                overrides.inverter = model
             default:
                 overrides.simulatedContactors = try flag(value, "simulatedContactors")
             }

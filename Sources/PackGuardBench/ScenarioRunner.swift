@@ -183,7 +183,7 @@ func describe(_ action: ScenarioStep.Action) -> String {
         case .forceOff(let on): "operator force-off \(on ? "on" : "off")"
         }
     case .signal(let name): "send \(name)"
-    case .reload(let changes): "reload (SIGHUP) with " + describe(changes)
+    case .reload(let changes): "reload (SIGHUP) with " + (changes.isEmpty ? "no changes" : changes.summary)
     case .expectOutputs(let outputs, let within, let holdFor):
         "expect " + outputs.map { "\($0.0.rawValue) \(describe($0.1, output: true))" }.joined(separator: ", ")
             + (within.map { " within \($0) ms" } ?? "") + (holdFor.map { " for \($0) ms" } ?? "")
@@ -191,13 +191,6 @@ func describe(_ action: ScenarioStep.Action) -> String {
     case .expectFault(let code, let present): present ? "expect fault \(code)" : "expect no fault \(code)"
     case .expectEvent(let text): "expect event \"\(text)\""
     }
-}
-
-func describe(_ changes: ConfigurationOverrides) -> String {
-    let parts = changes.timing.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-        + changes.soc.sorted { $0.key < $1.key }.map { "soc.\($0.key)" }
-        + changes.lines.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" }
-    return parts.isEmpty ? "no changes" : parts.joined(separator: ", ")
 }
 
 func formatMs(_ interval: Interval) -> String {

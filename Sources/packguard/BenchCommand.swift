@@ -82,24 +82,11 @@ struct BenchCommand: ParsableCommand {
         print("\(mark) \(scenario.name) (\(scenario.source); \(outcome.simulatedMs) ms simulated in \(outcome.wallMs) ms)")
         if let setup = outcome.setupError { print("  setup failed: \(setup)") }
         if !scenario.overrides.isEmpty && !quiet {
-            print("  configuration changed by the scenario: \(describe(scenario.overrides))")
+            print("  configuration changed by the scenario: \(scenario.overrides.summary)")
         }
         for step in outcome.steps where !quiet || !step.passed {
             print("  \(step.passed ? "ok  " : "FAIL") line \(step.line): \(step.description)\(step.detail.isEmpty ? "" : " — \(step.detail)")")
         }
-    }
-
-    private func describe(_ overrides: ConfigurationOverrides) -> String {
-        var parts = overrides.timing.sorted { $0.key < $1.key }.map { "timing.\($0.key) = \($0.value)" }
-        parts += overrides.soc.sorted { $0.key < $1.key }.map { key, value in
-            switch value {
-            case .number(let q): "soc.\(key) = \(q)"
-            case .flag(let b): "soc.\(key) = \(b)"
-            case .action(let a): "soc.\(key) = \(a.rawValue)"
-            }
-        }
-        if overrides.simulatedContactors { parts.append("simulated contactor feedback on GPIO24/GPIO25") }
-        return parts.joined(separator: ", ")
     }
 }
 

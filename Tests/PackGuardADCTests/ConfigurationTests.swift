@@ -21,7 +21,7 @@ struct ConfigurationTests {
         #expect(configuration.channels.map(\.signal) == [.soc, .chargeLimit, .dischargeLimit])
         #expect(configuration.channel(for: .soc)?.plausibleUnits == -2...102)
         #expect(configuration.channel(for: .dischargeLimit)?.plausibleUnits == 0...105)
-        #expect(AnalogSignal.allCases.map(\.orionPin) == [11, 13, 14])
+        #expect(AnalogSignal.allCases.map(\.orionPin) == [11, 13, 14, nil, nil], "bus and pack voltage are PackGuard's own dividers")
     }
 
     @Test("the 15 kΩ / 20 kΩ divider keeps 5 V + 5 % within the ADS1115's input range GND…VDD")

@@ -16,6 +16,7 @@ private func makeSampler(
             case .soc: soc
             case .chargeLimit: charge
             case .dischargeLimit: discharge
+            case .busVoltage, .packVoltage: 48
             }
         chip.setInputVolts(channel.adsPinVolts(forValue: value), channel: channel.channel)
     }
@@ -136,7 +137,7 @@ struct SamplerTests {
         sampler.sample(now: 0)
         chip.inject(fault)
         sampler.sample(now: 1000 * millisecond)
-        for signal in AnalogSignal.allCases {
+        for signal in sampler.configuration.channels.map(\.signal) {
             let text = try #require(reason(sampler.reading(of: signal, now: 1000 * millisecond)), "\(fault) \(signal)")
             #expect(text.hasPrefix("ADC read failed: "))
             #expect(text.contains("0x48") && text.contains("/dev/i2c-1"))

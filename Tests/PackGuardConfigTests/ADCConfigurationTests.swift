@@ -116,7 +116,7 @@ struct ADCConfigurationTests {
         ("  channels:\n    AIN1: { signal: chargeLimit }\n    ain0: { signal: soc }\n", "adc.channels.ain0",
          "did you mean 'AIN0'?", 10),
         ("  channels:\n    AIN0: { signal: sco }\n", "adc.channels.AIN0.signal",
-         "expected one of soc, chargeLimit, dischargeLimit, unused, got 'sco' (did you mean 'soc'?)", 9),
+         "expected one of soc, chargeLimit, dischargeLimit, busVoltage, packVoltage, unused, got 'sco' (did you mean 'soc'?)", 9),
         ("  channels:\n    AIN0: { unit: V }\n", "adc.channels.AIN0.signal", "required", 9),
         ("  channels:\n    AIN0: { signal: soc, dividerRatoi: 0.5 }\n", "adc.channels.AIN0.dividerRatoi",
          "did you mean 'dividerRatio'?", 9),

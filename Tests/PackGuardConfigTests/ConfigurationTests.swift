@@ -244,3 +244,55 @@ struct ConfigurationChangeTests {
         #expect(!changes.contains { $0.key.hasPrefix("inputs.") && $0.needsRestart })
     }
 }
+
+@Suite("The precharge section")
+struct PrechargeConfigurationTests {
+    let relay = minimalYAML.replacingOccurrences(of: "  dischargeRelay: { line: GPIO20, activeLow: false }\n",
+                                                 with: "  dischargeRelay: { line: GPIO20, activeLow: false }\n  prechargeRelay: { line: GPIO19, activeLow: false }\n")
+
+    @Test func offByDefaultAndNothingChanges() throws {
+        let configuration = try ConfigurationLoader.parse(minimalYAML, file: "a.yaml")
+        #expect(!configuration.policy.precharge.enabled)
+        #expect(!configuration.policy.outputs.contains(.prechargeRelay))
+    }
+
+    @Test func withoutBusSensingItIsTimed() throws {
+        let configuration = try ConfigurationLoader.parse(relay + "precharge:\n  enabled: true\n  timeMs: 800\n", file: "a.yaml")
+        #expect(configuration.policy.precharge.enabled)
+        #expect(configuration.policy.precharge.completion == .timer(milliseconds: 800))
+    }
+
+    @Test func aBusVoltageInputMakesItSensedAgainstTheNominalPack() throws {
+        let yaml = relay + """
+            adc:
+              enabled: true
+              channels:
+                AIN0: { signal: soc }
+                AIN3: { signal: busVoltage }
+            precharge:
+              enabled: true
+              targetPercent: 97
+              packVoltageV: 51.2
+
+            """
+        let configuration = try ConfigurationLoader.parse(yaml, file: "a.yaml")
+        #expect(configuration.policy.precharge.completion == .busVoltage(targetPercent: 97, pack: .nominal(volts: 51.2)))
+        let bus = try #require(configuration.adc.ads1115.channel(for: .busVoltage))
+        #expect(abs(bus.dividerRatio - 5.1 / 105.1) < 1e-12 && bus.unit == "V")
+        #expect(configuration.effectiveYAML.contains("  packVoltageV: 51.2"))
+    }
+
+    @Test(arguments: [
+        ("precharge:\n  enabled: true\n", false, "precharge.enabled", "wire outputs.prechargeRelay"),
+        ("precharge:\n  enabled: true\n  timeMs: 3000\n", true, "precharge.timeoutMs", "at least precharge.timeMs + precharge.overlapMs (3000 + 100 ms)"),
+        ("precharge:\n  enabled: true\n  targetPercent: 100\n", true, "precharge.targetPercent", "outside 50.0...99.0"),
+        ("adc:\n  enabled: true\n  channels:\n    AIN3: { signal: busVoltage }\nprecharge:\n  enabled: true\n", true,
+         "precharge.packVoltageV", "compares the bus with the pack"),
+        ("adc:\n  enabled: false\n  channels:\n    AIN3: { signal: busVoltage }\nprecharge:\n  enabled: true\n", true,
+         "precharge.enabled", "adc.enabled is false"),
+    ])
+    func aWrongSectionIsALocatedErrorNamingTheKeys(yaml: String, withRelay: Bool, keyPath: String, message: String) {
+        let found = issues((withRelay ? relay : minimalYAML) + yaml)
+        #expect(found.contains { $0.keyPath == keyPath && $0.message.contains(message) && $0.line != nil }, "\(found)")
+    }
+}
