@@ -7,7 +7,8 @@ Usage:
                              needs matplotlib, which wiring/render.sh provides in its pinned venv)
 Needs ngspice (Debian package `ngspice`) and Python 3; the checks use the standard library only.
 
-Cases, each at every corner (coil rail 10.0 / 12.0 / 14.6 V, C12 and C13 at +-20 %, TL431 I_REF 1-4 uA):
+Cases, each at every corner (coil rail 10.0 / 12.0 / 14.6 V, C12 and C13 at +-20 % and C12 at 50 %, D21
+5.8-6.6 V, U11 VREF +-1 % and I_REF 1-4 uA):
   slow-high / slow-low    heartbeat at the design minimum rate, then stuck high / low: while toggling the
                           relay supply must stay above must-hold; after the last toggle every coil must
                           release within 300 ms
@@ -43,16 +44,20 @@ HOLD_MARGIN = 1.25     # the longest hold must exceed the slowest healthy rising
 FLOOD_TOGGLE_HZ = 1000.0
 VREF = 2.495
 
-CORNERS = [  # name, coil rail V, C12 factor, C13 factor, I_REF
-    ("nominal", 12.0, 1.0, 1.0, 2e-6),
-    ("weak pump, short tau", 10.0, 0.8, 0.8, 4e-6),     # the hold-time worst case
-    ("strong pump, long tau", 14.6, 1.2, 1.2, 1e-6),    # the drop-out worst case
-    ("C12-20% C13+20% @10V", 10.0, 0.8, 1.2, 2e-6),
-    ("C12-20% C13+20% @14.6V", 14.6, 0.8, 1.2, 1e-6),
-    ("C12+20% C13-20% @10V", 10.0, 1.2, 0.8, 4e-6),
-    ("C12+20% C13-20% @14.6V", 14.6, 1.2, 0.8, 2e-6),
-    ("C12 DC-bias derated to 50%", 10.0, 0.5, 0.8, 4e-6),
-]
+# The hold-time worst case is a short tau (C13 low), a low clamp (D21 5.8 V), a high threshold (U11 +1 %),
+# a large I_REF and a weak pump (C12 low, 10 V rail); the drop-out worst case is the opposite.
+LOW, HIGH = (5.8, 2.52, 4e-6), (6.6, 2.47, 1e-6)   # D21 clamp, U11 threshold, U11 I_REF
+CORNERS = [  # name, coil rail V, C12 factor, C13 factor, (D21 V, U11 VREF, I_REF)
+    ("nominal", 12.0, 1.0, 1.0, (6.2, 2.495, 2e-6)),
+    ("weak pump, short tau", 10.0, 0.8, 0.8, LOW),
+    ("strong pump, long tau", 14.6, 1.2, 1.2, HIGH),
+    ("C12-20% C13+20% @10V", 10.0, 0.8, 1.2, HIGH),
+    ("C12-20% C13+20% @14.6V", 14.6, 0.8, 1.2, HIGH),
+    ("C12+20% C13-20% @10V", 10.0, 1.2, 0.8, LOW),
+    ("C12+20% C13-20% @14.6V", 14.6, 1.2, 0.8, LOW),
+    ("C12 DC-bias derated to 50%", 10.0, 0.5, 0.8, LOW),   # a stress corner beyond the tolerances: must
+]                                                         # hold, but without HOLD_MARGIN
+STRESS = {"C12 DC-bias derated to 50%"}
 
 
 def design_rate():
@@ -94,14 +99,14 @@ RQ57 k5d  0    0.02
 """
 
 
-def deck(out, rail, c12, c13, iref, gpio, tstop, maxstep, rail_src=None):
+def deck(out, rail, c12, c13, parts, gpio, tstop, maxstep, rail_src=None):
     rail_src = rail_src or f"DC {rail}"
     return f"""* heartbeat pump test bench (written by check_pump.py)
 .include {LIB}
 VCOIL vcoil 0 {rail_src}
 {gpio}
 R17  gpio hb 1k
-X1   hb vcoil rly hbpump params: c12={c12} c13={c13} iref={iref}
+X1   hb vcoil rly hbpump params: c12={c12} c13={c13} vz={parts[0]} vref={parts[1]} iref={parts[2]}
 {RELAYS.format(r=R_COIL, l=L_COIL, r3=R_COIL / 3, l3=L_COIL / 3)}
 .options reltol=1e-4
 .control
@@ -151,7 +156,7 @@ def first_after(d, t0, pred):
 
 
 def stuck_case(tmp, label, corner, toggle_hz, end_high, t_run):
-    name, rail, c12, c13, iref = corner
+    name, rail, c12, c13, parts = corner
     t_start = 0.02
     n = int(t_run * toggle_hz)
     pwl, t_last = heartbeat_pwl(toggle_hz, t_start, n, end_high)
@@ -159,7 +164,7 @@ def stuck_case(tmp, label, corner, toggle_hz, end_high, t_run):
     tstop = t_last + 0.45
     maxstep = "20u" if toggle_hz > 100 else "50u"
     slug = re.sub(r"\W+", "_", f"{label}_{name}")
-    d = run(tmp, slug, deck("OUTFILE", rail, c12, c13, iref, gpio, tstop, maxstep))
+    d = run(tmp, slug, deck("OUTFILE", rail, c12, c13, parts, gpio, tstop, maxstep))
     t = d["t"]
     settle = t_start + 3.0 / toggle_hz + 0.02
     hold = [d["vk4"][i] for i in range(len(t)) if settle <= t[i] <= t_last]
@@ -177,14 +182,14 @@ def stuck_case(tmp, label, corner, toggle_hz, end_high, t_run):
 
 
 def power_up_case(tmp, corner, ramp, slug):
-    name, rail, c12, c13, iref = corner
+    name, rail, c12, c13, parts = corner
     # GPIO12 floating until 1.0 s (reset state: input with the SoC's ~50 kOhm pull-down; model the weak
     # end, 100 kOhm, plus 5 pF), then driven low by the firmware's gpio=12=op,dl
     gpio = ("Rpd gpio 0 100k\nCpin gpio 0 5p\n"
             "Vdrv drv 0 DC 0\nSdrv drv gpio en 0 swdrv\nVen en 0 PWL(0 0 1.0 0 1.001 1)\n"
             ".model swdrv sw (vt=0.5 vh=0.1 ron=40 roff=1e12)")
     src = f"PWL(0 0 1m 0 {1e-3 + ramp:.6g} {rail})"
-    d = run(tmp, slug, deck("OUTFILE", rail, c12, c13, iref, gpio, 1.5, "20u", rail_src=src))
+    d = run(tmp, slug, deck("OUTFILE", rail, c12, c13, parts, gpio, 1.5, "20u", rail_src=src))
     return {"rly_max": max(d["rly"]), "ik4_max": max(d["ik4"]), "res_max": max(d["res"])}
 
 
@@ -198,12 +203,12 @@ def check():
     rate = design_rate()
     rise_period = 2.0 / rate
     failures = []
-    worst = {"drop": 0.0, "hold": math.inf, "res_margin": math.inf, "pwr": 0.0}
+    worst = {"drop": 0.0, "hold": math.inf, "res_margin": math.inf, "pwr": 0.0, "stress_hold": None}
     print(f"heartbeat pump: design rate {rate:g} toggles/s (a rising edge every {rise_period * 1e3:.0f} ms); "
           f"relay RT314012: must-operate/hold {V_OPERATE} V, must-release {V_RELEASE} V, {R_COIL:.0f} Ohm")
     print(f"requirements: supply >= {V_HOLD} V while toggling; every coil below {I_RELEASE * 1e3:.1f} mA "
           f"within {DROP_LIMIT * 1e3:.0f} ms - {T_RELEASE_MECH * 1e3:.0f} ms (datasheet release time) of the "
-          f"last toggle; hold >= {HOLD_MARGIN} x {rise_period * 1e3:.0f} ms after a rising edge; power-up "
+          f"last toggle; hold >= {HOLD_MARGIN} x {rise_period * 1e3:.0f} ms after a rising edge (stress corner: 1 x); power-up "
           f"supply < {V_OPERATE} V")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
@@ -220,14 +225,18 @@ def check():
                 if r["drop"] is None or r["drop"] + T_RELEASE_MECH > DROP_LIMIT:
                     miss.append(f"drop-out {fmt_ms(r['drop'])} + {T_RELEASE_MECH * 1e3:.0f} ms > 300 ms")
                 if label == "slow-high":
-                    if r["hold_after_rise"] is None or r["hold_after_rise"] < HOLD_MARGIN * rise_period:
-                        miss.append(f"holds only {fmt_ms(r['hold_after_rise'])} after a rising edge")
-                    else:
+                    need = (1.0 if corner[0] in STRESS else HOLD_MARGIN) * rise_period
+                    if r["hold_after_rise"] is None or r["hold_after_rise"] < need:
+                        miss.append(f"holds only {fmt_ms(r['hold_after_rise'])} after a rising edge, "
+                                    f"needs {need * 1e3:.0f} ms")
+                    elif corner[0] not in STRESS:
                         worst["hold"] = min(worst["hold"], r["hold_after_rise"])
+                    else:
+                        worst["stress_hold"] = r["hold_after_rise"]
                 if r["drop"] is not None:
                     worst["drop"] = max(worst["drop"], r["drop"])
-                if label.startswith("slow"):
-                    worst["res_margin"] = min(worst["res_margin"], r["res_min"] - VREF)
+                if label.startswith("slow") and corner[0] not in STRESS:
+                    worst["res_margin"] = min(worst["res_margin"], r["res_min"] - corner[4][1])
                 hold_s = fmt_ms(r["hold_after_rise"]) if label == "slow-high" else ""
                 print(f"{corner[0]:28} {label:11} {r['hold_min']:8.2f} V {r['res_min']:8.2f} V {hold_s:>9} "
                       f"{fmt_ms(r['drop']):>9}  {'ok' if not miss else 'FAIL: ' + '; '.join(miss)}")
@@ -244,9 +253,11 @@ def check():
                     failures.append(f"{corner[0]} power-up {rname}: supply reached {r['rly_max']:.2f} V")
     hold = "none" if math.isinf(worst["hold"]) else f"{worst['hold'] * 1e3:.1f} ms"
     print(f"worst drop-out after the last toggle {worst['drop'] * 1e3:.1f} ms (+{T_RELEASE_MECH * 1e3:.0f} ms "
-          f"release time, limit {DROP_LIMIT * 1e3:.0f} ms); shortest hold after a rising edge "
-          f"{hold} (needed {rise_period * 1e3:.0f} ms); lowest C13 voltage while toggling "
-          f"{worst['res_margin']:+.2f} V above the {VREF} V threshold; power-up supply at most {worst['pwr']:.3f} V")
+          f"release time, limit {DROP_LIMIT * 1e3:.0f} ms)")
+    print(f"shortest hold after a rising edge {hold} at the tolerance corners (needed {HOLD_MARGIN} x "
+          f"{rise_period * 1e3:.0f} ms), {fmt_ms(worst['stress_hold']).strip()} with C12 at 50 % (needed "
+          f"{rise_period * 1e3:.0f} ms); lowest C13 voltage while toggling {worst['res_margin']:+.2f} V above its "
+          f"corner's threshold; power-up supply at most {worst['pwr']:.3f} V")
     if failures:
         print(f"check_pump: {len(failures)} requirement(s) missed")
         return 1
@@ -282,7 +293,7 @@ def plot(path):
         ax.legend(loc="upper left", fontsize=7)
         ax = axes[1][col]
         ax.plot(x, s["res"], color="tab:orange", lw=1, label="C13 reservoir")
-        ax.axhline(VREF, color="k", ls="--", lw=0.7, label="U11 threshold 2.495 V")
+        ax.axhline(VREF, color="k", ls="--", lw=0.7, label=f"U11 threshold {VREF} V")
         ax.set_ylabel("V")
         ax.legend(loc="upper right", fontsize=7)
         ax = axes[2][col]
