@@ -5,6 +5,7 @@ Sources compared (paths relative to the repository root):
   hardware/pi/packguard.yaml   default config: line names, polarity, bias, and the header/BMS pin comments
   hardware/pins.csv            the hardware pin table (one row per signal)
   hardware/pi/config.txt       the firmware lines that hold the relay outputs low from early boot
+  hardware/spice/heartbeat-pump.lib   the heartbeat charge pump's design rate (design_min_toggle_hz)
   wiring/*.yml                 WireViz harnesses: the Pi header, the Orion main I/O, the Wifi Connect module
   wiring/README.md, hardware/README.md   every markdown table with GPIO and Header columns
 
@@ -41,6 +42,10 @@ ADC_ADDRESS = 0x48
 ADC_BUS = "/dev/i2c-1"
 BOARD_CONNECTORS = {"J1": "A1_J1", "J2": "A1_J2", "J4": "A1_J4", "J5": "A1_J5"}
 REQUIRED_CONFIG_TXT = ["dtparam=i2c_arm=on", "dtparam=watchdog=on", "dtparam=strict_gpiod"]
+# heartbeat.minToggleHz when packguard.yaml leaves it out: must equal the configuration loader's default.
+# The charge pump needs a rising edge every 100 ms, i.e. 20 level changes per second (hardware/README.md 2.4).
+DEFAULT_MIN_TOGGLE_HZ = 20
+PUMP_LIB = "hardware/spice/heartbeat-pump.lib"
 
 GPIO_RE = re.compile(r"\bGPIO(\d+)\b")
 
@@ -105,6 +110,7 @@ class Checker:
                 entry["bias"] = m.group(1)
         self.config = lines
         self.config_adc = data.get("adc") or {}
+        self.config_heartbeat = data.get("heartbeat") or {}
 
     def load_csv(self):
         path = self.root / "hardware/pins.csv"
@@ -369,6 +375,30 @@ class Checker:
                 f"but the board's divider (hardware/pins.csv) is {hw:.4f}: readings would be off by "
                 f"{(hw / sw - 1) * 100:+.1f} %")
 
+    def check_heartbeat_rate(self):
+        """The software's guaranteed heartbeat rate must be at least the rate the charge pump is designed for,
+        or the pump drops every relay between two healthy toggles."""
+        lib = self.root / PUMP_LIB
+        m = re.search(r"design_min_toggle_hz\s*=\s*([\d.]+)", lib.read_text()) if lib.exists() else None
+        if not m:
+            self.err(PUMP_LIB, "no 'design_min_toggle_hz = N' line (the charge pump's design rate)")
+            return
+        design = float(m.group(1))
+        rate = self.config_heartbeat.get("minToggleHz", DEFAULT_MIN_TOGGLE_HZ)
+        source = "" if "minToggleHz" in self.config_heartbeat else " (the default, key absent)"
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < design:
+            self.err("hardware/pi/packguard.yaml heartbeat.minToggleHz",
+                     f"{rate!r}{source} is below the heartbeat charge pump's design rate of {design:g} toggles/s "
+                     f"({PUMP_LIB}): the pump would drop every relay between two healthy toggles")
+        if not self.config.get("outputs.heartbeat", {}).get("active"):
+            self.err("hardware/pi/packguard.yaml outputs.heartbeat",
+                     "missing: the charge pump that powers K4-K7 is fed by it (hardware/README.md 2.4)")
+        readme = self.root / "hardware/README.md"
+        for rm in re.finditer(r"minToggleHz` ≥ (\d+)", readme.read_text() if readme.exists() else ""):
+            if float(rm.group(1)) != design:
+                self.err("hardware/README.md", f"says minToggleHz ≥ {rm.group(1)} but {PUMP_LIB} is designed "
+                                               f"for {design:g} toggles/s")
+
     def run(self):
         for step in (self.load_config, self.load_csv):
             try:
@@ -378,7 +408,7 @@ class Checker:
                 return self.errors
         for step in (self.check_config_vs_csv, self.check_csv_self, self.check_config_txt,
                      self.check_pi_header, self.check_bms_harness, self.check_markdown,
-                     self.check_software_divider):
+                     self.check_software_divider, self.check_heartbeat_rate):
             try:
                 step()
             except Exception as e:
@@ -442,7 +472,7 @@ def check_with_notes(root):
 # ------------------------------------------------------------------------ self-test
 FILES = ["hardware/pi/packguard.yaml", "hardware/pins.csv", "hardware/pi/config.txt",
          "wiring/pi-header.yml", "wiring/orion-main-io.yml", "wiring/wifi-connect.yml",
-         "wiring/interface-field.yml", "wiring/README.md", "hardware/README.md"]
+         "wiring/interface-field.yml", "wiring/README.md", "hardware/README.md", PUMP_LIB]
 
 # (description, file, old, new, text expected in at least one error)
 MUTATIONS = [
@@ -478,6 +508,12 @@ MUTATIONS = [
     ("strict_gpiod missing", "hardware/pi/config.txt", "dtparam=strict_gpiod", "#dtparam=strict_gpiod", "strict_gpiod"),
     ("README table wrong", "wiring/README.md", "| GPIO17 | 11 |", "| GPIO17 | 12 |", "GPIO17"),
     ("ADC address changed", "hardware/pi/packguard.yaml", "address: 0x48", "address: 0x49", "0x48"),
+    ("heartbeat rate below the charge pump's design rate", "hardware/pi/packguard.yaml",
+     "\npaths:\n", "\nheartbeat:\n  minToggleHz: 10\n\npaths:\n", "design rate of 20"),
+    ("charge pump redesigned for a faster heartbeat than configured", PUMP_LIB,
+     "design_min_toggle_hz = 20", "design_min_toggle_hz = 50", "design rate of 50"),
+    ("heartbeat output removed while the pump needs it", "hardware/pi/packguard.yaml",
+     "  heartbeat:               #", "  heartbeatLed:            #", "outputs.heartbeat"),
 ]
 
 

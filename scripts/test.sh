@@ -4,7 +4,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_swift
-ensure_packages libgpiod-dev pkg-config
+ensure_packages libgpiod-dev pkg-config ngspice
 
 # Python tools of the checks (PyYAML for check_pins.py, pexpect for the pseudo-terminal test).
 python3 -c "import yaml, pexpect" 2>/dev/null || python3 -m pip install --quiet pyyaml pexpect
@@ -37,6 +37,7 @@ echo "command-line checks passed"
 echo "==> hardware and wiring: pins agree, renderings current, unit sandboxed"
 python3 hardware/check_pins.py
 python3 hardware/check_pins.py --self-test
+python3 hardware/spice/check_pump.py   # heartbeat charge pump in ngspice: hold, drop-out, power-up, corners
 wiring/check-rendered.sh
 hardware/pi/check-unit-security.sh
 

@@ -45,14 +45,16 @@ compare_dir() {  # $1 = fresh rendering dir, $2 = committed dir
 
 compare_dir "$tmp/wiring" "$here"
 compare_dir "$tmp/hardware/schematics" "$repo/hardware/schematics"
+compare_dir "$tmp/hardware/spice" "$repo/hardware/spice"
 
 # renderings whose source no longer exists
 shopt -s nullglob
-for f in "$here"/*.svg "$here"/*.png "$here"/*.bom.tsv "$repo"/hardware/schematics/*.svg; do
+for f in "$here"/*.svg "$here"/*.png "$here"/*.bom.tsv "$repo"/hardware/schematics/*.svg "$repo"/hardware/spice/*.svg; do
     rel=${f#"$repo"/}
     case "$rel" in
         wiring/*) fresh="$tmp/$rel" ;;
         hardware/schematics/*) fresh="$tmp/$rel" ;;
+        hardware/spice/*) fresh="$tmp/$rel" ;;
     esac
     [ -f "$fresh" ] || report "$rel has no source any more"
 done

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Re-render every wiring diagram (WireViz: SVG, PNG, BOM TSV) and every hardware schematic
-# (schemdraw: SVG) from its source. Idempotent; installs what it needs:
-#   Debian: graphviz, fonts-dejavu-core (apt-get, via sudo only when not root)
+# Re-render every wiring diagram (WireViz: SVG, PNG, BOM TSV), every hardware schematic
+# (schemdraw: SVG) and the heartbeat charge pump's simulated waveforms (ngspice + matplotlib: SVG)
+# from their sources. Idempotent; installs what it needs:
+#   Debian: graphviz, fonts-dejavu-core, ngspice (apt-get, via sudo only when not root)
 #   PyPI:   the pins in wiring/requirements.txt, in a private venv (not the system Python)
 #
 # Usage: wiring/render.sh [--out DIR]
-#   default: write next to the sources (wiring/*.svg|png|bom.tsv, hardware/schematics/*.svg)
-#   --out DIR: write DIR/wiring/... and DIR/hardware/schematics/... instead (used by check-rendered.sh)
+#   default: write next to the sources (wiring/*.svg|png|bom.tsv, hardware/schematics/*.svg,
+#            hardware/spice/*.svg)
+#   --out DIR: write DIR/wiring/..., DIR/hardware/schematics/... and DIR/hardware/spice/... instead
+#            (used by check-rendered.sh)
 # Environment: PACKGUARD_RENDER_VENV overrides the venv location.
 set -euo pipefail
 
@@ -24,10 +27,11 @@ done
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------------------
-if ! command -v dot >/dev/null 2>&1 || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
-    echo "render.sh: installing graphviz and fonts-dejavu-core" >&2
+if ! command -v dot >/dev/null 2>&1 || ! command -v ngspice >/dev/null 2>&1 \
+        || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    echo "render.sh: installing graphviz, fonts-dejavu-core and ngspice" >&2
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz fonts-dejavu-core >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz fonts-dejavu-core ngspice >/dev/null
 fi
 
 # --- pinned Python tools in a private venv -------------------------------------------------
@@ -50,11 +54,11 @@ py="$venv/bin/python"
 
 # --- render ------------------------------------------------------------------------------
 if [ -n "$out" ]; then
-    wdir="$out/wiring"; sdir="$out/hardware/schematics"
+    wdir="$out/wiring"; sdir="$out/hardware/schematics"; pdir="$out/hardware/spice"
 else
-    wdir="$here"; sdir="$repo/hardware/schematics"
+    wdir="$here"; sdir="$repo/hardware/schematics"; pdir="$repo/hardware/spice"
 fi
-mkdir -p "$wdir" "$sdir"
+mkdir -p "$wdir" "$sdir" "$pdir"
 export SOURCE_DATE_EPOCH=0 LC_ALL=C.UTF-8
 
 for yml in "$here"/*.yml; do
@@ -65,3 +69,6 @@ for yml in "$here"/*.yml; do
     echo "rendered $wdir/$name.{svg,png,bom.tsv}"
 done
 "$py" "$repo/hardware/schematics/draw.py" "$sdir" | sed 's/^wrote /rendered /'
+# The waveform plot is simulated (ngspice) from hardware/spice/heartbeat-pump.lib; the checks run in test.sh.
+"$py" "$repo/hardware/spice/check_pump.py" --plot-only --plot "$pdir/heartbeat-pump-waveforms.svg" \
+    | sed 's/^wrote /rendered /'

@@ -100,7 +100,7 @@ def bms_input_opto(path):
 def relay_driver(path):
     """Logic-level low-side MOSFET relay driver, OFF whenever the GPIO is not actively driven high."""
     d = drawing()
-    d.add(elm.Vdd().at((0, 0)).label("+12V_COIL"))
+    d.add(elm.Vdd().at((0, 0)).label("+12V_RLY (heartbeat pump, 2.4)"))
     d.add(elm.Dot().at((0, 0)))
     coil = d.add(elm.Inductor2(loops=3).down().at((0, 0)).label("K4 coil", loc="bottom"))
     d.add(elm.Line().right(2).at((0, 0)))
@@ -171,6 +171,113 @@ def ads1115(path):
     d.save(str(path))
 
 
+def heartbeat_pump(path):
+    """Heartbeat charge pump: K4-K7's coil supply exists only while GPIO12 keeps toggling."""
+    d = drawing()
+    vdd = "+12V_COIL"
+    # input: GPIO12 through R17 to Q8 (3.3 V -> coil-rail level, inverted: HBN)
+    d.add(elm.Dot(open=True).at((0, 0)).label("GPIO12\nheartbeat", loc="left"))
+    d.add(elm.Resistor().right().label("R17 1 kΩ"))
+    hb = d.add(elm.Dot())
+    d.add(elm.Line().up(1.5).at(hb.center))
+    d.add(elm.Dot(open=True).label("J5.9 (external monitor)", loc="top"))
+    d.add(elm.Resistor().down().at(hb.center).label("R18\n10 kΩ", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(1.5).at(hb.center))
+    q8 = d.add(elm.NFet().right().anchor("gate").reverse().label("Q8\nAO3400A", loc="right", ofst=(0.2, 0)))
+    d.add(elm.Ground().at(q8.source))
+    d.add(elm.Line().up(1).at(q8.drain))
+    hbn = d.add(elm.Dot().label("HBN", loc="left"))
+    d.add(elm.Resistor().up().at(hbn.center).label("R19 10 kΩ", loc="bottom"))
+    top19 = d.add(elm.Dot())
+    d.add(elm.Vdd().label(vdd))
+    d.add(elm.Line().right(2.8).at(top19.center))
+    d.add(elm.Capacitor().down().toy(hbn.center).label("C11\n1 nF", loc="bottom"))
+    d.add(elm.Line().left().tox(hbn.center))
+    # Q9/Q10: CMOS inverter at coil-rail level -> HBP, in phase with GPIO12 (low while the GPIO is low/floating)
+    xg = hbn.center[0] + 5
+    d.add(elm.Line().right().at(hbn.center).tox(xg))
+    g = d.add(elm.Dot())
+    ymid = g.center[1]
+    d.add(elm.Line().up(2.6).at(g.center))
+    q9 = d.add(elm.PFet().right().anchor("gate").reverse().label("Q9\nBSS84", loc="right", ofst=(0.2, 0)))
+    d.add(elm.Vdd().at(q9.source).label(vdd))
+    d.add(elm.Line().down(2.6).at(g.center))
+    q10 = d.add(elm.NFet().right().anchor("gate").reverse().label("Q10\n2N7002", loc="right", ofst=(0.2, 0)))
+    d.add(elm.Ground().at(q10.source))
+    xd = q9.drain[0]
+    d.add(elm.Resistor().at(q9.drain).to((xd, ymid)).label("R20\n470 Ω", loc="top"))
+    d.add(elm.Resistor().at(q10.drain).to((xd, ymid)).label("R21\n470 Ω", loc="bottom"))
+    hbp = d.add(elm.Dot().at((xd, ymid)))
+    d.add(elm.Line().right(1.6).at(hbp.center))
+    n25 = d.add(elm.Dot().label("HBP", loc="top"))
+    d.add(elm.Resistor().down().at(n25.center).label("R25\n100 kΩ", loc="bottom"))
+    d.add(elm.Ground())
+    # pump: C12, D20a/b (one BAT54S), R26
+    d.add(elm.Capacitor().right().at(n25.center).label("C12\n4.7 µF", loc="top"))
+    pa = d.add(elm.Dot())
+    ylow = ymid - 3
+    d.add(elm.Schottky().at((pa.center[0], ylow)).to(pa.center).label("D20a", loc="bottom"))
+    d.add(elm.Ground().at((pa.center[0], ylow)))
+    d.add(elm.Line().right(1.8).at(pa.center))
+    n26 = d.add(elm.Dot())
+    d.add(elm.Resistor().down().at(n26.center).label("R26\n2.2 kΩ", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Schottky().right().at(n26.center).label("D20b", loc="top"))
+    res = d.add(elm.Dot())
+    # reservoir C13, bleed R22, clamp D21
+    x0 = res.center[0]
+    d.add(elm.Capacitor().down().at(res.center).label("C13\n2.2 µF\nfilm", loc="bottom"))
+    d.add(elm.Label().at((res.center[0], ymid + 0.3)).label("RES", loc="top"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(2).at(res.center))
+    n1 = d.add(elm.Dot())
+    d.add(elm.Resistor().down().at(n1.center).label("R22\n100 kΩ", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(2).at(n1.center))
+    n2 = d.add(elm.Dot())
+    d.add(elm.Zener().up().at((n2.center[0], ymid - 3)).to(n2.center).label("D21\n6.2 V", loc="bottom"))
+    d.add(elm.Ground().at((n2.center[0], ymid - 3)))
+    # U11 TL431: REF = reservoir, sinks above 2.495 V
+    d.add(elm.Line().right(2).at(n2.center))
+    xu = n2.center[0] + 3.2
+    d.add(elm.Line().right().tox(xu - 0.55))
+    d.add(elm.Zener().up().at((xu, ymid - 1.5)).to((xu, ymid + 1.5)).label("U11\nTL431", loc="bottom", ofst=0.3))
+    d.add(elm.Label().at((xu - 1.2, ymid)).label("REF", loc="top", fontsize=FONT - 2))
+    d.add(elm.Line().down(0.5).at((xu, ymid - 1.5)))
+    d.add(elm.Ground())
+    # Q11: high-side switch of the relay supply, gate pulled to its source (off) by R24/C14
+    d.add(elm.Line().up(0.5).at((xu, ymid + 1.5)))
+    d.add(elm.Resistor().up().label("R23 4.7 kΩ", loc="bottom"))
+    gq = d.add(elm.Dot())
+    d.add(elm.Resistor().up().at(gq.center).label("R24 10 kΩ", loc="bottom"))
+    rail = d.add(elm.Dot())
+    d.add(elm.Vdd().label(vdd))
+    d.add(elm.Line().left(2).at(rail.center))
+    d.add(elm.Capacitor().down().toy(gq.center).label("C14\n100 nF", loc="top"))
+    d.add(elm.Line().right().tox(gq.center))
+    d.add(elm.Line().right(4).at(rail.center))
+    d.add(elm.Line().down(0.5))
+    src = d.here
+    q11 = d.add(elm.PFet().right().anchor("source").at(src).reverse().label("Q11\nAO3401A", loc="right", ofst=(0.2, 0)))
+    d.add(elm.Line().at(q11.gate).to((q11.gate[0], gq.center[1])))
+    d.add(elm.Line().left().tox(gq.center))
+    d.add(elm.Line().down(1.5).at(q11.drain))
+    out = d.add(elm.Dot())
+    d.add(elm.Capacitor().down().at(out.center).label("C15\n100 nF", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(2).at(out.center))
+    o2 = d.add(elm.Dot())
+    d.add(elm.Resistor().down().at(o2.center).label("R27\n10 kΩ", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(2).at(o2.center))
+    d.add(elm.Dot(open=True).label("+12V_RLY → K4–K7 coils\n(and D4–D7 cathodes)", loc="right"))
+    note(d, (0, -6.5), "A static GPIO12, high or low, moves no charge through C12: C13 decays through R22 and U11 "
+         "turns Q11 off.\nDesign rate: a rising edge at least every 100 ms (heartbeat.minToggleHz >= 20). "
+         "Verified by hardware/spice/check_pump.py.")
+    d.save(str(path))
+
+
 def contact_chain(d, contacts, coil_label):
     """V_CONT → contacts in series → contactor coil → BUS−, left to right along y = 0."""
     d.add(elm.Vdd().at((0, 0)).label("V_CONT\n(busbar, F9)"))
@@ -185,10 +292,10 @@ def contact_chain(d, contacts, coil_label):
     return xs
 
 
-def coil_column(d, x, coil):
+def coil_column(d, x, coil, supply="+12V_COIL"):
     """A relay coil drawn 1.5 units left of its contact, with a dotted mechanical link to it."""
     xc = x - 1.5
-    d.add(elm.Vdd().at((xc, -3)).label("+12V_COIL"))
+    d.add(elm.Vdd().at((xc, -3)).label(supply))
     c = d.add(elm.Inductor2(loops=3).down().at((xc, -3)).label(coil, loc="top"))
     ymid = c.center[1]
     d.add(elm.Line().at((x, -0.2)).to((x, ymid)).linestyle(":"))
@@ -204,8 +311,8 @@ def relay_coil_by_bms(d, x, coil, fuse, pin_label):
     bms_output(d, d.here)
 
 
-def relay_coil_by_pi(d, x, coil, q, gpio):
-    c = coil_column(d, x, coil)
+def relay_coil_by_pi(d, x, coil, q, gpio, supply):
+    c = coil_column(d, x, coil, supply)
     d.add(elm.Line().down(0.8).at(c.end))
     fet = d.add(elm.NFet().right().anchor("drain").label(q, loc="left", ofst=(0.1, 0)))
     d.add(elm.Ground().at(fet.source))
@@ -218,7 +325,7 @@ def topology_defence(path):
     d = drawing()
     x1, x2 = contact_chain(d, ["K1 (BMS relay)", "K4 (PackGuard relay)"], "KM1 charge\ncontactor coil")
     relay_coil_by_bms(d, x1, "K1 coil", "F1", "Orion pin 1\nCharge Enable")
-    relay_coil_by_pi(d, x2, "K4 coil", "Q4", "GPIO16\n(PackGuard)")
+    relay_coil_by_pi(d, x2, "K4 coil", "Q4", "GPIO16\n(PackGuard)", "+12V_RLY: heartbeat\npump (recommended)")
     d.save(str(path))
 
 
@@ -226,7 +333,7 @@ def topology_pi_in_loop(path):
     """Simpler, riskier: the BMS output only informs the Pi; the Pi alone drives the contactor relay."""
     d = drawing()
     (x2,) = contact_chain(d, ["K4 (PackGuard relay)"], "KM1 charge\ncontactor coil")
-    relay_coil_by_pi(d, x2, "K4 coil", "Q4", "GPIO16 ← PackGuard ← GPIO17")
+    relay_coil_by_pi(d, x2, "K4 coil", "Q4", "GPIO16 ← PackGuard ← GPIO17", "+12V_RLY: heartbeat\npump (REQUIRED)")
     # the BMS output only reaches a 3.3 V input
     q = bms_output(d, (-10, -8.5))
     d.add(elm.Line().up(1).at(q.drain))
@@ -244,6 +351,7 @@ DRAWINGS = {
     "bms-input-direct.svg": bms_input_direct,
     "bms-input-opto.svg": bms_input_opto,
     "relay-driver.svg": relay_driver,
+    "heartbeat-pump.svg": heartbeat_pump,
     "ads1115-input.svg": ads1115,
     "topology-defence.svg": topology_defence,
     "topology-pi-in-loop.svg": topology_pi_in_loop,
