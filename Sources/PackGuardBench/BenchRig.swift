@@ -26,12 +26,7 @@ public final class BenchRig {
     private var readErrorsUntilCleared = false
 
     /// The inverter behind the discharge contactor, charged through the precharge resistor.
-    public let inverter: InverterModel
-    /// Its input capacitors' voltage now, and since when the model has run.
-    public private(set) var busVolts = 0.0
-    private var busUpdatedAt: Instant?
-    /// An injected short across the inverter's input: the bus stays at 0 V.
-    public var busShorted = false
+    public let inverter: InverterSimulation
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -42,7 +37,7 @@ public final class BenchRig {
         var configuration = base
         try overrides.apply(to: &configuration)
         simulatedContactors = overrides.simulatedContactors
-        inverter = overrides.inverter ?? InverterModel()
+        inverter = InverterSimulation(model: overrides.inverter ?? InverterModel())
         if overrides.simulatedContactors {
             for (contactor, line) in [(Contactor.charge, "GPIO24"), (.discharge, "GPIO25")]
             where configuration.inputs[contactor.feedback] == nil {
@@ -118,23 +113,11 @@ public final class BenchRig {
     /// The pack's voltage in the bench: the configured nominal one, or 51.2 V.
     public var packVolts: Double { configuration.precharge.packVoltageV ?? 51.2 }
 
-    /// Moves the inverter model to now: the bus follows the pack through the precharge resistor
-    /// while only the precharge relay is closed, is the pack while the discharge contactor is
-    /// closed, and bleeds down while both are open; a short holds it at 0 V. Then the ADS1115
-    /// inputs carrying the bus and pack voltages read them.
+    /// Moves the inverter model to now, then the ADS1115 inputs carrying the bus and pack voltages
+    /// read them.
     private func updateInverter() {
-        let now = self.now
-        let elapsed = busUpdatedAt.map { Double((now - $0).nanoseconds) / 1e9 } ?? 0
-        busUpdatedAt = now
-        if busShorted {
-            busVolts = 0
-        } else if level(of: .dischargeRelay) == .active {
-            busVolts = packVolts
-        } else if level(of: .prechargeRelay) == .active {
-            busVolts += (packVolts - busVolts) * (1 - exp(-elapsed / inverter.tauSeconds))
-        } else {
-            busVolts *= exp(-elapsed / inverter.bleedTauS)
-        }
+        let busVolts = inverter.update(nanoseconds: now.nanoseconds, prechargeClosed: level(of: .prechargeRelay) == .active,
+                                       dischargeClosed: level(of: .dischargeRelay) == .active, packVolts: packVolts)
         for channel in configuration.adc.ads1115.channels {
             switch channel.signal {
             case .busVoltage: adc.setInputVolts(channel.adsPinVolts(forValue: busVolts), channel: channel.channel)
@@ -142,6 +125,12 @@ public final class BenchRig {
             default: break
             }
         }
+    }
+
+    /// How the heartbeat output toggled between two instants (nil when it is not configured by name).
+    public func heartbeat(from start: Instant, to end: Instant) -> ToggleObservation? {
+        guard let line = configuration.outputs[.heartbeat], case .name(let name) = line.locator else { return nil }
+        return ToggleObservation(history: gpio.outputHistory(name), from: start.nanoseconds, to: end.nanoseconds)
     }
 
     /// The logical level of an output, as its line reads (after release: its pull, i.e. off).
@@ -165,7 +154,7 @@ public final class BenchRig {
         case .adcIOError: adc.inject(.ioError)
         case .adcStuckBusy: adc.inject(.stuckBusy)
         case .adcFrozen: adc.inject(.frozen)
-        case .busShort: busShorted = true
+        case .busShort: inverter.shorted = true
         }
     }
 
@@ -174,7 +163,7 @@ public final class BenchRig {
         gpio.dropEvents(false)
         weldedContactors.removeAll()
         failedContactors.removeAll()
-        busShorted = false
+        inverter.shorted = false
         adc.clearAllFaults()
     }
 

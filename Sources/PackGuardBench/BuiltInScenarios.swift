@@ -587,5 +587,25 @@ steps:
   - expectEvent: "2 precharges within 600 s (maxAttempts 2)"
   - expect: { prechargeRelay: open, dischargeRelay: open, for: 30000 }
 """#),
+        ("26-heartbeat-minimum-rate.yaml", #"""
+name: heartbeat at its guaranteed minimum rate
+description: >
+  A healthy controller toggles the heartbeat at least heartbeat.minToggleHz times a second, however quiet
+  the inputs (the loop wakes for it): the charge pump that powers the relay drivers holds only then. An
+  unhealthy step (every GPIO read failing) does not toggle it, so the pump drops every relay; once reads
+  recover the heartbeat resumes. After SIGTERM it stops for good.
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - expectHeartbeat: { atLeastHz: minToggleHz, for: 5000 }
+  - expect: { chargeRelay: closed, dischargeRelay: closed }
+  - expectHeartbeat: { atLeastHz: minToggleHz, for: 10000 }
+  - fault: readErrors
+  - expect: { chargeRelay: open, dischargeRelay: open }
+  - expectHeartbeat: { stopped: true, for: 2000 }
+  - clearFaults: true
+  - expectHeartbeat: { atLeastHz: minToggleHz, for: 2000 }
+  - signal: SIGTERM
+  - expectHeartbeat: { stopped: true, for: 2000 }
+"""#),
     ]
 }

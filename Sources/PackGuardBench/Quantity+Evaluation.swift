@@ -30,6 +30,10 @@ extension Quantity {
             "reconcileMs": Double(t.reconcileMs), "loopDeadlineMs": Double(t.loopDeadlineMs),
             "dischargeCutoffSoc": s.dischargeCutoffSoc, "chargeStopSoc": s.chargeStopSoc,
             "socHysteresis": s.socHysteresis, "socStaleMs": Double(s.socStaleMs),
+            "minToggleHz": Double(configuration.heartbeat.minToggleHz),
+            "prechargeTimeMs": Double(configuration.precharge.timeMs),
+            "prechargeTimeoutMs": Double(configuration.precharge.timeoutMs),
+            "overlapMs": Double(configuration.precharge.overlapMs),
         ]
     }
 

@@ -108,6 +108,9 @@ public struct ScenarioStep: Sendable, Equatable {
         case expectFault(String, present: Bool)
         /// Some event since the previous event expectation has a reason containing this text.
         case expectEvent(String)
+        /// Over the next `over` ms the heartbeat toggles at least `atLeastHz` times a second with no
+        /// gap longer than 1/atLeastHz, or (nil) not at all.
+        case expectHeartbeat(atLeastHz: Quantity?, over: Quantity)
 
         public static func == (lhs: Action, rhs: Action) -> Bool { "\(lhs)" == "\(rhs)" }
     }

@@ -139,7 +139,7 @@ private struct StepReader {
     }
 
     static let stepKinds = ["set", "soc", "wait", "fault", "clearFaults", "command", "signal", "reload",
-                            "expect", "expectState", "expectFault", "expectNoFault", "expectEvent"]
+                            "expect", "expectState", "expectFault", "expectNoFault", "expectEvent", "expectHeartbeat"]
 
     func step(_ node: Node) throws(ScenarioError) -> ScenarioStep {
         let line = node.mark?.line ?? 0
@@ -196,6 +196,20 @@ private struct StepReader {
                 throw fail(value, "expectState must be one of starting, running, faulted, forcedOff, stopped")
             }
             action = .expectState(state)
+        case "expectHeartbeat":
+            var atLeast: Quantity?
+            var stopped = false
+            var over: Quantity?
+            for (name, _, v) in try entries(value, allowed: ["atLeastHz", "stopped", "for"], what: "expectHeartbeat") {
+                switch name {
+                case "atLeastHz": atLeast = try quantity(v, "atLeastHz")
+                case "stopped": stopped = try flag(v, "stopped")
+                default: over = try quantity(v, "for")
+                }
+            }
+            guard let over else { throw fail(value, "expectHeartbeat needs 'for': how long to watch, in ms") }
+            guard (atLeast != nil) != stopped else { throw fail(value, "expectHeartbeat takes 'atLeastHz' or 'stopped: true'") }
+            action = .expectHeartbeat(atLeastHz: atLeast, over: over)
         case "expectFault": action = .expectFault(try text(value, "expectFault"), present: true)
         case "expectNoFault": action = .expectFault(try text(value, "expectNoFault"), present: false)
         default: action = .expectEvent(try text(value, "expectEvent"))

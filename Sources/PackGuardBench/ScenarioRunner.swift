@@ -150,6 +150,26 @@ public struct ScenarioRunner {
                 passed = false
                 detail = "faults: \(faults.isEmpty ? "none" : faults.joined(separator: ", "))"
             }
+        case .expectHeartbeat(let atLeast, let over):
+            let begin = rig.now
+            rig.advance(milliseconds: try over.milliseconds(in: config, source: source))
+            guard let seen = rig.heartbeat(from: begin, to: rig.now) else {
+                passed = false
+                detail = "the heartbeat output is not configured by line name"
+                break
+            }
+            detail = seen.description
+            if let atLeast {
+                let rate = try atLeast.value(in: config, source: source)
+                let longestAllowed = Int64(1e9 / rate)
+                if seen.perSecond < rate || seen.longestGapNanoseconds > longestAllowed {
+                    passed = false
+                    detail += "; wanted at least \(rate)/s with no gap over \(longestAllowed / 1_000_000) ms"
+                }
+            } else if seen.toggles > 0 {
+                passed = false
+                detail += "; wanted none"
+            }
         case .expectEvent(let text):
             let events = rig.controller.events.since(sequence: state.eventMark)
             if let match = events.first(where: { $0.reason.contains(text) }) {
@@ -190,6 +210,8 @@ func describe(_ action: ScenarioStep.Action) -> String {
     case .expectState(let state): "expect state \(state.rawValue)"
     case .expectFault(let code, let present): present ? "expect fault \(code)" : "expect no fault \(code)"
     case .expectEvent(let text): "expect event \"\(text)\""
+    case .expectHeartbeat(let atLeast, let over):
+        atLeast.map { "expect the heartbeat at least \($0)/s for \(over) ms" } ?? "expect no heartbeat for \(over) ms"
     }
 }
 

@@ -132,6 +132,9 @@ adc:
   #   AIN3:                  # tied to GND
   #     signal: unused
 
+heartbeat:
+  minToggleHz: 20          # the loop toggles the heartbeat output at least this often (charge pump: hardware/README.md 2.4)
+
 watchdog:
   hardware:
     enabled: false         # own /dev/watchdog (then do not set RuntimeWatchdogSec in systemd)

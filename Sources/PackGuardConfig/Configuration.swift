@@ -106,6 +106,19 @@ public struct PrechargeSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// The heartbeat output's guaranteed minimum rate: the loop wakes for it, so a healthy controller
+/// toggles the line at least this many times a second (the charge pump of hardware/README.md 2.4
+/// holds the relay supply only above its design rate).
+public struct HeartbeatSettings: Sendable, Equatable {
+    /// Level changes per second (20: a toggle at least every 50 ms, a 10 Hz square wave at the slowest).
+    public var minToggleHz = 20
+
+    public init() {}
+
+    /// The longest time between two toggles of a healthy controller, in milliseconds.
+    public var toggleIntervalMs: Int { 1000 / minToggleHz }
+}
+
 /// Where the daemon keeps its socket and persistent state.
 public struct PathSettings: Sendable, Equatable {
     public var controlSocket = "/run/packguard/control.sock"
@@ -124,6 +137,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
     public var adc: ADCSettings
     public var hardwareWatchdog: HardwareWatchdogSettings
     public var paths: PathSettings
+    public var heartbeat: HeartbeatSettings
     public var precharge: PrechargeSettings {
         didSet { policy.precharge = Self.rules(precharge, adc: adc) }
     }
@@ -137,6 +151,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         adc: ADCSettings = ADCSettings(),
         hardwareWatchdog: HardwareWatchdogSettings = HardwareWatchdogSettings(),
         paths: PathSettings = PathSettings(),
+        heartbeat: HeartbeatSettings = HeartbeatSettings(),
         precharge: PrechargeSettings = PrechargeSettings()
     ) {
         self.source = source
@@ -147,6 +162,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         self.adc = adc
         self.hardwareWatchdog = hardwareWatchdog
         self.paths = paths
+        self.heartbeat = heartbeat
         self.precharge = precharge
     }
 

@@ -65,6 +65,7 @@ public enum TimingBounds {
     public static let socStaleMs = 100...600_000
     public static let watchdogTimeoutS = 1...600
     public static let watchdogPetIntervalMs = 100...60_000
+    public static let heartbeatMinToggleHz = 1...100
 }
 
 /// Bounds for the `precharge` section.
@@ -192,7 +193,7 @@ private struct Reader {
     // MARK: The document
 
     mutating func document(_ root: Node) -> PackGuardConfiguration? {
-        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "precharge"]
+        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge"]
         guard let entries = mapping(root, "", allowed: top) else { return nil }
         if let (_, node) = entries["configVersion"], node.int != 1 {
             fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
@@ -216,8 +217,10 @@ private struct Reader {
         let paths = paths(entries["paths"]?.value)
         checkSamplingFitsTheDeadline(adc: adc, timing: timing, adcNode: entries["adc"]?.value)
         let precharge = precharge(entries["precharge"]?.value, outputs: outputs, adc: adc)
+        let heartbeat = heartbeat(entries["heartbeat"]?.value, adc: adc, adcNode: entries["adc"]?.value)
         return PackGuardConfiguration(source: file, inputs: inputs, outputs: outputs, timing: timing, soc: soc,
-                                      adc: adc, hardwareWatchdog: watchdog, paths: paths, precharge: precharge)
+                                      adc: adc, hardwareWatchdog: watchdog, paths: paths, heartbeat: heartbeat,
+                                      precharge: precharge)
     }
 
     /// A sample converts every used ADS1115 input inside one control step: at its worst it must
@@ -518,6 +521,24 @@ private struct Reader {
                  "\(watchdog.timeoutS) s must be at least twice watchdog.hardware.petIntervalMs (\(watchdog.petIntervalMs) ms), or one late pet resets the board")
         }
         return watchdog
+    }
+
+    /// The heartbeat's minimum rate, and what could keep the loop from it: an ADS1115 sample blocks
+    /// the control thread for up to its worst-case conversion time.
+    mutating func heartbeat(_ node: Node?, adc: ADCSettings, adcNode: Node?) -> HeartbeatSettings {
+        var settings = HeartbeatSettings()
+        if let node, let e = mapping(node, "heartbeat", allowed: ["minToggleHz"]) {
+            settings.minToggleHz = int(e, "minToggleHz", "heartbeat", default: settings.minToggleHz,
+                                       in: TimingBounds.heartbeatMinToggleHz, unit: "toggles per second")
+        }
+        guard adc.enabled else { return settings }
+        let device = adc.ads1115
+        let worstMs = (UInt64(device.channels.count) * device.dataRate.conversionTimeoutNanoseconds + 999_999) / 1_000_000
+        if worstMs >= UInt64(settings.toggleIntervalMs) {
+            fail(node ?? adcNode, "heartbeat.minToggleHz",
+                 "\(settings.minToggleHz) toggles per second leave \(settings.toggleIntervalMs) ms between toggles, but a sample of \(device.channels.count) inputs at adc.dataRate \(device.dataRate.samplesPerSecond) SPS may block the loop for \(worstMs) ms: choose a faster adc.dataRate or a lower heartbeat.minToggleHz")
+        }
+        return settings
     }
 
     mutating func precharge(_ node: Node?, outputs: [OutputSignal: OutputLineConfiguration], adc: ADCSettings) -> PrechargeSettings {

@@ -47,6 +47,8 @@ extension PackGuardConfiguration {
         ]
         lines += adcLines
         lines += [
+            "heartbeat:",
+            "  minToggleHz: \(heartbeat.minToggleHz)",
             "precharge:",
             "  enabled: \(precharge.enabled)",
             "  targetPercent: \(precharge.targetPercent)",

@@ -277,6 +277,10 @@ public final class Controller: @unchecked Sendable {
     /// When the loop must step again at the latest.
     public func nextWake(after now: Instant) -> Instant {
         var wake = now + .milliseconds(configuration.timing.reconcileMs)
+        // A healthy step toggles the heartbeat: wake for its guaranteed minimum rate.
+        if configuration.outputs[.heartbeat] != nil {
+            wake = min(wake, now + .milliseconds(configuration.heartbeat.toggleIntervalMs))
+        }
         if let deadline = lastResult?.nextDeadline, deadline < wake { wake = max(deadline, now) }
         if let analog, let last = analog.sampler.lastSampleStartedAt {
             let due = Instant(nanoseconds: Int64(last) + Int64(analog.sampler.configuration.samplePeriodMilliseconds) * 1_000_000)
