@@ -5,9 +5,9 @@ Sources compared (paths relative to the repository root):
   hardware/pi/packguard.yaml   default config: line names, polarity, bias, and the header/BMS pin comments
   hardware/pins.csv            the hardware pin table (one row per signal)
   hardware/pi/config.txt       the firmware lines that hold the relay outputs low from early boot
-  wiring/*.yml                 WireViz harnesses: the Pi header, the Orion main I/O, the Wifi Connect module,
-                               the precharge relay and bus sense (precharge.yml)
-  wiring/README.md, hardware/README.md, hardware/precharge.md   every markdown table with GPIO and Header columns
+  wiring/*.yml                 WireViz harnesses: the Pi header, the Orion main I/O, the Wifi Connect module
+  wiring/README.md, hardware/README.md   every markdown table with GPIO and Header columns
+  wiring/precharge.yml, hardware/precharge.md   the precharge relay, resistor and bus sense; its pin table
 
 Usage:
   check_pins.py [--root DIR]   check; exit 0 when everything agrees, 1 listing each disagreement
