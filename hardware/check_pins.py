@@ -8,6 +8,7 @@ Sources compared (paths relative to the repository root):
   hardware/spice/heartbeat-pump.lib   the heartbeat charge pump's design rate (design_min_toggle_hz)
   wiring/*.yml                 WireViz harnesses: the Pi header, the Orion main I/O, the Wifi Connect module
   wiring/README.md, hardware/README.md   every markdown table with GPIO and Header columns
+  wiring/precharge.yml, hardware/precharge.md   the precharge relay, resistor and bus sense; its pin table
 
 Usage:
   check_pins.py [--root DIR]   check; exit 0 when everything agrees, 1 listing each disagreement
@@ -207,7 +208,9 @@ class Checker:
                 self.err(where, f"output on {line}, which the SoC does not pull down at reset (use GPIO9-27)")
         for key, r in rows.items():
             if key not in self.config:
-                self.err("hardware/pins.csv", f"{r['signal']} ({key}) is not in hardware/pi/packguard.yaml")
+                self.err("hardware/pins.csv", f"{r['signal']} ({key}) is not in hardware/pi/packguard.yaml "
+                                              f"(an optional one as a commented example: '  # {key.split('.')[1]}:' "
+                                              f"then '  #   line: {r['gpio']}  # Pi header pin {r['header_pin']}')")
         if self.config_adc.get("address") != ADC_ADDRESS:
             self.err("hardware/pi/packguard.yaml adc.address",
                      f"{self.config_adc.get('address')!r} but the board ties ADDR to GND: 0x{ADC_ADDRESS:02x}")
@@ -236,7 +239,8 @@ class Checker:
         for req in REQUIRED_CONFIG_TXT:
             if req not in active:
                 self.err("hardware/pi/config.txt", f"missing '{req}'")
-        outs = {c["line"] for k, c in self.config.items() if k.startswith("outputs.") and c.get("active")}
+        # Commented-out optional outputs count too: enabling one must not need a firmware change.
+        outs = {c["line"] for k, c in self.config.items() if k.startswith("outputs.") and c.get("line")}
         held_low = set()
         for ln in active:
             m = re.match(r"^gpio=([\d,\-]+)=(.*)$", ln)
@@ -289,12 +293,14 @@ class Checker:
         h = self.load_harness("orion-main-io.yml")
         f = self.load_harness("interface-field.yml")
         w = self.load_harness("wifi-connect.yml")
+        p = self.load_harness("precharge.yml")
+        self.check_precharge_harness(p)
         for r in self.rows:
             bp = r["board_pin"]
-            if not bp or "." not in bp or bp.split(".")[0] not in ("J2", "J5"):
+            if not bp or "." not in bp or bp.split(".")[0] not in ("J2", "J5", "J6"):
                 continue
-            conn = BOARD_CONNECTORS[bp.split(".")[0]]
-            found = [x for x in (h, f) if self.check_board_labels(x, conn, r)]
+            conn = "A1_" + bp.split(".")[0]
+            found = [x for x in (h, f, p) if self.check_board_labels(x, conn, r)]
             if not found:
                 self.err("wiring/", f"no harness labels {conn} pin {bp.split('.')[1]} ({r['signal']})")
             if r["bms_pin"] and r["kind"] != "ground":
@@ -322,9 +328,63 @@ class Checker:
         if a != b or not a:
             self.err("wiring/interface-field.yml", f"Orion pin 4 goes to {sorted(b)} here but {sorted(a)} in orion-main-io.yml")
 
+    def check_precharge_harness(self, h):
+        """The precharge path must run battery busbar -> F11 -> K8 -> TF1 -> R33 -> load busbar (in parallel
+        with KM2), K8's coil must land on J6.1/J6.2, and the bus sense must come from the load side via F10."""
+        where = h["path"]
+
+        def path(a, b, via):
+            """b is reachable from a, but not once the fuse `via` is taken out."""
+            ends = self.reach(h, a)
+            if b not in ends:
+                self.err(where, f"{a[0]} pin {a[1]} does not reach {b[0]} pin {b[1]} (reaches {sorted(ends) or 'nothing'})")
+            elif via is not None and b in self.reach({**h, "simple": h["simple"] - {via}}, a):
+                self.err(where, f"{a[0]} pin {a[1]} reaches {b[0]} pin {b[1]} without passing {via}")
+
+        path(("BATBUS", 2), ("K8", 1), "F11")
+        path(("K8", 2), ("R33", 1), "TF1")
+        path(("R33", 2), ("LOADBUS", 2), None)
+        path(("LOADBUS", 3), ("A1_J6", 3), "F10")
+        path(("A1_J6", 1), ("K8", 3), None)
+        path(("A1_J6", 2), ("K8", 4), None)
+        path(("BATBUS", 1), ("KM2", 1), None)
+        path(("KM2", 2), ("LOADBUS", 1), None)
+
+    def check_bus_divider(self):
+        """The bus divider (pins.csv) against the config's AIN3 dividerRatio (active or commented example)
+        and the software's busDividerRatio constant, when either exists."""
+        hw = None
+        for r in self.rows:
+            d = re.search(r"([\d.]+)k / ([\d.]+)k divider", r["circuit"]) if r["signal"] == "busVoltage" else None
+            if d:
+                top, bottom = float(d.group(1)), float(d.group(2))
+                hw = bottom / (top + bottom)
+                channel = r["adc_channel"]
+        if hw is None:
+            return
+        text = (self.root / "hardware/pi/packguard.yaml").read_text()
+        block = re.search(rf"^[ \t]*#?[ \t]*{channel}:.*\n((?:[ \t]*#?[ \t]+(?!AIN\d:)\w+:.*\n)*)", text, re.M)
+        if block and re.search(r"signal:\s*busVoltage\b", block.group(1)):
+            m = re.search(r"dividerRatio:\s*([\d.]+)(?:\s*/\s*([\d.]+))?", block.group(1))
+            sw = None if not m else float(m.group(1)) / (float(m.group(2)) if m.group(2) else 1.0)
+            if sw is None:
+                self.err(f"hardware/pi/packguard.yaml adc.channels.{channel}", "busVoltage without a dividerRatio")
+            elif abs(sw / hw - 1) > 5e-4:
+                self.err(f"hardware/pi/packguard.yaml adc.channels.{channel}",
+                         f"dividerRatio {sw:.5f} but the board's bus divider (hardware/pins.csv) is {hw:.5f}: "
+                         f"bus readings would be off by {(hw / sw - 1) * 100:+.2f} %")
+        for src in sorted((self.root / "Sources").glob("**/*.swift")) if (self.root / "Sources").exists() else []:
+            m = re.search(r"busDividerRatio\s*(?::\s*\w+\s*)?=\s*([\d.]+)\s*/\s*([\d.]+)", src.read_text())
+            if m:
+                sw = float(m.group(1)) / float(m.group(2))
+                if abs(sw / hw - 1) > 1e-6:
+                    self.err(str(src.relative_to(self.root)),
+                             f"busDividerRatio = {m.group(1)} / {m.group(2)} = {sw:.5f}, but the board's bus divider "
+                             f"(hardware/pins.csv) is {hw:.5f}")
+
     def check_markdown(self):
         csv_by_gpio = {r["gpio"]: r for r in self.rows if r["gpio"]}
-        for rel in ("wiring/README.md", "hardware/README.md"):
+        for rel in ("wiring/README.md", "hardware/README.md", "hardware/precharge.md"):
             path = self.root / rel
             if not path.exists():
                 self.err(rel, "missing")
@@ -354,13 +414,15 @@ class Checker:
 
     def check_software_divider(self):
         """The ADC divider is hardware, but the software converts with its ratio: a mismatch is a disagreement."""
+        self.check_bus_divider()
         src = self.root / "Sources/PackGuardADC/ADCConfiguration.swift"
         if not src.exists():
             return
         m = re.search(r"orionDividerRatio\s*=\s*([\d.]+)\s*/\s*([\d.]+)", src.read_text())
         ratios = set()
         for r in self.rows:
-            d = re.search(r"([\d.]+)k / ([\d.]+)k divider", r["circuit"]) if r["kind"] == "adc" else None
+            # the Orion's 0-5 V outputs only (they have a BMS pin); the bus divider is checked below
+            d = re.search(r"([\d.]+)k / ([\d.]+)k divider", r["circuit"]) if r["kind"] == "adc" and r["bms_pin"] else None
             if d:
                 top, bottom = float(d.group(1)), float(d.group(2))
                 ratios.add(round(bottom / (top + bottom), 6))
@@ -504,7 +566,7 @@ MUTATIONS = [
     ("panel label names another GPIO", "wiring/interface-field.yml",
      "- CHG_FB → GPIO24", "- CHG_FB → GPIO25", "GPIO25"),
     ("output not held low at boot", "hardware/pi/config.txt",
-     "gpio=12,13,16,20,21,26=op,dl,pd", "gpio=12,13,16,20,21=op,dl,pd", "GPIO26"),
+     "gpio=12,13,16,19,20,21,26=op,dl,pd", "gpio=12,13,16,19,20,21=op,dl,pd", "GPIO26"),
     ("strict_gpiod missing", "hardware/pi/config.txt", "dtparam=strict_gpiod", "#dtparam=strict_gpiod", "strict_gpiod"),
     ("README table wrong", "wiring/README.md", "| GPIO17 | 11 |", "| GPIO17 | 12 |", "GPIO17"),
     ("ADC address changed", "hardware/pi/packguard.yaml", "address: 0x48", "address: 0x49", "0x48"),
@@ -514,6 +576,27 @@ MUTATIONS = [
      "design_min_toggle_hz = 20", "design_min_toggle_hz = 50", "design rate of 50"),
     ("heartbeat output removed while the pump needs it", "hardware/pi/packguard.yaml",
      "  heartbeat:               #", "  heartbeatLed:            #", "outputs.heartbeat"),
+]
+
+# Precharge (hardware/precharge.md): the relay's commented example in the config, its firmware line, the
+# precharge harness and the bus divider.
+FILES += ["wiring/precharge.yml", "hardware/precharge.md"]
+MUTATIONS += [
+    ("precharge relay example moved to another GPIO", "hardware/pi/packguard.yaml",
+     "#   line: GPIO19         # Pi header pin 35", "#   line: GPIO18         # Pi header pin 12", "GPIO18"),
+    ("precharge relay not held low at boot", "hardware/pi/config.txt",
+     "gpio=12,13,16,19,20,21,26=op,dl,pd", "gpio=12,13,16,20,21,26=op,dl,pd", "GPIO19"),
+    ("bus divider in the config disagrees with the board", "hardware/pi/packguard.yaml",
+     "dividerRatio: 0.04853", "dividerRatio: 0.04762", "bus readings would be off"),
+    ("bus-sense terminal names another ADC channel", "wiring/precharge.yml",
+     "- BUS_SENSE → 100k/5.1k divider → ADS1115 AIN3", "- BUS_SENSE → 100k/5.1k divider → ADS1115 AIN2", "AIN2"),
+    ("precharge path bypasses its thermal cut-off", "wiring/precharge.yml",
+     "    - TF1\n    - W15: [1]", "    - W15: [1]", "R33 pin 1"),
+    ("bus sense taken from the battery side", "wiring/precharge.yml",
+     "    - W19: [1]\n    - LOADBUS: [3]", "    - W19: [1]\n    - BATBUS: [2]", "LOADBUS pin 3"),
+    ("precharge relay coil on the wrong board terminal", "wiring/precharge.yml",
+     "  - - A1_J6: [1, 2]", "  - - A1_J6: [2, 1]", "A1_J6 pin"),
+    ("precharge pin table row wrong", "hardware/precharge.md", "| GPIO19 | 35 |", "| GPIO19 | 36 |", "GPIO19"),
 ]
 
 

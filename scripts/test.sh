@@ -40,6 +40,7 @@ python3 hardware/check_pins.py --self-test
 python3 hardware/spice/check_pump.py   # heartbeat charge pump in ngspice: hold, drop-out, power-up, corners
 wiring/check-rendered.sh
 hardware/pi/check-unit-security.sh
+python3 hardware/precharge_sizing.py --check   # precharge.md's sizing tables match their formulas
 
 echo "==> bench: the scenario library on the mocked chip (virtual time)"
 "$bin" bench --quiet --junit "$(swift build --show-bin-path)/bench-junit.xml"

@@ -155,9 +155,8 @@ def ads1115(path):
     d.add(elm.Label().label("J2.5 CCL via R10–R12, D18, C8", loc="left"))
     d.add(elm.Line().left(1.2).at(ic.AIN2))
     d.add(elm.Label().label("J2.6 DCL via R13–R15, D19, C9", loc="left"))
-    d.add(elm.Line().left(0.6).at(ic.AIN3))
-    d.add(elm.Line().down(0.4))
-    d.add(elm.Ground())
+    d.add(elm.Line().left(1.2).at(ic.AIN3))
+    d.add(elm.Label().label("J6.3 bus (precharge)", loc="left"))
     d.add(elm.Line().right(2.5).at(ic.VDD))
     d.add(elm.Dot(open=True).label("+3V3 (header 1), C10 100 nF at the pin", loc="right"))
     d.add(elm.Line().right(2.5).at(ic.SDA))
@@ -347,6 +346,77 @@ def topology_pi_in_loop(path):
     d.save(str(path))
 
 
+def precharge(path):
+    """Precharge (hardware/precharge.md): K8 + TF1 + R33 around KM2, K8's coil through K2 pole B and Q12,
+    and the load-bus voltage divided into ADS1115 AIN3."""
+    d = drawing()
+    # power path: battery-side busbar -> KM2 -> load busbar, with the precharge branch below KM2
+    d.add(elm.Dot(open=True).at((0, 0)).label("BAT+\nbattery-side\nbusbar", loc="left"))
+    d.add(elm.Line().right(1).at((0, 0)))
+    a = d.add(elm.Dot())
+    xb = 11
+    d.add(elm.Switch().at(a.center).to((xb, 0)).label("KM2 discharge contactor (main contacts)", loc="top"))
+    b = d.add(elm.Dot())
+    d.add(elm.Line().down(2.5).at(a.center))
+    d.add(elm.FuseIEC().right().label("F11 3 A", loc="bottom", ofst=0.35))
+    k8 = d.add(elm.Switch().right().label("K8", loc="top"))
+    d.add(elm.FuseIEC().right().label("TF1 thermal\ncut-off", loc="bottom", ofst=0.35))
+    d.add(elm.Resistor().right().label("R33  10 / 22 / 47 Ω\n50 / 50 / 100 W", loc="top"))
+    d.add(elm.Line().up().toy(0))
+    # load: the inverter's input capacitance
+    d.add(elm.Line().right(2.5).at(b.center))
+    ld = d.add(elm.Dot().label("LOAD+ (inverter +)", loc="top"))
+    d.add(elm.Capacitor(polar=True).down().at(ld.center).label("inverter\ninput C\n1–20 mF", loc="bottom"))
+    d.add(elm.Ground().label("BUS−", loc="right"))
+    # bus sense: LOAD+ -> F10 -> J6.3 -> R30/R31 divider -> clamp -> R32 -> C16 -> AIN3
+    d.add(elm.Line().right(4).at(ld.center))
+    d.add(elm.FuseIEC().down().label("F10 0.5 A", loc="bottom", ofst=0.35))
+    d.add(elm.Dot(open=True).label("J6.3", loc="left"))
+    d.add(elm.Resistor().down().label("R30\n100 kΩ\n0.1 %", loc="bottom"))
+    n = d.add(elm.Dot())
+    d.add(elm.Resistor().down().at(n.center).label("R31\n5.1 kΩ\n0.1 %", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(2.5).at(n.center))
+    k = d.add(elm.Dot())
+    d.add(elm.Schottky().up().at(k.center).label("D23a", loc="bottom"))
+    d.add(elm.Vdd().label("+3V3"))
+    low = (k.center[0], k.center[1] - 2.5)
+    d.add(elm.Schottky().up().at(low).to(k.center).label("D23b", loc="bottom"))
+    d.add(elm.Ground().at(low))
+    d.add(elm.Resistor().right().at(k.center).label("R32 1 kΩ"))
+    c = d.add(elm.Dot())
+    d.add(elm.Capacitor().down().at(c.center).label("C16\n100 nF", loc="bottom"))
+    d.add(elm.Ground())
+    d.add(elm.Line().right(1.5).at(c.center))
+    d.add(elm.Dot(open=True).label("AIN3\n(U10 ADS1115)", loc="right"))
+    # K8 coil: relay coil rail -> K2 pole B (BMS) -> J6.1 -> coil -> J6.2 -> Q12 (PackGuard, GPIO19)
+    xc = 2
+    d.add(elm.Vdd().at((xc, -5)).label("relay coil rail (K4–K7's)"))
+    d.add(elm.Switch().down().at((xc, -5)).label("K2 pole B\n(BMS Discharge\nEnable)", loc="bottom"))
+    j1 = d.add(elm.Dot(open=True).label("J6.1", loc="right"))
+    coil = d.add(elm.Inductor2(loops=3).down().label("K8", loc="top"))
+    j2 = d.add(elm.Dot(open=True).label("J6.2", loc="right"))
+    d.add(elm.Line().left(2.2).at(j1.center))
+    d.add(elm.Diode().down().toy(j2.center).reverse().label("D22\n1N4007", loc="top"))
+    d.add(elm.Line().right().tox(xc))
+    ym = coil.center[1]
+    d.add(elm.Line().at((xc + 0.5, ym)).to((k8.center[0], ym)).linestyle(":"))
+    d.add(elm.Line().at((k8.center[0], ym)).to((k8.center[0], -2.8)).linestyle(":"))
+    d.add(elm.Line().down(0.8).at(j2.center))
+    q = d.add(elm.NFet().right().anchor("drain").reverse().label("Q12\nAO3400A", loc="right", ofst=(0.3, 0)))
+    d.add(elm.Ground().at(q.source))
+    d.add(elm.Line().left(1).at(q.gate))
+    g = d.add(elm.Dot())
+    d.add(elm.Resistor().left().label("R28 220 Ω"))
+    d.add(elm.Dot(open=True).label("GPIO19\n(header 35)", loc="left"))
+    d.add(elm.Resistor().down().at(g.center).label("R29 10 kΩ", loc="bottom"))
+    d.add(elm.Ground())
+    note(d, (6, -8), "K8 closes only while the BMS enables discharge (K2 pole B)\nAND PackGuard drives GPIO19 high "
+         "(R29 holds Q12 off otherwise).\nR33 per pack: 10 Ω (12 V), 22 Ω (24 V), 47 Ω (48 V);\n"
+         "bus divider ratio 5.1 / 105.1: 60 V → 2.91 V. Sizing: hardware/precharge.md.")
+    d.save(str(path))
+
+
 DRAWINGS = {
     "bms-input-direct.svg": bms_input_direct,
     "bms-input-opto.svg": bms_input_opto,
@@ -355,6 +425,7 @@ DRAWINGS = {
     "ads1115-input.svg": ads1115,
     "topology-defence.svg": topology_defence,
     "topology-pi-in-loop.svg": topology_pi_in_loop,
+    "precharge.svg": precharge,
 }
 
 
