@@ -59,9 +59,13 @@ outputs:
   statusLed:               # optional: on = running, slow blink = balancing, fast blink = fault, off = stopped
     line: GPIO13           # Pi header pin 33
     activeLow: false
-  heartbeat:               # optional: toggles once per healthy control step
+  heartbeat:               # toggles once per healthy step; feeds the charge pump that powers K4-K7 (hardware/README.md 2.4)
     line: GPIO12           # Pi header pin 32
     activeLow: false
+  # Optional precharge relay K8 (hardware/precharge.md); used only with precharge.enabled:
+  # prechargeRelay:        # relay coil driver Q12 -> K8: precharge resistor R33 around the discharge contactor
+  #   line: GPIO19         # Pi header pin 35
+  #   activeLow: false
 
 timing:
   startupHoldMs: 3000      # stay in "starting" at least this long after every input was read once
@@ -129,8 +133,19 @@ adc:
   #     scale: { volts: [0, 5], units: [0, 100] }   # placeholder: set to the Orion profile's scaling
   #     plausible: [0, 105]
   #     unit: A
-  #   AIN3:                  # tied to GND
-  #     signal: unused
+  #   AIN3:                  # bus voltage, load side of the discharge contactor (hardware/precharge.md)
+  #     signal: busVoltage
+  #     dividerRatio: 0.04853 # 5.1 kOhm / (100 kOhm + 5.1 kOhm), the board's bus divider
+
+precharge:
+  enabled: false           # precharge the inverter's capacitors before the discharge contactor closes (hardware/precharge.md)
+  targetPercent: 95        # with AIN3 sensing the bus: close the contactor once the bus reaches this % of the pack
+  timeMs: 500              # without bus sensing: precharge this long (at least 5 RC, below timeoutMs)
+  timeoutMs: 3000          # a precharge not complete by then latches prechargeFailed (a short, a failed resistor)
+  overlapMs: 100           # the precharge relay opens this long after the contactor closed
+  maxAttempts: 3           # more precharges than this within attemptWindowS latch prechargeFailed (the resistor heats)
+  attemptWindowS: 300
+  # packVoltageV: 48       # sensed without a packVoltage input: the pack's MINIMUM operating voltage, not its nominal
 
 heartbeat:
   minToggleHz: 20          # the loop toggles the heartbeat output at least this often (charge pump: hardware/README.md 2.4)

@@ -203,7 +203,7 @@ struct CrossFieldRuleTests {
         #expect(issues(minimalYAML + "adc:\n  enabled: false\n  dataRate: 8\n  samplePeriodMs: 5000\n  staleMs: 20000\n").isEmpty)
         #expect(issues(minimalYAML + "adc:\n  enabled: true\n  dataRate: 860\n").isEmpty)
         // A longer deadline admits a slower rate: 3 × (2 × 7.8 + 2) ms ≈ 53 ms < 250 / 2.
-        #expect(issues(minimalYAML + "timing:\n  loopDeadlineMs: 250\nadc:\n  enabled: true\n  dataRate: 128\n").isEmpty)
+        #expect(issues(minimalYAML + "timing:\n  loopDeadlineMs: 250\nheartbeat:\n  minToggleHz: 10\nadc:\n  enabled: true\n  dataRate: 128\n").isEmpty)
         #expect(issues(minimalYAML + "timing:\n  loopDeadlineMs: 100\nadc:\n  enabled: true\n  dataRate: 128\n").contains { $0.keyPath == "adc.dataRate" })
     }
 
@@ -215,6 +215,22 @@ struct CrossFieldRuleTests {
         #expect(found.first?.message.contains("watchdog.hardware.petIntervalMs (600 ms)") == true, "\(found)")
         #expect(issues(minimalYAML + "watchdog:\n  hardware:\n    timeoutS: 2\n    petIntervalMs: 1000\n").isEmpty)
         #expect(issues(minimalYAML + "watchdog:\n  hardware:\n    timeoutS: 1\n    petIntervalMs: 500\n").isEmpty)
+    }
+}
+
+@Suite("The heartbeat's minimum rate")
+struct HeartbeatConfigurationTests {
+    @Test func defaultsToTheChargePumpsDesignRate() throws {
+        let configuration = try ConfigurationLoader.parse(minimalYAML, file: "a.yaml")
+        #expect(configuration.heartbeat.minToggleHz == 20 && configuration.heartbeat.toggleIntervalMs == 50)
+    }
+
+    @Test func aSampleThatBlocksTheLoopLongerThanATogglesIntervalIsRefusedNamingBothKeys() {
+        let found = issues(minimalYAML + "adc:\n  enabled: true\n  dataRate: 128\n")
+        let issue = found.first { $0.keyPath == "heartbeat.minToggleHz" }
+        #expect(issue?.message.contains("adc.dataRate 128 SPS may block the loop for 53 ms") == true, "\(found)")
+        #expect(issues(minimalYAML + "heartbeat:\n  minToggleHz: 200\n").contains { $0.keyPath == "heartbeat.minToggleHz" },
+                "outside 1...100")
     }
 }
 
