@@ -307,6 +307,10 @@ fi
 source "$RIG_DIR/guest-reload.sh"
 
 # ---------------------------------------------------------------------------------------------------
+# Precharge through i2c-stub, and the heartbeat's minimum rate under SIGSTOP.
+source "$RIG_DIR/guest-precharge.sh"
+
+# ---------------------------------------------------------------------------------------------------
 # Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
 # (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.
 if [ -n "${PACKGUARD_PERF_BIN:-}" ]; then

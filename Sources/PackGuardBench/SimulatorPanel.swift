@@ -28,6 +28,8 @@ public final class SimulatorPanel: @unchecked Sendable {
     private var message = "press ? for the keys"
     private var loopThread: pthread_t?
     private let loopResult = Mutex<String?>(nil)
+    /// The inverter behind the discharge contactor (its bus voltage reaches AIN3 with --precharge).
+    let inverter = InverterSimulation(model: InverterModel())
 
     public struct Key: Sendable {
         public let key: Character
@@ -45,6 +47,7 @@ public final class SimulatorPanel: @unchecked Sendable {
         Key(key: "e", action: "inject a GPIO read error"),
         Key(key: "l", action: "stall the control loop (3 × loopDeadlineMs)"),
         Key(key: "w", action: "weld the discharge contactor (toggle)"),
+        Key(key: "x", action: "short the inverter's input (toggle; with --precharge)"),
         Key(key: "r", action: "operator reset"),
         Key(key: "o", action: "operator force-off (toggle)"),
         Key(key: "?", action: "show or hide the keys"),
@@ -109,6 +112,7 @@ public final class SimulatorPanel: @unchecked Sendable {
                 lastDraw = 0
             }
             followContactors()
+            followInverter()
             let now = wallClockMs()
             if now - lastDraw >= 100 {
                 output(render())
@@ -145,8 +149,12 @@ public final class SimulatorPanel: @unchecked Sendable {
             message = "injected: the next GPIO read fails (EIO)"
         case "l":
             let stall = configuration.timing.loopDeadlineMs * 3
-            loop.perform { $0.stallNextStep(milliseconds: stall) }
-            message = "injected: the next step stalls \(stall) ms"
+            // Work on the control thread before its next step: the loop really is late.
+            loop.perform { _ in usleep(useconds_t(stall) * 1000) }
+            message = "injected: the control thread stalls \(stall) ms"
+        case "x":
+            inverter.shorted.toggle()
+            message = inverter.shorted ? "inverter input shorted: the bus stays at 0 V" : "inverter input short removed"
         case "w":
             weldedDischarge.toggle()
             message = weldedDischarge ? "discharge contactor welded" : "discharge contactor free again"
@@ -178,9 +186,36 @@ public final class SimulatorPanel: @unchecked Sendable {
     }
 
     private func applySoc() {
-        for channel in configuration.adc.ads1115.channels {
+        for channel in configuration.adc.ads1115.channels where ![.busVoltage, .packVoltage].contains(channel.signal) {
             adc.setInputVolts(channel.adsPinVolts(forValue: channel.signal == .soc ? soc : 50), channel: channel.channel)
         }
+    }
+
+    /// Moves the inverter model after the relays and shows its bus voltage to the ADS1115 inputs.
+    private func followInverter() {
+        func closed(_ signal: OutputSignal) -> Bool {
+            guard let line = configuration.outputs[signal], case .name(let name) = line.locator else { return false }
+            return gpio.physicalLevel(name) != line.activeLow
+        }
+        let pack = configuration.precharge.packVoltageV ?? 51.2
+        let bus = inverter.update(nanoseconds: Int64(monotonicNanoseconds()), prechargeClosed: closed(.prechargeRelay),
+                                  dischargeClosed: closed(.dischargeRelay), packVolts: pack)
+        for channel in configuration.adc.ads1115.channels {
+            switch channel.signal {
+            case .busVoltage: adc.setInputVolts(channel.adsPinVolts(forValue: bus), channel: channel.channel)
+            case .packVoltage: adc.setInputVolts(channel.adsPinVolts(forValue: pack), channel: channel.channel)
+            default: break
+            }
+        }
+    }
+
+    /// How the heartbeat toggled over the last second, as a line for the panel.
+    private var heartbeatLine: String {
+        guard let line = configuration.outputs[.heartbeat], case .name(let name) = line.locator else { return "heartbeat: not wired" }
+        let now = Int64(monotonicNanoseconds())
+        let seen = ToggleObservation(history: gpio.outputHistory(name), from: now - 1_000_000_000, to: now)
+        let minimum = configuration.heartbeat.minToggleHz
+        return "heartbeat: \(seen) (minimum \(minimum)/s)\(seen.toggles < minimum ? "  STOPPED OR SLOW: the charge pump drops every relay" : "")"
     }
 
     /// Moves the simulated contactors' auxiliary contacts after their relays.
@@ -220,7 +255,7 @@ public final class SimulatorPanel: @unchecked Sendable {
         }
         lines.append("")
         lines.append("relays and indicators")
-        for key in ["chargeRelay", "dischargeRelay", "balancePowerRelay", "shoreChargerRelay", "statusLed", "heartbeat"] {
+        for key in ["chargeRelay", "dischargeRelay", "prechargeRelay", "balancePowerRelay", "shoreChargerRelay", "statusLed", "heartbeat"] {
             guard let output = status.outputs[key] else { continue }
             let word = output.logical == "active" ? (key.hasSuffix("Relay") ? "CLOSED" : "ON") : (key.hasSuffix("Relay") ? "open" : "off")
             lines.append("  \(key.padded(28)) \(word.padded(9)) \(output.line.padded(7)) \(output.raw == 1 ? "high" : "low ")")
@@ -228,7 +263,8 @@ public final class SimulatorPanel: @unchecked Sendable {
         lines.append("")
         lines.append("faults: " + (status.faults.isEmpty ? "none" : status.faults.map(\.code).joined(separator: ", ")))
         lines.append("force-off: \(status.forceOff ? "ON" : "off")   contactors: \(contactorsRespond ? "follow relays" : "stay open")\(weldedDischarge ? ", discharge WELDED" : "")")
-        if let precharge = status.precharge { lines.append(precharge.summary) }
+        if let precharge = status.precharge { lines.append(precharge.summary + (inverter.shorted ? "   INVERTER INPUT SHORTED" : "")) }
+        lines.append(heartbeatLine)
         if status.balancing.active {
             lines.append("balancing: on for \(status.balancing.elapsedS ?? 0) s, ends in \(status.balancing.remainingS ?? 0) s")
         } else {

@@ -107,10 +107,14 @@ struct RigReactCommand: ParsableCommand {
 struct RigSetSOCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set-soc",
-        abstract: "Write the ADS1115 conversion register of an i2c-stub so the SOC channel reads PERCENT.")
+        abstract: "Write the ADS1115 conversion register of an i2c-stub so an input reads a value (SOC by default).",
+        discussion: "With --signal busVoltage the value is the bus voltage in volts through the 60 V divider of AIN3.")
 
-    @Argument(help: "State of charge in percent, as the default SOC channel (AIN0, 0–5 V = 0–100 %) would read it.")
+    @Argument(help: "The value the input reads: percent for the default SOC channel (AIN0, 0–5 V = 0–100 %), volts for busVoltage.")
     var percent: Double
+
+    @Option(help: "The signal whose scale and divider the value goes through: soc (default) or busVoltage.")
+    var signal: String = "soc"
 
     @Option(help: "The i2c-stub bus.")
     var bus: String = "/dev/i2c-0"
@@ -122,8 +126,11 @@ struct RigSetSOCCommand: ParsableCommand {
         guard let address = UInt8(address.hasPrefix("0x") ? String(address.dropFirst(2)) : address, radix: 16) else {
             throw ValidationError("--address: hexadecimal, e.g. 0x48")
         }
+        guard let analog = AnalogSignal(rawValue: signal) else {
+            throw ValidationError("--signal: one of \(AnalogSignal.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         let configuration = ADS1115Configuration(busPath: bus, address: address)
-        guard let channel = configuration.channel(for: .soc) else { throw ValidationError("no SOC channel") }
+        let channel = ADS1115Configuration.template(for: analog)
         let code = configuration.gain.code(forVolts: channel.adsPinVolts(forValue: percent))
         do {
             let device = try LinuxI2CBus(path: bus, address: address)
@@ -134,6 +141,6 @@ struct RigSetSOCCommand: ParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        print("conversion register = \(code) (SOC \(percent) %)")
+        print("conversion register = \(code) (\(analog.rawValue) \(percent) \(channel.unit))")
     }
 }

@@ -11,14 +11,19 @@ struct SimulateCommand: ParsableCommand {
             limits and the last events with their reasons, refreshed live (plain ANSI; works over SSH). Keys:
             \(SimulatorPanel.keys.map { "  \($0.key)  \($0.action)" }.joined(separator: "\n"))
             Simulated contactor feedback is wired on GPIO24/GPIO25 when the configuration has none.
+            With --precharge the discharge contactor precharges a simulated inverter (5 mF through 10 ohm) \
+            sensed on AIN3, relay on GPIO19: the panel shows the bus voltage and the sequence; x shorts the bus.
             """
     )
 
     @Option(help: "The configuration to simulate (default: the built-in default).")
     var config: String?
 
+    @Flag(help: "Enable a sensed precharge into a simulated inverter (relay on GPIO19, bus voltage on AIN3).")
+    var precharge = false
+
     func run() throws {
-        let configuration: PackGuardConfiguration
+        var configuration: PackGuardConfiguration
         if let config {
             do { configuration = try loadConfiguration(config) } catch {
                 printError(error.description)
@@ -26,6 +31,16 @@ struct SimulateCommand: ParsableCommand {
             }
         } else {
             configuration = BuiltInConfiguration.load()
+        }
+        if precharge {
+            var changes = ConfigurationOverrides()
+            changes.precharge = ["enabled": .flag(true)]
+            do {
+                try changes.apply(to: &configuration, source: "--precharge")
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
         }
         let panel: SimulatorPanel
         do {

@@ -76,8 +76,6 @@ public final class Controller: @unchecked Sendable {
         var trips = 0
         /// The configured deadline, here so that the monitor never reads `configuration`.
         var loopDeadlineMs: Int
-        /// A test hook: the next step sleeps this long before applying outputs.
-        var stallNextStepMs = 0
     }
 
     public init(configuration: PackGuardConfiguration, lines: SignalLines, backendDescription: String,
@@ -130,11 +128,7 @@ public final class Controller: @unchecked Sendable {
     @discardableResult
     public func step(now: Instant) throws(ControllerFatalError) -> StepResult {
         if startedAt == nil { startedAt = now }
-        let stall = health.withLock { health -> Int in
-            health.deadline = now + .milliseconds(health.loopDeadlineMs)
-            defer { health.stallNextStepMs = 0 }
-            return health.stallNextStepMs
-        }
+        health.withLock { $0.deadline = now + .milliseconds($0.loopDeadlineMs) }
         let missedDeadline = health.withLock { health -> Bool in
             defer { health.tripped = false }
             return health.tripped
@@ -195,7 +189,6 @@ public final class Controller: @unchecked Sendable {
 
         var result = policy.step(input, now: now)
         record(result)
-        if stall > 0 { sleepMilliseconds(stall) }  // test hook: a stalled loop
 
         pendingOutputFailure = nil
         do {
@@ -277,9 +270,10 @@ public final class Controller: @unchecked Sendable {
     /// When the loop must step again at the latest.
     public func nextWake(after now: Instant) -> Instant {
         var wake = now + .milliseconds(configuration.timing.reconcileMs)
-        // A healthy step toggles the heartbeat: wake for its guaranteed minimum rate.
+        // A healthy step toggles the heartbeat: wake for its guaranteed minimum rate, at 90 % of
+        // the interval, so that a wake that comes late (timer rounding, scheduling) still keeps it.
         if configuration.outputs[.heartbeat] != nil {
-            wake = min(wake, now + .milliseconds(configuration.heartbeat.toggleIntervalMs))
+            wake = min(wake, now + .milliseconds(configuration.heartbeat.toggleIntervalMs * 9 / 10))
         }
         if let deadline = lastResult?.nextDeadline, deadline < wake { wake = max(deadline, now) }
         if let analog, let last = analog.sampler.lastSampleStartedAt {
@@ -322,11 +316,6 @@ public final class Controller: @unchecked Sendable {
             }
         }
         logger.notice("stopped: \(reason); every relay off, lines released")
-    }
-
-    /// Test hook (also used by the bench and the simulator): the next step stalls this long.
-    public func stallNextStep(milliseconds: Int) {
-        health.withLock { $0.stallNextStepMs = milliseconds }
     }
 
     // MARK: - Watchdog monitor side
