@@ -96,6 +96,16 @@ public struct PathSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Who may command the daemon over the control socket, and how many clients it serves at once.
+public struct ControlSettings: Sendable, Equatable {
+    /// Members (and root) may `reset` and `force-off off`; group `packguard` may only read and hold off.
+    public var adminGroup = "packguard-admin"
+    /// Open control connections served at once; more are refused with a reason.
+    public var maxClients = 16
+
+    public init() {}
+}
+
 /// A complete, validated PackGuard configuration.
 public struct PackGuardConfiguration: Sendable, Equatable {
     /// The file it came from, or "<built-in>".
@@ -106,6 +116,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
     public var adc: ADCSettings
     public var hardwareWatchdog: HardwareWatchdogSettings
     public var paths: PathSettings
+    public var control = ControlSettings()
 
     public init(
         source: String,

@@ -85,8 +85,11 @@ public final class Daemon {
 
         do {
             try makeDirectory(parentOf: configuration.paths.controlSocket)
-            socket = try ControlSocketEndpoint(path: configuration.paths.controlSocket, group: simulate ? nil : "packguard",
-                                               logger: logger)
+            let group = simulate ? nil : "packguard"
+            socket = try ControlSocketEndpoint(
+                path: configuration.paths.controlSocket, group: group,
+                access: ControlAccess(operatorGroup: group, adminGroup: configuration.control.adminGroup),
+                limits: .init(maxClients: configuration.control.maxClients), logger: logger)
         } catch {
             lines.release()
             throw StartError(description: "control socket: \(error)")

@@ -3,11 +3,18 @@ import Logging
 import PackGuardCore
 import Synchronization
 
-/// Something else the control thread waits on in poll(2): the control socket.
+/// Something else the control thread waits on in poll(2): the control socket and its clients.
 public protocol PollableEndpoint: AnyObject {
-    var fileDescriptor: Int32 { get }
-    /// Called on the control thread when `fileDescriptor` is readable.
-    func handleReadable(loop: ControlLoop)
+    /// Changes whenever the descriptors to watch (or their events) change; the loop rebuilds its
+    /// poll set only then, so an idle wake allocates nothing.
+    var pollGeneration: Int { get }
+    /// Appends the descriptors to watch, with their events.
+    func appendPollDescriptors(to set: inout [pollfd])
+    /// When `service` must run even if no descriptor is ready (a client's time limit), or nil.
+    var nextDeadline: Instant? { get }
+    /// Called on the control thread when one of its descriptors is ready or `nextDeadline` has
+    /// passed. `ready` is its part of the poll set, in the order appended. Must never wait.
+    func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant)
 }
 
 /// The control thread: blocks in poll(2) on the input lines' event fds, a wake-up pipe and the
@@ -22,6 +29,8 @@ public final class ControlLoop: @unchecked Sendable {
     /// The poll(2) set, rebuilt only when what it watches changes: an idle wake allocates nothing.
     private var pollSet: [pollfd] = []
     private var pollSetKey: (controller: ObjectIdentifier, edgesFailing: Bool, endpoints: Int)?
+    /// Where each endpoint's descriptors are in `pollSet`.
+    private var endpointRanges: [Range<Int>] = []
     private var monitor: DeadlineMonitor?
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
@@ -120,14 +129,23 @@ public final class ControlLoop: @unchecked Sendable {
     }
 
     private func waitForWork(until wake: Instant) {
-        let key = (ObjectIdentifier(controller), controller.edgeReadsFailing, endpoints.count)
+        // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
+        let endpointsKey = endpoints.reduce(0) { $0 &+ 1 &+ $1.pollGeneration }
+        let key = (ObjectIdentifier(controller), controller.edgeReadsFailing, endpointsKey)
         if pollSetKey.map({ $0 != key }) ?? true {
-            let fds = controller.pollableEventDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
+            let fds = controller.pollableEventDescriptors + [wakePipe.readEnd]
             pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            endpointRanges = endpoints.map { endpoint in
+                let start = pollSet.count
+                endpoint.appendPollDescriptors(to: &pollSet)
+                return start..<pollSet.count
+            }
             pollSetKey = key
         }
         for index in pollSet.indices { pollSet[index].revents = 0 }
-        let remaining = wake - controller.clock.now()
+        var until = wake
+        for endpoint in endpoints { if let deadline = endpoint.nextDeadline, deadline < until { until = deadline } }
+        let remaining = until - controller.clock.now()
         let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
         let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
         if ready < 0 && errno != EINTR {
@@ -135,12 +153,15 @@ public final class ControlLoop: @unchecked Sendable {
             sleepMilliseconds(Int(min(timeoutMs, 10)))
             return
         }
-        guard ready > 0 else { return }
-        for entry in pollSet where entry.revents != 0 {
-            if entry.fd == wakePipe.readEnd {
-                wakePipe.drain()
-            } else if let endpoint = endpoints.first(where: { $0.fileDescriptor == entry.fd }) {
-                endpoint.handleReadable(loop: self)
+        let endpointsStart = endpointRanges.first?.lowerBound ?? pollSet.count
+        if ready > 0, pollSet[..<endpointsStart].contains(where: { $0.fd == wakePipe.readEnd && $0.revents != 0 }) {
+            wakePipe.drain()
+        }
+        let now = controller.clock.now()
+        for (endpoint, range) in zip(endpoints, endpointRanges) {
+            let due = endpoint.nextDeadline.map { $0 <= now } ?? false
+            if due || (ready > 0 && pollSet[range].contains { $0.revents != 0 }) {
+                endpoint.service(ready: pollSet[range], loop: self, now: now)
             }
         }
     }
