@@ -128,41 +128,51 @@ public final class ControlLoop: @unchecked Sendable {
         return reason
     }
 
+    /// Waits until the next step is due, an edge or the wake pipe arrives, or a step run for a
+    /// socket command failed fatally. Control socket traffic alone is served here without a step
+    /// (a command runs its own), so a flood of clients cannot make the loop step in a frenzy.
     private func waitForWork(until wake: Instant) {
-        // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
-        let endpointsKey = endpoints.reduce(0) { $0 &+ 1 &+ $1.pollGeneration }
-        let key = (ObjectIdentifier(controller), controller.edgeReadsFailing, endpointsKey)
-        if pollSetKey.map({ $0 != key }) ?? true {
-            let fds = controller.pollableEventDescriptors + [wakePipe.readEnd]
-            pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            endpointRanges = endpoints.map { endpoint in
-                let start = pollSet.count
-                endpoint.appendPollDescriptors(to: &pollSet)
-                return start..<pollSet.count
+        while true {
+            // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
+            let endpointsKey = endpoints.reduce(0) { $0 &+ 1 &+ $1.pollGeneration }
+            let key = (ObjectIdentifier(controller), controller.edgeReadsFailing, endpointsKey)
+            if pollSetKey.map({ $0 != key }) ?? true {
+                let fds = controller.pollableEventDescriptors + [wakePipe.readEnd]
+                pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                endpointRanges = endpoints.map { endpoint in
+                    let start = pollSet.count
+                    endpoint.appendPollDescriptors(to: &pollSet)
+                    return start..<pollSet.count
+                }
+                pollSetKey = key
             }
-            pollSetKey = key
-        }
-        for index in pollSet.indices { pollSet[index].revents = 0 }
-        var until = wake
-        for endpoint in endpoints { if let deadline = endpoint.nextDeadline, deadline < until { until = deadline } }
-        let remaining = until - controller.clock.now()
-        let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
-        let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
-        if ready < 0 && errno != EINTR {
-            logger.error("poll failed: errno \(errno); stepping on the timer only")
-            sleepMilliseconds(Int(min(timeoutMs, 10)))
-            return
-        }
-        let endpointsStart = endpointRanges.first?.lowerBound ?? pollSet.count
-        if ready > 0, pollSet[..<endpointsStart].contains(where: { $0.fd == wakePipe.readEnd && $0.revents != 0 }) {
-            wakePipe.drain()
-        }
-        let now = controller.clock.now()
-        for (endpoint, range) in zip(endpoints, endpointRanges) {
-            let due = endpoint.nextDeadline.map { $0 <= now } ?? false
-            if due || (ready > 0 && pollSet[range].contains { $0.revents != 0 }) {
-                endpoint.service(ready: pollSet[range], loop: self, now: now)
+            for index in pollSet.indices { pollSet[index].revents = 0 }
+            var until = wake
+            for endpoint in endpoints { if let deadline = endpoint.nextDeadline, deadline < until { until = deadline } }
+            let remaining = until - controller.clock.now()
+            let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
+            let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
+            if ready < 0 && errno != EINTR {
+                logger.error("poll failed: errno \(errno); stepping on the timer only")
+                sleepMilliseconds(Int(min(timeoutMs, 10)))
+                return
             }
+            // Edges and the wake pipe come before the endpoints in the poll set.
+            let endpointsStart = endpointRanges.first?.lowerBound ?? pollSet.count
+            let loopWork = ready > 0 && pollSet[..<endpointsStart].contains { $0.revents != 0 }
+            if loopWork, pollSet[..<endpointsStart].contains(where: { $0.fd == wakePipe.readEnd && $0.revents != 0 }) {
+                wakePipe.drain()
+            }
+            let now = controller.clock.now()
+            var served = false
+            for (endpoint, range) in zip(endpoints, endpointRanges) {
+                let due = endpoint.nextDeadline.map { $0 <= now } ?? false
+                if due || (ready > 0 && pollSet[range].contains { $0.revents != 0 }) {
+                    endpoint.service(ready: pollSet[range], loop: self, now: now)
+                    served = true
+                }
+            }
+            if loopWork || !served || now >= wake || controller.fatalFailure != nil { return }
         }
     }
 

@@ -251,5 +251,35 @@ struct ControlFloodTests {
         #expect((status.stepLatency?.count ?? 0) > 0, "status carries the step latencies")
         withExtendedLifetime(silent) {}
     }
+
+    @Test("socket traffic alone makes the loop serve it, not step: 200 status requests, a handful of steps")
+    func requestsDoNotStep() throws {
+        let directory = temporaryDirectory()
+        let socketPath = directory + "/control.sock"
+        let gpio = SimulatedGPIO.raspberryPi()
+        let configuration = BuiltInConfiguration.load()  // reconcileMs 250: 4 timer steps a second
+        let lines = try SignalLines(configuration: configuration, backend: gpio)
+        let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
+                                    clock: SystemClock(), logger: quietLogger)
+        let loop = try ControlLoop(controller: controller, logger: quietLogger)
+        loop.add(try ControlSocketEndpoint(path: socketPath, group: nil, access: fakeAccess, logger: quietLogger))
+        let thread = startThread { _ = try? loop.run() }
+        defer {
+            loop.requestStop(reason: "test over")
+            if let thread { pthread_join(thread, nil) }
+        }
+        func steps() throws -> Int {
+            let reply = try ControlCodec.decode(ControlReply.self, from: try ControlSocketClient.request(
+                path: socketPath, line: statusLine))
+            return try #require(reply.status).steps
+        }
+        let before = try steps()
+        let started = ContinuousClock.now
+        for _ in 0..<200 { _ = try steps() }
+        let elapsedMs = (ContinuousClock.now - started) / .milliseconds(1)
+        let stepped = try steps() - before
+        // Timer steps only: one per reconcileMs of the time taken, and a few for the ADC and slack.
+        #expect(Double(stepped) <= elapsedMs / 250 + 5, "\(stepped) steps in \(elapsedMs) ms for 200 requests")
+    }
 }
 #endif
