@@ -302,6 +302,9 @@ else
 fi
 [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=; }
 
+# Who may do what on the control socket (two real users), and a flood of silent clients: rig/guest-control.sh.
+source "$RIG_DIR/guest-control.sh"
+
 # ---------------------------------------------------------------------------------------------------
 # Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
 # (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.
