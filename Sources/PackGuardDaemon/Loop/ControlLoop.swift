@@ -128,9 +128,9 @@ public final class ControlLoop: @unchecked Sendable {
         return reason
     }
 
-    /// Waits until the next step is due, an edge or the wake pipe arrives, or a step run for a
-    /// socket command failed fatally. Control socket traffic alone is served here without a step
-    /// (a command runs its own), so a flood of clients cannot make the loop step in a frenzy.
+    /// Waits until the next step is due, an edge or the wake pipe arrives, or a socket command ran
+    /// a step. Other control socket traffic (status, events, silent clients) is served here without
+    /// a step, so a flood of clients cannot make the loop step in a frenzy.
     private func waitForWork(until wake: Instant) {
         while true {
             // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
@@ -164,6 +164,7 @@ public final class ControlLoop: @unchecked Sendable {
                 wakePipe.drain()
             }
             let now = controller.clock.now()
+            let stepsBefore = controller.stepCount
             var served = false
             for (endpoint, range) in zip(endpoints, endpointRanges) {
                 let due = endpoint.nextDeadline.map { $0 <= now } ?? false
@@ -172,7 +173,10 @@ public final class ControlLoop: @unchecked Sendable {
                     served = true
                 }
             }
-            if loopWork || !served || now >= wake || controller.fatalFailure != nil { return }
+            // A command ran a step of its own: back to run(), which steps and re-arms the deadline
+            // monitor for the next wake (the command's step armed it for 200 ms from then).
+            let stepped = controller.stepCount != stepsBefore
+            if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil { return }
         }
     }
 

@@ -47,7 +47,7 @@ public final class Controller: @unchecked Sendable {
     private var sentReady = false
     private var lastSystemdPet: Instant?
     private var lastHardwarePet: Instant?
-    private var stepCount = 0
+    public private(set) var stepCount = 0
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
     public private(set) var edgeReadsFailing = false

@@ -281,5 +281,36 @@ struct ControlFloodTests {
         // Timer steps only: one per reconcileMs of the time taken, and a few for the ADC and slack.
         #expect(Double(stepped) <= elapsedMs / 250 + 5, "\(stepped) steps in \(elapsedMs) ms for 200 requests")
     }
+
+    @Test("after a command's own step the loop steps and re-arms the deadline monitor for its next wake")
+    func commandsReArmTheDeadline() throws {
+        let directory = temporaryDirectory()
+        let socketPath = directory + "/control.sock"
+        let gpio = SimulatedGPIO.raspberryPi()
+        var configuration = BuiltInConfiguration.load()
+        configuration.policy.timing.reconcileMs = 2_000  // timer steps far apart; loopDeadlineMs stays 200
+        let lines = try SignalLines(configuration: configuration, backend: gpio)
+        let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
+                                    clock: SystemClock(), logger: quietLogger)
+        let loop = try ControlLoop(controller: controller, logger: quietLogger)
+        loop.add(try ControlSocketEndpoint(path: socketPath, group: nil, access: fakeAccess, logger: quietLogger))
+        let thread = startThread { _ = try? loop.run() }
+        defer {
+            loop.requestStop(reason: "test over")
+            if let thread { pthread_join(thread, nil) }
+        }
+        func send(_ line: String) throws -> ControlReply {
+            try ControlCodec.decode(ControlReply.self, from: try ControlSocketClient.request(path: socketPath, line: line))
+        }
+        for round in 0..<4 {
+            let sent = SystemClock().now()
+            #expect(try send(round.isMultiple(of: 2) ? forceOffOn : forceOffOff).ok)
+            sleepMilliseconds(20)
+            // The monitor waking 205 ms after the command: the command's step armed it for 200 ms,
+            // so unless the loop has stepped since and re-armed it for its next wake, that is a trip.
+            #expect(!controller.checkDeadline(now: sent + .milliseconds(205)), "round \(round)")
+        }
+        #expect(controller.health.withLock { $0.trips } == 0)
+    }
 }
 #endif
