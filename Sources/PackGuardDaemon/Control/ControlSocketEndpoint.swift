@@ -7,9 +7,11 @@ import PackGuardCore
 /// ever waits: a slow, silent or flooding client costs a slot, never a step.
 ///
 /// Bounds, so one wake's work is bounded whatever the clients do: at most `maxAcceptsPerWake`
-/// accepts, `readBudget` bytes read and `writeBudget` written per client, `maxClients` open
-/// connections (more are answered "busy" and closed), and `clientTimeLimit` for a client to send
-/// its line and, separately, to take its reply.
+/// accepts, `readBudget` bytes read and `writeBudget` written per client, and at most
+/// `maxServiceTime` (or until the next step is due) before the rest waits for the next wake;
+/// `maxClients` open connections (more are answered "busy" and closed), and `clientTimeLimit` for
+/// a client to send its line and, separately, to take its reply. Counts alone are not enough:
+/// on a slow machine (the rig's emulated CPU) one accept-and-refuse costs 20 ms.
 public final class ControlSocketEndpoint: PollableEndpoint {
     public struct Limits: Sendable {
         public var maxClients = 16
@@ -17,6 +19,8 @@ public final class ControlSocketEndpoint: PollableEndpoint {
         public var maxAcceptsPerWake = 8
         public var readBudget = 16 * 1024
         public var writeBudget = 256 * 1024
+        /// Longest one wake may spend here: edges wait this long at worst during a flood.
+        public var maxServiceTime: Interval = .milliseconds(20)
         /// Refusals beyond the cap are logged at most this often (a flood must not flood the journal).
         public var refusalLogInterval: Interval = .seconds(10)
 
@@ -54,6 +58,9 @@ public final class ControlSocketEndpoint: PollableEndpoint {
     public private(set) var counters = Counters()
     private var lastRefusalLog: Instant?
     private var refusalsNotLogged = 0
+    /// Encoded once: a flood of refusals must not cost a JSON encoding each.
+    private let busyReason: String
+    private let busyReply: String
 
     public init(path: String, group: String?, access: ControlAccess, limits: Limits = Limits(),
                 logger: Logger) throws(ControlSocketError) {
@@ -61,6 +68,8 @@ public final class ControlSocketEndpoint: PollableEndpoint {
         self.access = access
         self.limits = limits
         self.logger = logger
+        busyReason = "\(limits.maxClients) clients already connected (control.maxClients)"
+        busyReply = ControlCodec.encode(ControlReply(ok: false, error: "busy: \(busyReason); try again"))
         clients.reserveCapacity(limits.maxClients)
     }
 
@@ -75,20 +84,27 @@ public final class ControlSocketEndpoint: PollableEndpoint {
         }
     }
 
-    public func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant) {
+    public func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant, stepDue: Instant) {
+        let budgetEnd = min(stepDue, now + limits.maxServiceTime)
+        let clock = loop.controller.clock
+        func outOfTime() -> Bool { clock.now() >= budgetEnd }
         // Expired clients go first, so that their slots are free for whoever is waiting to connect.
         var changed = false
-        for client in clients where client.deadline <= now {
-            let peer = peerText(client.connection)
-            logger.debug("control socket: dropped \(peer): \(client.replying ? "did not take its reply" : "no request line") within \(limits.clientTimeLimit.milliseconds) ms")
-            counters.timedOut += 1
-            client.done = true
-            changed = true
+        var index = clients.count - 1
+        while index >= 0, !outOfTime() {
+            let client = clients[index]
+            if client.deadline <= now {
+                logger.debug("control socket: dropped \(peerText(client.connection)): \(client.replying ? "did not take its reply" : "no request line") within \(limits.clientTimeLimit.milliseconds) ms")
+                counters.timedOut += 1
+                clients.remove(at: index)  // closes its socket
+                changed = true
+            }
+            index -= 1
         }
-        if changed { clients.removeAll { $0.done } }  // closes their sockets
         for entry in ready where entry.revents != 0 {
+            if outOfTime() { break }  // still ready at the next poll
             if entry.fd == server.fileDescriptor {
-                changed = acceptWaiting(loop: loop, now: now) || changed
+                changed = acceptWaiting(loop: loop, now: now, outOfTime: outOfTime) || changed
             } else if let client = clients.first(where: { $0.connection.fileDescriptor == entry.fd && !$0.done }) {
                 let wasReplying = client.replying
                 progress(client, loop: loop, now: now)
@@ -103,9 +119,10 @@ public final class ControlSocketEndpoint: PollableEndpoint {
     }
 
     /// Accepts up to `maxAcceptsPerWake` waiting clients; true when one joined the poll set.
-    private func acceptWaiting(loop: ControlLoop, now: Instant) -> Bool {
+    private func acceptWaiting(loop: ControlLoop, now: Instant, outOfTime: () -> Bool) -> Bool {
         var joined = false
         for _ in 0..<limits.maxAcceptsPerWake {
+            if outOfTime() { break }  // the rest wait in the backlog for the next wake
             let connection: ControlConnection
             do {
                 guard let accepted = try server.acceptRequest() else { break }
@@ -132,9 +149,8 @@ public final class ControlSocketEndpoint: PollableEndpoint {
     /// Beyond the cap: one "busy" line (a fresh socket's buffer always takes it) and close.
     private func refuseBusy(_ connection: ControlConnection, now: Instant) {
         counters.refusedBusy += 1
-        let reason = "\(limits.maxClients) clients already connected (control.maxClients)"
         do {
-            try connection.queueReply(ControlCodec.encode(ControlReply(ok: false, error: "busy: \(reason); try again")))
+            try connection.queueReply(busyReply)
             _ = try connection.sendAvailable(budget: limits.writeBudget)
         } catch {
             // It is being turned away anyway; a client that has gone needs no answer.
@@ -144,7 +160,7 @@ public final class ControlSocketEndpoint: PollableEndpoint {
             return
         }
         let more = refusalsNotLogged > 0 ? " (and \(refusalsNotLogged) more since the last such message)" : ""
-        logger.notice("control socket: refused a connection from \(peerText(connection)): \(reason)\(more)")
+        logger.notice("control socket: refused a connection from \(peerText(connection)): \(busyReason)\(more)")
         lastRefusalLog = now
         refusalsNotLogged = 0
     }

@@ -13,8 +13,9 @@ public protocol PollableEndpoint: AnyObject {
     /// When `service` must run even if no descriptor is ready (a client's time limit), or nil.
     var nextDeadline: Instant? { get }
     /// Called on the control thread when one of its descriptors is ready or `nextDeadline` has
-    /// passed. `ready` is its part of the poll set, in the order appended. Must never wait.
-    func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant)
+    /// passed. `ready` is its part of the poll set, in the order appended. Must never wait, and
+    /// should leave what is left over for the next call once `stepDue` (the next step) has come.
+    func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant, stepDue: Instant)
 }
 
 /// The control thread: blocks in poll(2) on the input lines' event fds, a wake-up pipe and the
@@ -169,7 +170,7 @@ public final class ControlLoop: @unchecked Sendable {
             for (endpoint, range) in zip(endpoints, endpointRanges) {
                 let due = endpoint.nextDeadline.map { $0 <= now } ?? false
                 if due || (ready > 0 && pollSet[range].contains { $0.revents != 0 }) {
-                    endpoint.service(ready: pollSet[range], loop: self, now: now)
+                    endpoint.service(ready: pollSet[range], loop: self, now: now, stepDue: wake)
                     served = true
                 }
             }

@@ -20,12 +20,15 @@ public final class SilentClientFlood: @unchecked Sendable {
 
     public let path: String
     public let count: Int
+    /// How long a closed connection waits before it reconnects (0: at once, the harshest flood).
+    public let reconnectDelayMilliseconds: Int
     private let state = Mutex((running: false, counters: Counters()))
     private var thread: pthread_t?
 
-    public init(path: String, count: Int) {
+    public init(path: String, count: Int, reconnectDelayMilliseconds: Int = 0) {
         self.path = path
         self.count = count
+        self.reconnectDelayMilliseconds = reconnectDelayMilliseconds
     }
 
     /// Starts the flood thread; false when the thread could not be started.
@@ -51,6 +54,8 @@ public final class SilentClientFlood: @unchecked Sendable {
             return
         }
         var descriptors = [Int32](repeating: -1, count: count)
+        var closedAt = [ContinuousClock.Instant?](repeating: nil, count: count)
+        let delay = Duration.milliseconds(reconnectDelayMilliseconds)
         var watched: [pollfd] = []
         var owners: [Int] = []
         watched.reserveCapacity(count)
@@ -61,7 +66,9 @@ public final class SilentClientFlood: @unchecked Sendable {
         }
         while state.withLock({ $0.running }) {
             var made = Counters()
+            let now = ContinuousClock.now
             for index in descriptors.indices where descriptors[index] < 0 {
+                if let closed = closedAt[index], now - closed < delay { continue }
                 let created = makeUnixSocket(type: SOCK_STREAM, nonBlocking: true)
                 guard created >= 0 else {
                     made.otherErrors += 1
@@ -91,6 +98,7 @@ public final class SilentClientFlood: @unchecked Sendable {
                 for (slot, entry) in watched.enumerated() where entry.revents != 0 {
                     _ = close(entry.fd)
                     descriptors[owners[slot]] = -1
+                    closedAt[owners[slot]] = ContinuousClock.now
                     made.closedByDaemon += 1
                 }
             }

@@ -55,12 +55,15 @@ final class EndpointRig {
         start = rig.clock.now()
     }
 
-    /// One wake: poll (without waiting) what the endpoint watches, then service it at `after` ms.
-    func wake(after milliseconds: Int = 0) {
+    /// One wake: poll (without waiting) what the endpoint watches, then service it at `after` ms
+    /// (the virtual clock stays at `start`, so the wake's time budget never runs out unless
+    /// `stepDue` is already past).
+    func wake(after milliseconds: Int = 0, stepDue: Instant? = nil) {
         var set: [pollfd] = []
         endpoint.appendPollDescriptors(to: &set)
         _ = poll(&set, nfds_t(set.count), 0)
-        endpoint.service(ready: set[...], loop: loop, now: start + .milliseconds(milliseconds))
+        let now = start + .milliseconds(milliseconds)
+        endpoint.service(ready: set[...], loop: loop, now: now, stepDue: stepDue ?? now + .seconds(1))
     }
 
     func client() -> RawTestClient { RawTestClient(path: path) }
@@ -175,6 +178,18 @@ struct ControlEndpointTests {
         rig.wake()
         #expect(rig.endpoint.counters.accepted == 12)
         withExtendedLifetime(clients) {}
+    }
+
+    @Test("a wake whose step is already due does nothing; the waiting clients are served at the next")
+    func timeBudget() throws {
+        let rig = try EndpointRig()
+        let asking = rig.client()
+        asking.send(Array(#"{"command":"status"}"#.utf8) + [10])
+        rig.wake(stepDue: rig.rig.clock.now())
+        #expect(rig.endpoint.counters.accepted == 0, "out of time before the first accept")
+        rig.wake()
+        #expect(rig.endpoint.counters.answered == 1)
+        #expect(received(by: asking).contains(#""ok":true"#))
     }
 
     @Test("the poll set changes only when clients come, go or switch to replying")
