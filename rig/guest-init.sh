@@ -34,12 +34,24 @@ mount -t tmpfs -o mode=1777 tmpfs "$scratch" || setup_failed "mount tmpfs on $sc
 case " $rig/ ${PACKGUARD_BIN:-} ${PACKGUARD_PERF_BIN:-} " in *" /run/"*) ;; *) mount -t tmpfs -o mode=0755 tmpfs /run ;; esac
 echo "RIG-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 
-# The control socket is chowned to group "packguard" (as on the Pi). The host may lack that group:
-# give the guest an /etc/group that has it, without touching the host's file.
-if ! getent group packguard >/dev/null; then
-    cp /etc/group "$scratch/group" && echo "packguard:x:990:" >>"$scratch/group" \
-        && mount --bind "$scratch/group" /etc/group || setup_failed "packguard group"
-fi
+# The control socket is chowned to group "packguard" (as on the Pi); rig/guest-control.sh needs group
+# packguard-admin and two real users: pg-operator (in packguard) and pg-admin (in packguard and
+# packguard-admin). The guest gets scratch copies of /etc/group and /etc/passwd with them, bind-mounted
+# over the host's files, which stay untouched.
+awk -F: -v OFS=: '
+    $1 == "packguard" { pg = 1; $4 = $4 ($4 == "" ? "" : ",") "pg-operator,pg-admin" }
+    $1 == "packguard-admin" { admin = 1; $4 = $4 ($4 == "" ? "" : ",") "pg-admin" }
+    { print }
+    END {
+        if (!pg) print "packguard:x:61990:pg-operator,pg-admin"
+        if (!admin) print "packguard-admin:x:61991:pg-admin"
+        print "pg-operator:x:61992:"
+        print "pg-admin:x:61993:"
+    }' /etc/group >"$scratch/group" \
+    && { cat /etc/passwd; echo "pg-operator:x:61992:61992:rig operator:/nonexistent:/usr/sbin/nologin"
+         echo "pg-admin:x:61993:61993:rig admin:/nonexistent:/usr/sbin/nologin"; } >"$scratch/passwd" \
+    && mount --bind "$scratch/group" /etc/group && mount --bind "$scratch/passwd" /etc/passwd \
+    || setup_failed "rig users and groups (packguard, packguard-admin, pg-operator, pg-admin)"
 
 # gpio-sim: one chip, 28 lines named GPIO0..GPIO27 at offsets 0..27, like the Pi's pinctrl chip.
 sim_config=/sys/kernel/config/gpio-sim/rig

@@ -302,6 +302,9 @@ else
 fi
 [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=; }
 
+# Who may do what on the control socket (two real users), and a flood of silent clients: rig/guest-control.sh.
+source "$RIG_DIR/guest-control.sh"
+
 # ---------------------------------------------------------------------------------------------------
 # Reload (SIGHUP): closed relays, balancing, force-off, a moved line, a chatter latch.
 source "$RIG_DIR/guest-reload.sh"

@@ -161,6 +161,10 @@ paths:
   controlSocket: /run/packguard/control.sock
   stateDirectory: /var/lib/packguard
 
+control:                   # the control socket's permissions: README "Running it" has the table
+  adminGroup: packguard-admin   # members (and root) may also `reset` and `force-off off`
+  maxClients: 16           # connections served at once (1-1024); more get a "busy" reply
+
 """#
 
     /// The built-in default, parsed. It is valid by test; a failure here is a programming error.

@@ -127,6 +127,16 @@ public struct PathSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Who may command the daemon over the control socket, and how many clients it serves at once.
+public struct ControlSettings: Sendable, Equatable {
+    /// Members (and root) may `reset` and `force-off off`; group `packguard` may only read and hold off.
+    public var adminGroup = "packguard-admin"
+    /// Open control connections served at once; more are refused with a reason.
+    public var maxClients = 16
+
+    public init() {}
+}
+
 /// A complete, validated PackGuard configuration.
 public struct PackGuardConfiguration: Sendable, Equatable {
     /// The file it came from, or "<built-in>".
@@ -141,6 +151,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
     public var precharge: PrechargeSettings {
         didSet { policy.precharge = Self.rules(precharge, adc: adc) }
     }
+    public var control = ControlSettings()
 
     public init(
         source: String,

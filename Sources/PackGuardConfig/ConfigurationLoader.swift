@@ -193,7 +193,7 @@ private struct Reader {
     // MARK: The document
 
     mutating func document(_ root: Node) -> PackGuardConfiguration? {
-        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge"]
+        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge", "control"]
         guard let entries = mapping(root, "", allowed: top) else { return nil }
         if let (_, node) = entries["configVersion"], node.int != 1 {
             fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
@@ -218,9 +218,11 @@ private struct Reader {
         checkSamplingFitsTheDeadline(adc: adc, timing: timing, adcNode: entries["adc"]?.value)
         let precharge = precharge(entries["precharge"]?.value, outputs: outputs, adc: adc)
         let heartbeat = heartbeat(entries["heartbeat"]?.value, adc: adc, adcNode: entries["adc"]?.value)
-        return PackGuardConfiguration(source: file, inputs: inputs, outputs: outputs, timing: timing, soc: soc,
-                                      adc: adc, hardwareWatchdog: watchdog, paths: paths, heartbeat: heartbeat,
-                                      precharge: precharge)
+        var configuration = PackGuardConfiguration(source: file, inputs: inputs, outputs: outputs, timing: timing, soc: soc,
+                                                   adc: adc, hardwareWatchdog: watchdog, paths: paths, heartbeat: heartbeat,
+                                                   precharge: precharge)
+        configuration.control = control(entries["control"]?.value)
+        return configuration
     }
 
     /// A sample converts every used ADS1115 input inside one control step: at its worst it must
@@ -580,6 +582,23 @@ private struct Reader {
         paths.controlSocket = absolutePath(e, "controlSocket", "paths", default: paths.controlSocket)
         paths.stateDirectory = absolutePath(e, "stateDirectory", "paths", default: paths.stateDirectory)
         return paths
+    }
+}
+
+extension Reader {
+    mutating func control(_ node: Node?) -> ControlSettings {
+        var control = ControlSettings()
+        guard let node, let e = mapping(node, "control", allowed: ["adminGroup", "maxClients"]) else { return control }
+        let group = string(e, "adminGroup", "control", default: control.adminGroup) ?? control.adminGroup
+        // A group name as groupadd accepts it; a typo here would silently lock every admin out.
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+        if group.count > 32 || group.hasPrefix("-") || !group.allSatisfy(allowed.contains) {
+            fail(e["adminGroup"]?.value, "control.adminGroup", "'\(group)' is not a group name (letters, digits, _ - ., at most 32)")
+        } else {
+            control.adminGroup = group
+        }
+        control.maxClients = int(e, "maxClients", "control", default: control.maxClients, in: 1...1024, unit: "connections")
+        return control
     }
 }
 

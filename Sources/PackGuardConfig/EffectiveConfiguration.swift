@@ -68,6 +68,9 @@ extension PackGuardConfiguration {
             "paths:",
             "  controlSocket: \(paths.controlSocket)",
             "  stateDirectory: \(paths.stateDirectory)",
+            "control:",
+            "  adminGroup: \(control.adminGroup)",
+            "  maxClients: \(control.maxClients)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

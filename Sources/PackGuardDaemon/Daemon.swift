@@ -91,8 +91,11 @@ public final class Daemon {
             loop = try ControlLoop(controller: controller, logger: logger, reload: reload)
             do {
                 try makeDirectory(parentOf: configuration.paths.controlSocket)
-                socket = try ControlSocketEndpoint(path: configuration.paths.controlSocket, group: simulate ? nil : "packguard",
-                                                   logger: logger)
+                let group = simulate ? nil : "packguard"
+                socket = try ControlSocketEndpoint(
+                    path: configuration.paths.controlSocket, group: group,
+                    access: ControlAccess(operatorGroup: group, adminGroup: configuration.control.adminGroup),
+                    limits: .init(maxClients: configuration.control.maxClients), logger: logger)
             } catch {
                 throw StartError(description: "control socket: \(error)")
             }

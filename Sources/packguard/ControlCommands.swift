@@ -158,6 +158,9 @@ enum StatusText {
                                       : "\(name): invalid (\(analog.reason ?? "?"))")
         }
         lines.append("watchdogs: internal \(s.watchdogs.loopDeadlineMs) ms deadline (\(s.watchdogs.internalTrips) trips), systemd: \(s.watchdogs.systemd), hardware: \(s.watchdogs.hardware)")
+        if let latency = s.stepLatency, latency.count > 0 {
+            lines.append("step latency (due to done): p50 \(latency.p50Us) us, p99 \(latency.p99Us) us, max \(latency.maxUs) us over \(latency.count) steps")
+        }
         lines.append("last events:")
         lines += s.events.map { "  " + event($0) }
         return lines.joined(separator: "\n")

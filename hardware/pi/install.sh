@@ -2,7 +2,8 @@
 # Install PackGuard on a Raspberry Pi (Raspberry Pi OS / Debian). Idempotent: run it again after
 # every update. Steps:
 #   1. build a release binary (swift build -c release) as the invoking user, then re-run via sudo
-#   2. create the system groups gpio and i2c if the OS has none, and the unprivileged user packguard
+#   2. create the system groups gpio and i2c if the OS has none, the unprivileged user packguard and
+#      the group packguard-admin (who may reset and release force-off)
 #   3. udev rule giving those groups the GPIO / I2C devices; i2c-dev loaded at boot
 #   4. install /usr/local/bin/packguard, its start check, the unit, and /etc/packguard/packguard.yaml
 #      (an existing config is never overwritten: the new default is written next to it as .default)
@@ -91,6 +92,8 @@ if live; then
         useradd --system --user-group --home-dir /var/lib/packguard --no-create-home \
             --shell /usr/sbin/nologin --comment "PackGuard contactor controller" packguard
     fi
+    # control.adminGroup's default: its members may `reset` and `force-off off` (README "Running it").
+    getent group packguard-admin >/dev/null || { say "creating system group packguard-admin"; groupadd --system packguard-admin; }
 fi
 
 # 3. device access ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Remove PackGuard from this Raspberry Pi. Idempotent.
 # Stops the service first: SIGTERM makes PackGuard switch every relay off before it exits.
-# Keeps /etc/packguard, /var/lib/packguard, the packguard user and the config.txt block unless --purge.
+# Keeps /etc/packguard, /var/lib/packguard, the packguard user, the packguard-admin group and the
+# config.txt block unless --purge.
 # Never removes the gpio / i2c groups (the OS and other software use them).
 #
 # Usage: sudo hardware/pi/uninstall.sh [--purge] [--destdir DIR]
@@ -47,6 +48,7 @@ if [ "$purge" -eq 1 ]; then
     if [ -d "$D/etc/packguard" ]; then rm -rf "$D/etc/packguard"; say "removed /etc/packguard"; fi
     if [ -d "$D/var/lib/packguard" ]; then rm -rf "$D/var/lib/packguard"; say "removed /var/lib/packguard"; fi
     if live && id -u packguard >/dev/null 2>&1; then userdel packguard && say "removed user packguard"; fi
+    if live && getent group packguard-admin >/dev/null; then groupdel packguard-admin && say "removed group packguard-admin"; fi
     for c in /boot/firmware/config.txt /boot/config.txt; do
         f=$D$c
         [ -f "$f" ] || continue

@@ -3,11 +3,19 @@ import Logging
 import PackGuardCore
 import Synchronization
 
-/// Something else the control thread waits on in poll(2): the control socket.
+/// Something else the control thread waits on in poll(2): the control socket and its clients.
 public protocol PollableEndpoint: AnyObject {
-    var fileDescriptor: Int32 { get }
-    /// Called on the control thread when `fileDescriptor` is readable.
-    func handleReadable(loop: ControlLoop)
+    /// Changes whenever the descriptors to watch (or their events) change; the loop rebuilds its
+    /// poll set only then, so an idle wake allocates nothing.
+    var pollGeneration: Int { get }
+    /// Appends the descriptors to watch, with their events.
+    func appendPollDescriptors(to set: inout [pollfd])
+    /// When `service` must run even if no descriptor is ready (a client's time limit), or nil.
+    var nextDeadline: Instant? { get }
+    /// Called on the control thread when one of its descriptors is ready or `nextDeadline` has
+    /// passed. `ready` is its part of the poll set, in the order appended. Must never wait, and
+    /// should leave what is left over for the next call once `stepDue` (the next step) has come.
+    func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant, stepDue: Instant)
 }
 
 /// The control thread: blocks in poll(2) on the input lines' event fds, a wake-up pipe and the
@@ -24,6 +32,8 @@ public final class ControlLoop: @unchecked Sendable {
     /// The poll(2) set, rebuilt only when what it watches changes: an idle wake allocates nothing.
     private var pollSet: [pollfd] = []
     private var pollSetKey: (lines: Int, edgesFailing: Bool, endpoints: Int)?
+    /// Where each endpoint's descriptors are in `pollSet`.
+    private var endpointRanges: [Range<Int>] = []
     private var monitor: DeadlineMonitor?
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
@@ -121,30 +131,56 @@ public final class ControlLoop: @unchecked Sendable {
         return reason
     }
 
+    /// Waits until the next step is due, an edge or the wake pipe arrives, or a socket command ran
+    /// a step. Other control socket traffic (status, events, silent clients) is served here without
+    /// a step, so a flood of clients cannot make the loop step in a frenzy.
     private func waitForWork(until wake: Instant) {
-        // A reload that moves input lines changes their event fds: `generation` says so.
-        let key = (controller.lines.generation, controller.edgeReadsFailing, endpoints.count)
-        if pollSetKey.map({ $0 != key }) ?? true {
-            let fds = controller.pollableEventDescriptors + [wakePipe.readEnd] + endpoints.map(\.fileDescriptor)
-            pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            pollSetKey = key
-        }
-        for index in pollSet.indices { pollSet[index].revents = 0 }
-        let remaining = wake - controller.clock.now()
-        let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
-        let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
-        if ready < 0 && errno != EINTR {
-            logger.error("poll failed: errno \(errno); stepping on the timer only")
-            sleepMilliseconds(Int(min(timeoutMs, 10)))
-            return
-        }
-        guard ready > 0 else { return }
-        for entry in pollSet where entry.revents != 0 {
-            if entry.fd == wakePipe.readEnd {
-                wakePipe.drain()
-            } else if let endpoint = endpoints.first(where: { $0.fileDescriptor == entry.fd }) {
-                endpoint.handleReadable(loop: self)
+        while true {
+            // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
+            let endpointsKey = endpoints.reduce(0) { $0 &+ 1 &+ $1.pollGeneration }
+            // A reload that moves input lines changes their event fds: `generation` says so.
+            let key = (controller.lines.generation, controller.edgeReadsFailing, endpointsKey)
+            if pollSetKey.map({ $0 != key }) ?? true {
+                let fds = controller.pollableEventDescriptors + [wakePipe.readEnd]
+                pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                endpointRanges = endpoints.map { endpoint in
+                    let start = pollSet.count
+                    endpoint.appendPollDescriptors(to: &pollSet)
+                    return start..<pollSet.count
+                }
+                pollSetKey = key
             }
+            for index in pollSet.indices { pollSet[index].revents = 0 }
+            var until = wake
+            for endpoint in endpoints { if let deadline = endpoint.nextDeadline, deadline < until { until = deadline } }
+            let remaining = until - controller.clock.now()
+            let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
+            let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
+            if ready < 0 && errno != EINTR {
+                logger.error("poll failed: errno \(errno); stepping on the timer only")
+                sleepMilliseconds(Int(min(timeoutMs, 10)))
+                return
+            }
+            // Edges and the wake pipe come before the endpoints in the poll set.
+            let endpointsStart = endpointRanges.first?.lowerBound ?? pollSet.count
+            let loopWork = ready > 0 && pollSet[..<endpointsStart].contains { $0.revents != 0 }
+            if loopWork, pollSet[..<endpointsStart].contains(where: { $0.fd == wakePipe.readEnd && $0.revents != 0 }) {
+                wakePipe.drain()
+            }
+            let now = controller.clock.now()
+            let stepsBefore = controller.stepCount
+            var served = false
+            for (endpoint, range) in zip(endpoints, endpointRanges) {
+                let due = endpoint.nextDeadline.map { $0 <= now } ?? false
+                if due || (ready > 0 && pollSet[range].contains { $0.revents != 0 }) {
+                    endpoint.service(ready: pollSet[range], loop: self, now: now, stepDue: wake)
+                    served = true
+                }
+            }
+            // A command ran a step of its own: back to run(), which steps and re-arms the deadline
+            // monitor for the next wake (the command's step armed it for 200 ms from then).
+            let stepped = controller.stepCount != stepsBefore
+            if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil { return }
         }
     }
 

@@ -51,11 +51,11 @@ public final class Controller: @unchecked Sendable {
     public private(set) var analog: AnalogInputs?
     private var pendingCommands: [OperatorCommand] = []
     private var pendingOutputFailure: String?
-    private var startedAt: Instant?
+    private(set) var startedAt: Instant?
     private var sentReady = false
     private var lastSystemdPet: Instant?
     private var lastHardwarePet: Instant?
-    private var stepCount = 0
+    public private(set) var stepCount = 0
     private var lastResult: StepResult?
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
     /// The type of the last edge event per input, to see a release the kernel did not report.
@@ -63,6 +63,8 @@ public final class Controller: @unchecked Sendable {
     public private(set) var edgeReadsFailing = false
     /// Set once outputs could not be driven off: the loop must exit, whoever called step().
     public private(set) var fatalFailure: ControllerFatalError?
+    /// How late steps finish (shown in status); control thread only.
+    public let stepLatency = StepLatencyHistogram()
 
     /// Shared with the watchdog monitor thread.
     let health: Mutex<Health>
@@ -223,6 +225,7 @@ public final class Controller: @unchecked Sendable {
         lastResult = result
         if result.healthy { petWatchdogs(now: now) }
         publish(result, now: now)
+        stepLatency.record(started: now, finished: clock.now())
         return result
     }
 
@@ -237,16 +240,22 @@ public final class Controller: @unchecked Sendable {
         }
     }
 
-    /// Queues an operator command for the next step; force-off is persisted first.
-    public func submit(_ command: OperatorCommand) {
+    /// Queues an operator command for the next step; force-off is persisted first, and the
+    /// persist failure is returned. A hold is queued regardless (the safe side); a release that
+    /// cannot be persisted is not queued, so the relays stay held open.
+    @discardableResult
+    public func submit(_ command: OperatorCommand) -> ForceOffStore.StoreError? {
         if case .forceOff(let on) = command, let forceOffStore {
             do {
                 try forceOffStore.save(on)
             } catch {
-                logger.error("force-off \(on ? "on" : "off") applied but not persisted: \(error)")
+                logger.error("force-off \(on ? "on applied" : "off refused") but not persisted: \(error)")
+                if on { pendingCommands.append(command) }
+                return error
             }
         }
         pendingCommands.append(command)
+        return nil
     }
 
     /// Restores the persisted force-off latch; call once before the first step.
@@ -296,6 +305,7 @@ public final class Controller: @unchecked Sendable {
     /// Sets when the next step is due, so the monitor can tell a stalled loop from an idle one.
     public func expectStep(by instant: Instant) {
         health.withLock { $0.deadline = instant + .milliseconds($0.loopDeadlineMs) }
+        stepLatency.expect(instant)
     }
 
     /// Orderly stop: policy off, every output off, lines released, systemd and watchdog told.

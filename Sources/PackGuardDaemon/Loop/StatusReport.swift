@@ -69,6 +69,8 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var dischargeCurrentLimit: Analog?
     public var watchdogs: Watchdogs
     public var events: [LoggedEvent]
+    /// How late steps finished since start; filled in for `status` replies.
+    public var stepLatency: StepLatencyReport? = nil
 
     /// The one human line for systemd's STATUS= and the top of `packguard status`.
     public var summary: String {

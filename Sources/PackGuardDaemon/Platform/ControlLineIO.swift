@@ -73,6 +73,71 @@ enum ControlLineIO {
         }
     }
 
+    /// What one non-blocking read pass found.
+    enum Received: Equatable {
+        /// A whole line (without newline and trailing CR), or the bytes before a hang-up.
+        case line(String)
+        /// Nothing more to read now; the line is not complete yet.
+        case pending
+    }
+
+    /// Reads what is waiting on a non-blocking socket, at most `budget` bytes, appending to `line`.
+    /// Never waits: EAGAIN returns `.pending`. Never holds more than `limit + 1` bytes.
+    static func receiveAvailable(
+        from descriptor: Int32, into line: inout [UInt8], path: String, limit: Int, budget: Int,
+        tooLarge: ControlSocketError
+    ) throws(ControlSocketError) -> Received {
+        var left = budget
+        while left > 0 {
+            let wanted = min(4096, left, limit + 1 - line.count)
+            // Straight into the line's storage: grown once per connection, not per read.
+            let start = line.count
+            line.append(contentsOf: repeatElement(0, count: wanted))
+            let (received, code) = line.withUnsafeMutableBytes { buffer in
+                let count = recv(descriptor, buffer.baseAddress! + start, wanted, 0)
+                return (count, errno)
+            }
+            line.removeLast(wanted - max(received, 0))
+            if received > 0 {
+                left -= received
+                if let end = line[start...].firstIndex(of: newline) { return .line(try decode(line[..<end], path: path)) }
+                if line.count > limit { throw tooLarge }
+                continue
+            }
+            if received == 0 {
+                if line.isEmpty { throw .closedWithoutLine(.read, path: path) }
+                return .line(try decode(line[...], path: path))
+            }
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .pending }
+            throw .system(.read, path: path, errno: code)
+        }
+        return .pending
+    }
+
+    /// Sends from `bytes[offset...]` on a non-blocking socket, at most `budget` bytes, advancing
+    /// `offset`. Never waits; returns true once everything is sent. No SIGPIPE if the peer has gone.
+    static func sendAvailable(
+        _ bytes: [UInt8], offset: inout Int, to descriptor: Int32, path: String, budget: Int
+    ) throws(ControlSocketError) -> Bool {
+        var left = budget
+        while offset < bytes.count, left > 0 {
+            let count = min(bytes.count - offset, left)
+            let start = offset
+            let sent = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + start, count, Int32(MSG_NOSIGNAL)) }
+            if sent >= 0 {
+                offset += sent
+                left -= sent
+                continue
+            }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return false }
+            throw .system(.write, path: path, errno: code)
+        }
+        return offset == bytes.count
+    }
+
     private static func decode(_ bytes: ArraySlice<UInt8>, path: String) throws(ControlSocketError) -> String {
         let trimmed = bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes
         guard let text = String(validating: trimmed, as: UTF8.self) else { throw .notUTF8(.read, path: path) }

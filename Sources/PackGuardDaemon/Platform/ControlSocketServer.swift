@@ -5,19 +5,16 @@ import Glibc
 /// Listens on a unix stream socket for one-line requests (`packguard status` and friends).
 ///
 /// Non-blocking throughout: poll(2) `fileDescriptor` for POLLIN in the control loop, then call
-/// `acceptRequest()`, which returns at once. The socket file is removed on deinit, unless another
+/// `acceptRequest()`, which returns at once; the connections it returns never wait either. The socket file is removed on deinit, unless another
 /// process has replaced it meanwhile.
 public final class ControlSocketServer: Sendable {
     public static let defaultMaxRequestBytes = 64 * 1024
-    public static let defaultIOTimeoutMilliseconds: Int32 = 100
 
     public let path: String
     /// The listening socket, for poll(2) (POLLIN means a client is waiting). Owned by this server.
     public let fileDescriptor: Int32
     /// Longest request line accepted, in bytes, newline excluded.
     public let maxRequestBytes: Int
-    /// How long one connection may take to send its request, and to take its reply.
-    public let ioTimeoutMilliseconds: Int32
     // The socket file this server created, so deinit removes that file and no other.
     private let socketDevice: UInt64
     private let socketInode: UInt64
@@ -27,8 +24,7 @@ public final class ControlSocketServer: Sendable {
     /// The file gets `mode`, and `group` (by name) when given, so members of that group may connect.
     public init(
         path: String, mode: mode_t = 0o660, group: String? = nil,
-        maxRequestBytes: Int = defaultMaxRequestBytes,
-        ioTimeoutMilliseconds: Int32 = defaultIOTimeoutMilliseconds
+        maxRequestBytes: Int = defaultMaxRequestBytes
     ) throws(ControlSocketError) {
         guard let address = UnixSocketAddress(path: path) else { throw .pathTooLong(path: path) }
         // Before touching the filesystem: a typo in the group must not leave a socket behind.
@@ -60,7 +56,6 @@ public final class ControlSocketServer: Sendable {
         }
         self.path = path
         self.maxRequestBytes = maxRequestBytes
-        self.ioTimeoutMilliseconds = ioTimeoutMilliseconds
         socketDevice = UInt64(identity.st_dev)
         socketInode = UInt64(identity.st_ino)
         fileDescriptor = descriptor.release()
@@ -89,7 +84,7 @@ public final class ControlSocketServer: Sendable {
             if accepted >= 0 {
                 let connection = ControlConnection(
                     fileDescriptor: accepted, path: path, maxRequestBytes: maxRequestBytes,
-                    ioTimeoutMilliseconds: ioTimeoutMilliseconds)
+                    peer: PeerCredentials.of(socket: accepted))
                 // The accepted socket does not inherit O_NONBLOCK on Linux; without it a silent
                 // client would block the control loop in read.
                 let statusFlags = fcntl(accepted, F_GETFL)
@@ -169,22 +164,27 @@ public final class ControlSocketServer: Sendable {
     }
 }
 
-/// One accepted client: one request line in, one reply line out, closed on deinit.
-/// Reads and writes never block; each waits at most `ioTimeoutMilliseconds`, so a slow or silent
-/// client costs the control loop that long at worst.
-public final class ControlConnection: Sendable {
+/// One accepted client: one request line in, one reply line out, closed on deinit. Nothing here
+/// waits: each call does what the socket allows now, within a byte budget, and says whether it is
+/// done, so one slow or silent client costs the control loop nothing but its slot.
+public final class ControlConnection {
     /// The connected socket, owned by this connection.
     public let fileDescriptor: Int32
     /// The server's socket path, named in errors.
     public let path: String
     public let maxRequestBytes: Int
-    public let ioTimeoutMilliseconds: Int32
+    /// Who connected (SO_PEERCRED), or why that could not be read.
+    public let peer: Result<PeerCredentials, PeerCredentialError>
+    private var received: [UInt8] = []
+    private var outgoing: [UInt8] = []
+    private var sent = 0
 
-    init(fileDescriptor: Int32, path: String, maxRequestBytes: Int, ioTimeoutMilliseconds: Int32) {
+    init(fileDescriptor: Int32, path: String, maxRequestBytes: Int,
+         peer: Result<PeerCredentials, PeerCredentialError>) {
         self.fileDescriptor = fileDescriptor
         self.path = path
         self.maxRequestBytes = maxRequestBytes
-        self.ioTimeoutMilliseconds = ioTimeoutMilliseconds
+        self.peer = peer
     }
 
     deinit {
@@ -193,17 +193,32 @@ public final class ControlConnection: Sendable {
         _ = close(fileDescriptor)
     }
 
-    /// The request line, without its newline. Errors leave the connection open for `reply`, so the
-    /// caller can answer "request too large" before dropping it.
-    public func readRequest() throws(ControlSocketError) -> String {
-        try ControlLineIO.readLine(
-            from: fileDescriptor, path: path, limit: maxRequestBytes, timeoutMilliseconds: ioTimeoutMilliseconds,
+    /// Reads what has arrived (at most `budget` bytes): the request line once it is complete, nil
+    /// while it is not. Errors leave the connection open for a reply ("request too large").
+    public func readAvailable(budget: Int = 16 * 1024) throws(ControlSocketError) -> String? {
+        let outcome = try ControlLineIO.receiveAvailable(
+            from: fileDescriptor, into: &received, path: path, limit: maxRequestBytes, budget: budget,
             tooLarge: .requestTooLarge(path: path, limit: maxRequestBytes))
+        switch outcome {
+        case .line(let line):
+            received = []
+            return line
+        case .pending:
+            return nil
+        }
     }
 
-    /// Sends `line` plus a newline. `line` must not contain a newline itself.
-    public func reply(_ line: String) throws(ControlSocketError) {
-        try ControlLineIO.writeLine(line, to: fileDescriptor, path: path, timeoutMilliseconds: ioTimeoutMilliseconds)
+    /// Queues `line` plus a newline for `sendAvailable`. `line` must not contain a newline itself.
+    public func queueReply(_ line: String) throws(ControlSocketError) {
+        let bytes = Array(line.utf8)
+        guard !bytes.contains(ControlLineIO.newline) else { throw .lineContainsNewline(path: path) }
+        outgoing = bytes + [ControlLineIO.newline]
+        sent = 0
+    }
+
+    /// Sends what the socket takes now of the queued reply (at most `budget` bytes); true once all is out.
+    public func sendAvailable(budget: Int = 256 * 1024) throws(ControlSocketError) -> Bool {
+        try ControlLineIO.sendAvailable(outgoing, offset: &sent, to: fileDescriptor, path: path, budget: budget)
     }
 }
 #endif

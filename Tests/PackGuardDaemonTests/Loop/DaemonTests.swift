@@ -35,7 +35,9 @@ struct DaemonTests {
                                     clock: SystemClock(), logger: quietLogger,
                                     forceOffStore: ForceOffStore(directory: directory + "/state"))
         let loop = try ControlLoop(controller: controller, logger: quietLogger)
-        loop.add(try ControlSocketEndpoint(path: socketPath, group: nil, logger: quietLogger))
+        loop.add(try ControlSocketEndpoint(path: socketPath, group: nil,
+                                           access: ControlAccess(operatorGroup: nil, adminGroup: "packguard-admin"),
+                                           logger: quietLogger))
         let thread = startThread { _ = try? loop.run() }
         defer {
             loop.requestStop(reason: "test over")

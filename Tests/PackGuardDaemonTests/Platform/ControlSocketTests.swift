@@ -146,17 +146,38 @@ struct ControlSocketTests {
         #expect(sender.join() < size + 1)
     }
 
-    @Test("a client that never finishes its line costs one timeout, not the control loop")
-    func slowClient() throws {
+    @Test("reading a line that has not fully arrived returns at once, and the rest completes it")
+    func partialLine() throws {
         let directory = PlatformTestDirectory()
         let path = directory.file("control.sock")
-        let server = try ControlSocketServer(path: path, ioTimeoutMilliseconds: 20)
+        let server = try ControlSocketServer(path: path)
         let client = RawTestClient(path: path)
         client.send(Array("stat".utf8))
         #expect(waitUntilReadable(server.fileDescriptor))
         let connection = try #require(try server.acceptRequest())
-        #expect(throws: ControlSocketError.timedOut(.read, path: path, milliseconds: 20)) { try connection.readRequest() }
-        withExtendedLifetime(client) {}  // a hang-up would end the line instead
+        #expect(try connection.readAvailable() == nil)
+        #expect(try connection.readAvailable() == nil)  // nothing new: still no wait, still no line
+        client.send(Array("us\n".utf8))
+        #expect(try connection.readRequest() == "status")
+    }
+
+    @Test("a read budget bounds one pass; the line still completes over several")
+    func readBudget() throws {
+        let directory = PlatformTestDirectory()
+        let path = directory.file("control.sock")
+        let server = try ControlSocketServer(path: path)
+        let client = RawTestClient(path: path)
+        client.send(Array(String(repeating: "x", count: 100).utf8) + [10])
+        #expect(waitUntilReadable(server.fileDescriptor))
+        let connection = try #require(try server.acceptRequest())
+        var passes = 0
+        var line: String?
+        while line == nil && passes < 10 {
+            line = try connection.readAvailable(budget: 30)
+            passes += 1
+        }
+        #expect(line == String(repeating: "x", count: 100))
+        #expect(passes == 4)  // 30 + 30 + 30 + 11 bytes
     }
 
     @Test("CRLF from a hand-typed request is trimmed; a line ended by hang-up counts")
