@@ -50,3 +50,6 @@ python3 scripts/test-simulate-pty.py "$bin"
 
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"
+
+echo "==> control socket flood: 200 silent clients + 100 status/s for 30 s (bench-socket)"
+"$bin" bench-socket
