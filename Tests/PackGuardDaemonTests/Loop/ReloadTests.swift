@@ -7,25 +7,6 @@ import Synchronization
 import Testing
 @testable import PackGuardDaemon
 
-/// Keeps every log message, for tests that check what was said.
-final class CapturingLogHandler: LogHandler, @unchecked Sendable {
-    // @unchecked: `lines` is a Mutex; the LogHandler's value properties are set before use only.
-    let lines = Mutex<[(Logger.Level, String)]>([])
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        lines.withLock { $0.append((event.level, "\(event.message)")) }
-    }
-
-    var messages: [String] { lines.withLock { $0.map(\.1) } }
-}
-
 /// A watchdog device that records what it was asked to do.
 final class RecordingWatchdog: WatchdogDevice {
     let calls = Mutex<[String]>([])
@@ -42,15 +23,14 @@ struct ReloadRig {
     let clock = VirtualClock(start: .milliseconds(10_000))
     let notifier = RecordingNotifier()
     let watchdog = RecordingWatchdog()
-    let log = CapturingLogHandler()
+    let log = RecordedLog()
     let logger: Logger
     let controller: Controller
     let directory = temporaryDirectory()
     var path: String { directory + "/packguard.yaml" }
 
     init(yaml: String = BuiltInConfiguration.yaml) throws {
-        let log = self.log
-        logger = Logger(label: "reload-test") { _ in log }
+        logger = log.logger
         writeFile(directory + "/packguard.yaml", yaml)
         let configuration = try ConfigurationLoader.load(path: directory + "/packguard.yaml")
         controller = Controller(configuration: configuration, lines: try SignalLines(configuration: configuration, backend: gpio),
@@ -106,7 +86,7 @@ struct ReloadTests {
         #expect(rig.controller.currentPolicy.state == .running, "the policy was not restarted")
         #expect(!rig.notifier.all.contains("STOPPING=1"), "a reload is not a stop")
         #expect(!rig.watchdog.all.contains("disarm"), "a reload never disarms the hardware watchdog")
-        #expect(rig.log.messages.contains("reload: timing.qualifyMs: 500 -> 800"), "\(rig.log.messages)")
+        #expect(rig.log.all.map(\.1).contains("reload: timing.qualifyMs: 500 -> 800"), "\(rig.log.all.map(\.1))")
 
         // The longer qualification applies to the next closing.
         rig.bms("GPIO27", asserted: false)
@@ -178,7 +158,7 @@ struct ReloadTests {
         try rig.run(ms: 200)
         #expect(rig.gpio.physicalLevel("GPIO5"))
         #expect(!rig.wentLow("GPIO20", after: dischargeMark), "the discharge relay stayed closed throughout")
-        #expect(rig.log.messages.contains("reload: outputs.chargeRelay.line: GPIO16 -> GPIO5"), "\(rig.log.messages)")
+        #expect(rig.log.all.map(\.1).contains("reload: outputs.chargeRelay.line: GPIO16 -> GPIO5"), "\(rig.log.all.map(\.1))")
     }
 
     @Test func aMovedLineThatCannotBeTakenKeepsTheOldConfigurationWhollyInForce() throws {
@@ -214,7 +194,7 @@ struct ReloadTests {
         try rig.closeBoth()
         try rig.reload(yaml.replacingOccurrences("controlSocket: /run/packguard/control.sock", with: "controlSocket: /run/elsewhere.sock"))
         #expect(rig.controller.configuration.paths.controlSocket == "/run/packguard/control.sock")
-        #expect(rig.log.messages.contains { $0.contains("paths.controlSocket") && $0.contains("takes effect at the next start") })
+        #expect(rig.log.all.map(\.1).contains { $0.contains("paths.controlSocket") && $0.contains("takes effect at the next start") })
         #expect(rig.gpio.physicalLevel("GPIO16") && rig.gpio.physicalLevel("GPIO20"))
     }
 }
