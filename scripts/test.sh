@@ -12,8 +12,8 @@ python3 -c "import yaml, pexpect" 2>/dev/null || python3 -m pip install --quiet 
 echo "==> build (no warnings allowed in PackGuard's code)"
 build_without_warnings --build-tests
 
-echo "==> unit, property and contract tests"
-swift test --skip-build
+echo "==> unit, property and contract tests (libgpiod v1, Debian's libgpiod-dev)"
+PACKGUARD_EXPECT_LIBGPIOD="libgpiod v1 $(pkg-config --modversion libgpiod)" swift test --skip-build
 
 echo "==> command-line checks"
 bin=$(swift build --show-bin-path)/packguard
@@ -42,3 +42,13 @@ python3 scripts/test-simulate-pty.py "$bin"
 
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"
+
+# Raspberry Pi OS trixie ships libgpiod 2.x: the whole build and every test again against v2, in its own
+# scratch path (.build-gpiod2), with the prefix rig/build-libgpiod2.sh makes (cached outside the clone).
+# In a subshell: PKG_CONFIG_PATH must not reach anything above.
+(
+    echo "==> libgpiod v2: build (no warnings) and every test against libgpiod 2.x (rig/build-libgpiod2.sh)"
+    use_libgpiod2
+    build_without_warnings --build-tests "${GPIOD2_SWIFT_ARGS[@]}"
+    PACKGUARD_EXPECT_LIBGPIOD="libgpiod v2 $(pkg-config --modversion libgpiod)" swift test --skip-build "${GPIOD2_SWIFT_ARGS[@]}"
+)

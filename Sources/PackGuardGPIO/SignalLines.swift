@@ -140,12 +140,15 @@ public final class SignalLines: Sendable {
 
     deinit { release() }
 
-    /// Adds the line name to an error that only knew chip and offset.
+    /// Adds the line names to an error that only knew chip and offsets.
     private static func named(_ error: GPIOError, resolved: [String: ResolvedLine]) -> GPIOError {
+        func name(_ offset: Int) -> String? {
+            resolved.values.first(where: { $0.chipName == error.chip && $0.offset == offset })?.name
+        }
         var error = error
-        if error.line == nil, let offset = error.offset,
-           let match = resolved.values.first(where: { $0.chipName == error.chip && $0.offset == offset }) {
-            error.line = match.name
+        if error.line == nil, let offset = error.offset { error.line = name(offset) }
+        for index in error.failedLines.indices where error.failedLines[index].line == nil {
+            error.failedLines[index].line = name(error.failedLines[index].offset)
         }
         return error
     }
@@ -182,7 +185,7 @@ public final class SignalLines: Sendable {
         return result
     }
 
-    /// Sets outputs and reads them back. Throws naming the first output that failed.
+    /// Sets outputs and reads them back. Throws naming every output line that was not set.
     /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
     /// nothing is set and the result is false, so a step that was overtaken by the watchdog
     /// monitor can never re-close what the monitor just opened.
@@ -227,7 +230,7 @@ public final class SignalLines: Sendable {
                     try group.request.setValues(group.signals.map { _ in .inactive })
                     for signal in group.signals { current[signal] = .inactive }
                 } catch {
-                    failures.append(error)
+                    failures.append(Self.named(error, resolved: resolved))
                 }
             }
             return failures

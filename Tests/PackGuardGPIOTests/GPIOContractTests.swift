@@ -96,6 +96,56 @@ struct SignalLinesTests {
         #expect(lines.appliedOutputs[.chargeRelay] == .inactive, "a failed set is not recorded as applied")
     }
 
+    @Test func aLineThatFailsToSetDoesNotStopTheOthersAndEveryFailedLineIsNamed() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        // Charge relay (GPIO16) and balance power relay (GPIO21) fail; discharge (GPIO20) must still close.
+        gpio.failNextSet(lines: ["GPIO16": EIO, "GPIO21": EPERM])
+        var levels = OutputLevels(repeating: .inactive)
+        levels[.chargeRelay] = .active
+        levels[.dischargeRelay] = .active
+        levels[.balancePowerRelay] = .active
+        do {
+            try lines.setOutputs(levels)
+            Issue.record("expected the write to fail")
+        } catch {
+            #expect(error.failedLines == [GPIOError.LineFailure(offset: 16, line: "GPIO16", errno: EIO),
+                                          GPIOError.LineFailure(offset: 21, line: "GPIO21", errno: EPERM)])
+            #expect(error.errno == EIO, "errno is the first failed line's")
+            #expect(error.description.contains("2 lines not set: GPIO16 offset 16 (Input/output error, errno 5), GPIO21 offset 21 (Operation not permitted, errno 1)"),
+                    "\(error)")
+        }
+        #expect(gpio.physicalLevel("GPIO20"), "the line after a failed one was still set")
+        #expect(!gpio.physicalLevel("GPIO16") && !gpio.physicalLevel("GPIO21"), "the failed lines kept their level")
+        #expect(lines.appliedOutputs[.dischargeRelay] == .inactive, "a partly failed write is not recorded as applied")
+    }
+
+    @Test func forceAllOffStillOpensEveryOtherRelayWhenOneLineFails() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        var levels = OutputLevels(repeating: .inactive)
+        levels[.chargeRelay] = .active
+        levels[.dischargeRelay] = .active
+        try lines.setOutputs(levels)
+        gpio.failNextSet(lines: ["GPIO16": EIO])
+        let failures = lines.forceAllOff()
+        #expect(!gpio.physicalLevel("GPIO20"), "discharge relay opened although the charge relay's line failed")
+        #expect(gpio.physicalLevel("GPIO16"), "the failed line is still closed, and reported")
+        #expect(failures.count == 1)
+        #expect(failures.first?.failedLines == [GPIOError.LineFailure(offset: 16, line: "GPIO16", errno: EIO)])
+        #expect(failures.first?.line == "GPIO16", "one failed line of a group is the error's line")
+        #expect(lines.forceAllOff().isEmpty, "the fault was one write")
+        #expect(!gpio.physicalLevel("GPIO16"))
+    }
+
+    @Test func aWholeRequestFailureSetsNoLine() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        gpio.failNextSet(errno: ENODEV)
+        #expect(!lines.forceAllOff().isEmpty)
+        #expect(gpio.outputHistory("GPIO20").map(\.high) == [false], "nothing was driven")
+    }
+
     @Test func aVanishedChipFailsEveryOperationWithENODEV() throws {
         let gpio = SimulatedGPIO.raspberryPi()
         let lines = try SignalLines(configuration: config, backend: gpio)
@@ -164,6 +214,12 @@ struct GPIOErrorTests {
         #expect(error.description == "open GPIO chip (/dev/gpiochip0): Permission denied (errno 13); join the 'gpio' group (sudo usermod -aG gpio $USER) or run as the packguard service")
     }
 
+    @Test func aPartlyFailedWriteNamesEachLineWithItsErrno() {
+        let error = GPIOError(.systemError, operation: "set line values", chip: "gpiochip0", errno: EIO,
+                              failedLines: [.init(offset: 16, line: "GPIO16", errno: EIO), .init(offset: 20, errno: EBUSY)])
+        #expect(error.description == "set line values (gpiochip0): Input/output error (errno 5); 2 lines not set: GPIO16 offset 16 (Input/output error, errno 5), offset 20 (Device or resource busy, errno 16)")
+    }
+
     @Test func noChipsSaysSoPlainly() throws {
         let dir = "/tmp/packguard-empty-dev-\(getpid())"
         mkdir(dir, 0o700)
@@ -185,5 +241,16 @@ struct GPIOErrorTests {
 
     @Test func theRealBackendDescribesItsLibgpiodVersion() {
         #expect(LibgpiodBackend().description.hasPrefix("libgpiod v"))
+    }
+
+    /// scripts/test.sh runs the tests once per libgpiod build and names the library each must have
+    /// linked ("libgpiod v1 1.6.3", "libgpiod v2 2.3"): a v2 run that silently built v1 fails here.
+    @Test func theRealBackendIsTheLibgpiodTheBuildWasMadeFor() throws {
+        guard let expected = getenv("PACKGUARD_EXPECT_LIBGPIOD").map({ String(cString: $0) }) else {
+            let description = LibgpiodBackend().description
+            #expect(description.hasPrefix("libgpiod v1 ") || description.hasPrefix("libgpiod v2 "), "\(description)")
+            return
+        }
+        #expect(LibgpiodBackend().description == expected)
     }
 }
