@@ -17,6 +17,10 @@
 //   * Requests: one kernel request (and fd) per line, so one epoll fd stands for the request
 //     (pg_request_event_fd) and pg_request_read_events() reads the lines round-robin and orders the
 //     batch by timestamp; v2 reads one fd holding every line's events in kernel order.
+//   * Chip gone (gpio-sim live 0, unbind, unplug): every value read and write fails ENODEV in both.
+//     Edge reads: v2's request fd reports POLLHUP | POLLERR and its read fails ENODEV; here the
+//     epoll fd never turns readable (no wake-up reaches it), so pg_request_read_events() poll()s
+//     the line fds themselves and fails ENODEV too, instead of returning "no events" forever.
 //   * Writes: per line, not atomic (see above). A failing line is reported by offset and errno
 //     (line_errors) and the other lines are still set; v2 sets a request's lines in one ioctl and
 //     fails as a whole. Either way the caller learns every line that was not set.
@@ -33,6 +37,7 @@
 
 #if defined(PG_LIBGPIOD_V1)
 
+#include <poll.h>
 #include <sys/epoll.h>
 
 static char pg_description[96];
@@ -54,6 +59,7 @@ struct pg_request {
     size_t held;                             // lines[0..held) are requested
     bool events;
     int epfd;                                // epoll over the per-line event fds; -1 for outputs
+    int fds[PG_MAX_LINES];                   // the per-line event fds (owned by the lines)
     unsigned int offsets[PG_MAX_LINES];
     struct gpiod_line *lines[PG_MAX_LINES];  // owned by owner->chip
 };
@@ -261,6 +267,7 @@ pg_request *pg_request_inputs(pg_chip *chip, const char *consumer,
         // Belt and braces: reads can never block, even if poll and read ever disagreed.
         if (pg_set_nonblock(fd) < 0)
             goto fail;
+        req->fds[i] = fd;
         struct epoll_event ev;
         memset(&ev, 0, sizeof(ev));
         ev.events = EPOLLIN;
@@ -400,25 +407,35 @@ int pg_request_read_events(pg_request *req, pg_edge_event *events, size_t max) {
     if (max > INT_MAX)
         max = INT_MAX;
 
-    struct epoll_event ready[PG_MAX_LINES];
-    int nready = epoll_wait(req->epfd, ready, (int)req->count, 0); // never blocks
+    // poll() over the line fds, not epoll_wait(req->epfd): poll asks every line afresh. When the
+    // chip goes away the kernel reports POLLHUP | POLLERR on each line fd without waking anyone,
+    // and epoll, which only re-checks an fd after a wake-up, would keep saying "nothing pending"
+    // forever (seen on gpio-sim, Linux 6.1). Here such a line counts as ready, its read fails with
+    // ENODEV and the caller learns it, as with v2. The epoll fd only tells the caller when to wake.
+    struct pollfd fds[PG_MAX_LINES];
+    for (size_t i = 0; i < req->count; i++) {
+        fds[i].fd = req->fds[i];
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    int nready = poll(fds, (nfds_t)req->count, 0); // never blocks
     if (nready < 0)
         return errno == EINTR ? 0 : -1;
 
     // Round-robin, one event per ready line per round, so one busy line cannot starve the others.
     bool active[PG_MAX_LINES];
-    for (int k = 0; k < nready; k++)
-        active[k] = ready[k].data.u32 < req->count;
+    for (size_t i = 0; i < req->count; i++)
+        active[i] = fds[i].revents != 0;
     size_t got = 0;
-    bool progress = true;
+    bool progress = nready > 0;
     while (got < max && progress) {
         progress = false;
-        for (int k = 0; k < nready && got < max; k++) {
-            if (!active[k])
+        for (size_t i = 0; i < req->count && got < max; i++) {
+            if (!active[i])
                 continue;
-            if (pg_v1_read_one(req, ready[k].data.u32, &events[got]) < 0) {
+            if (pg_v1_read_one(req, i, &events[got]) < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) { // this line is drained
-                    active[k] = false;
+                    active[i] = false;
                     continue;
                 }
                 // Events already read are consumed: return them; the error (e.g. ENODEV after

@@ -195,6 +195,18 @@ struct SignalLinesTests {
         }
     }
 
+    @Test func theLineListingShowsDirectionConsumerActiveLowAndBias() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        defer { lines.release() }
+        let text = try LineListing(configuration: config, backend: gpio).text
+        let row = { (name: String) in text.split(separator: "\n").first { $0.contains(" \(name) ") }.map(String.init) ?? "" }
+        #expect(text.hasPrefix("backend: simulated GPIO chip\n"))
+        #expect(row("GPIO17").contains("input  used by packguard active-low pull-up  <- chargeEnable"), "\(row("GPIO17"))")
+        #expect(row("GPIO16").contains("output used by packguard  <- chargeRelay"), "\(row("GPIO16"))")
+        #expect(row("GPIO2").hasSuffix("GPIO2        -      free"), "\(row("GPIO2"))")
+    }
+
     @Test func chipAndOffsetLocatorsWork() throws {
         var byOffset = config
         byOffset.outputs[.chargeRelay]?.locator = .chipOffset(chip: "gpiochip0", offset: 16)

@@ -65,7 +65,10 @@ final class LibgpiodChip: GPIOChip, @unchecked Sendable {
     func lineInfo(offset: Int) throws(GPIOError) -> GPIOLineInfo {
         var info = pg_line_info()
         guard pg_chip_line_info(handle, UInt32(offset), &info) == 0 else {
-            throw GPIOError(.systemError, operation: "read line info", chip: name, offset: offset, errno: errno)
+            let code = errno
+            // ENODEV once the chip went away (both libgpiod versions, checked on gpio-sim).
+            let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+            throw GPIOError(kind, operation: "read line info", chip: name, offset: offset, errno: code)
         }
         return GPIOLineInfo(offset: Int(info.offset), name: string(from: info.name), consumer: string(from: info.consumer),
                             used: info.used, isOutput: info.is_output, activeLow: info.active_low, bias: swiftBias(info.bias))
@@ -74,8 +77,10 @@ final class LibgpiodChip: GPIOChip, @unchecked Sendable {
     func findLine(named lineName: String) throws(GPIOError) -> Int? {
         let offset = pg_chip_find_line(handle, lineName)
         if offset >= 0 { return Int(offset) }
-        if errno == ENOENT { return nil }
-        throw GPIOError(.systemError, operation: "find line by name", chip: name, line: lineName, errno: errno)
+        let code = errno
+        if code == ENOENT { return nil }
+        let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+        throw GPIOError(kind, operation: "find line by name", chip: name, line: lineName, errno: code)
     }
 
     func requestInputs(_ lines: [InputLineSettings], consumer: String) throws(GPIOError) -> any GPIOLineRequest {
