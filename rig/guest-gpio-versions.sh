@@ -89,6 +89,9 @@ else
     bad "$(gv "chip gone: second gpio-sim chip created")" "configfs mkdir/echo failed"
 fi
 
+# The ADS1115 (i2c-stub) reads SOC 50 %: no SOC rule holds a relay open.
+"$bin" rig set-soc 50 --bus "$I2C_BUS" >/dev/null 2>&1 || bad "$(gv "i2c-stub: SOC 50 %")" "rig set-soc failed"
+
 # 4. The controller where the versions differ. A line another program holds: the daemon refuses to
 #    start, names the line and the holder, and leaves every relay off.
 gv_config=$work/versions.yaml
@@ -108,9 +111,6 @@ fi
 : >"$log"
 rest_lines
 
-# The ADS1115 (i2c-stub) reads SOC 50 %: no SOC rule holds a relay open.
-"$bin" rig set-soc 50 --bus "$I2C_BUS" >/dev/null 2>&1 || bad "$(gv "i2c-stub: SOC 50 %")" "rig set-soc failed"
-
 # A burst of edges on Discharge Enable, faster than the daemon reads (the FIFO may overflow: v1 then
 # loses the newest edges, v2 the oldest), ending released: the discharge relay must open either way.
 if start_daemon "$gv_config" && wait_for 10000 contactors_closed; then
@@ -127,3 +127,47 @@ else
 fi
 stop_daemon
 rest_lines
+
+# The daemon's chip goes away under it (a second gpio-sim chip, lines D0..D27, configured by chip and
+# offset): reads and writes fail "chip missing" in both versions, so it cannot hold any relay and
+# must exit non-zero (systemd restarts it; the hardware watchdog covers a hang). v2's request fd
+# reports POLLHUP, v1's epoll fd never does: either way the loop's timer wake finds the failure.
+vanish=/sys/kernel/config/gpio-sim/vanishd
+name="daemon: its GPIO chip goes away (gpio-sim live 0) -> exits non-zero naming the missing chip"
+make_daemon_chip() {
+    mkdir "$vanish" "$vanish/gpio-bank0" && echo 28 >"$vanish/gpio-bank0/num_lines" || return 1
+    local i
+    for i in $(seq 0 27); do
+        mkdir "$vanish/gpio-bank0/line$i" && echo "D$i" >"$vanish/gpio-bank0/line$i/name" || return 1
+    done
+    echo 1 >"$vanish/live"
+}
+if make_daemon_chip; then
+    vchip=$(cat "$vanish/gpio-bank0/chip_name")
+    sed "s/^\( *\)line: GPIO\([0-9]*\)/\1chip: $vchip\n\1offset: \2/" "$gv_config" >"$work/vanish.yaml"
+    main_sim=$SIM SIM=/sys/bus/gpio/devices/$vchip
+    if start_daemon "$work/vanish.yaml" && wait_for 10000 contactors_closed; then
+        now_us; gone_at=$NOW
+        echo 0 >"$vanish/live"
+        wait_for 10000 eval '! kill -0 $pid 2>/dev/null' || kill -KILL "$pid"
+        exit_ms=$(( (NOW - gone_at) / 1000 ))
+        wait "$pid"; status=$?; pid=
+        if [ "$status" != 0 ] && grep -q "missing" "$log"; then
+            ok "$(gv "$name")" "exit $status ${exit_ms} ms after live 0: $(grep -m1 "missing" "$log" | cut -c1-160)"
+            note "$(gv "reaction: chip gone -> daemon exit: ${exit_ms} ms; last critical log: $(grep -E '^<[0-2]>' "$log" | tail -1 | cut -c1-200)")"
+        else
+            bad "$(gv "$name")" "exit status $status after ${exit_ms} ms"
+        fi
+    else
+        bad "$(gv "$name")" "the daemon did not come up with both relays closed on $vchip"
+    fi
+    stop_daemon
+    [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=; }
+    SIM=$main_sim
+    echo 0 >"$vanish/live" 2>/dev/null
+    for i in $(seq 0 27); do rmdir "$vanish/gpio-bank0/line$i"; done
+    rmdir "$vanish/gpio-bank0" "$vanish" || bad "$(gv "chip gone: second gpio-sim chip removed")" "rmdir failed"
+else
+    bad "$(gv "$name")" "could not create the second gpio-sim chip"
+fi
+: >"$log"

@@ -32,6 +32,10 @@
 //     both become PG_BIAS_AS_IS.
 //   * Timestamps: ts (timespec) here, ns in v2; both CLOCK_MONOTONIC on Linux >= 5.7 (converted to ns).
 //   * Description: gpiod_version_string() (the package version) here, gpiod_api_version() in v2.
+//   Found the same in both (pinned too): six back-to-back pulses on gpio-sim gave 12 alternating
+//   events in time order (real hardware may merge edges or repeat a type, see gpio_shim_common.h);
+//   timestamps are CLOCK_MONOTONIC; a line held by another process fails EBUSY and line info names
+//   the holder; initial output values and active-low are applied inside the request.
 
 #include "gpio_shim_common.h"
 

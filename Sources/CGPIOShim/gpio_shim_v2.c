@@ -27,6 +27,13 @@
 //     default is not a promise); v1 uses CLOCK_MONOTONIC on Linux >= 5.7.
 //   * Description: gpiod_api_version(), which since 2.3 is the C API version rather than the package
 //     version; v1 gives gpiod_version_string().
+//   * Chip gone (gpio-sim live 0, unbind, unplug): every value read and write fails ENODEV, and the
+//     request fd reports POLLHUP | POLLERR (but nothing wakes a poll already sleeping on it) and its
+//     read fails ENODEV. v1's epoll fd never reports it; gpio_shim_v1.c polls its line fds instead.
+//   Found the same in both (pinned too): six back-to-back pulses on gpio-sim gave 12 alternating
+//   events in time order (real hardware may merge edges or repeat a type, see gpio_shim_common.h);
+//   timestamps are CLOCK_MONOTONIC; a line held by another process fails EBUSY and line info names
+//   the holder; initial output values and active-low are applied inside the request.
 
 #include "gpio_shim_common.h"
 
