@@ -9,6 +9,9 @@
 
 gv_version=${RIG_BUILD:-?}
 gv() { echo "gpio $gv_version: $1"; }
+# Timings in this guest are only as fine as its clock: under a loaded host the kernel may drop the TSC
+# for jiffies (4 ms at HZ 250), and every time measured here (and the perf mode's latencies) is coarse.
+note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)"
 # The binary is the build rig/run.sh says it is, and `packguard lines` names its libgpiod.
 backend=$("$bin" lines 2>/dev/null | sed -n 's/^backend: //p')
 case "$backend" in

@@ -87,7 +87,8 @@ void pg_request_release(pg_request *request);
 int pg_request_get_values(pg_request *request, int *values, size_t count);
 // Sets every line it can: a line that fails never stops the others from being attempted. On any
 // failure returns -1 with errno from the first failed line. line_errors (NULL, or count entries)
-// receives 0 for each line that was set and the errno of each line that was not.
+// receives 0 for each line that was set and the errno of each line that was not (it is left
+// untouched when the call is refused as a whole for bad arguments, errno EINVAL).
 int pg_request_set_values(pg_request *request, const int *values, size_t count, int *line_errors);
 
 // One pollable file descriptor (POLLIN when edge events are pending) for the whole request,

@@ -191,7 +191,10 @@ final class LibgpiodRequest: GPIOLineRequest {
             }
             return withUnsafeTemporaryAllocation(of: Int32.self, capacity: values.count) { raw -> GPIOError? in
                 withUnsafeTemporaryAllocation(of: Int32.self, capacity: values.count) { lineErrors -> GPIOError? in
-                    for index in 0..<values.count { raw[index] = values[index].isActive ? 1 : 0 }
+                    for index in 0..<values.count {
+                        raw[index] = values[index].isActive ? 1 : 0
+                        lineErrors[index] = 0  // a call refused as a whole (bad arguments) reports no line
+                    }
                     guard pg_request_set_values(pointer, raw.baseAddress, raw.count, lineErrors.baseAddress) != 0 else { return nil }
                     let code = errno
                     var failed: [GPIOError.LineFailure] = []
