@@ -9,8 +9,9 @@
 
 gv_version=${RIG_BUILD:-?}
 gv() { echo "gpio $gv_version: $1"; }
-# Timings in this guest are only as fine as its clock: under a loaded host the kernel may drop the TSC
-# for jiffies (4 ms at HZ 250), and every time measured here (and the perf mode's latencies) is coarse.
+# Timings in this guest are only as fine as its clock: on jiffies (4 ms at HZ 250) every time measured
+# here and every perf-mode latency is coarse. Which clock a boot gets varies (tsc, or refined-jiffies when
+# the TSC calibration at boot fails on a loaded host; tsc=reliable does not prevent that): this says which.
 note "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)"
 # The binary is the build rig/run.sh says it is, and `packguard lines` names its libgpiod.
 backend=$("$bin" lines 2>/dev/null | sed -n 's/^backend: //p')
