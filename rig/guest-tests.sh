@@ -10,7 +10,8 @@
 #   Perf mode only (rig/run.sh --perf), before the watchdog test: RIG-PERF <program> n=.. p50_us=.. ... or
 #   RIG-PERF-FAILED <what> | <why>, from Benchmarks/reflex/measure-in-guest.sh; rig/run.sh judges them.
 # Environment (from guest-init.sh): PACKGUARD_BIN, SIM (sysfs dir of the gpio-sim chip), I2C_BUS,
-# SCRATCH (a tmpfs), RIG_DIR; in perf mode PACKGUARD_PERF_BIN (a release build) and RIG_PERF_EDGES.
+# SCRATCH (a tmpfs), RIG_DIR, RIG_BUILD (v1 or v2: the libgpiod of this boot's build), RIG_FAULT_SO;
+# in perf mode PACKGUARD_PERF_BIN (a release build) and RIG_PERF_EDGES.
 set -u
 bin=$PACKGUARD_BIN
 work=$SCRATCH/rig
@@ -132,6 +133,9 @@ if [ "$count" = 0 ] || { [ "$contract_status" != 0 ] && [ "$failed" = 0 ]; }; th
     bad "gpio contract: suite ran" "exit $contract_status: $contract"
 fi
 rest_lines
+
+# 1b. Where libgpiod v1 and v2 differ: library probes and the daemon (rig/guest-gpio-versions.sh).
+source "$RIG_DIR/guest-gpio-versions.sh"
 
 # ---------------------------------------------------------------------------------------------------
 # 2. The real daemon on the shipped configuration.

@@ -37,3 +37,13 @@ build_without_warnings() {
     fi
     rm -f "$log"
 }
+
+# The libgpiod 2.x build (rig/build-libgpiod2.sh makes the prefix): sets GPIOD2_PREFIX, exports
+# PKG_CONFIG_PATH to it, and sets GPIOD2_SWIFT_ARGS, the arguments every `swift build`/`swift test` of
+# that build takes (its own scratch path, and an rpath to the prefix's libgpiod.so.3).
+use_libgpiod2() {
+    ensure_packages gcc python3-pip pkg-config
+    GPIOD2_PREFIX=$(rig/build-libgpiod2.sh)
+    export PKG_CONFIG_PATH="$GPIOD2_PREFIX/lib/pkgconfig"
+    GPIOD2_SWIFT_ARGS=(--scratch-path .build-gpiod2 -Xlinker -rpath -Xlinker "$GPIOD2_PREFIX/lib")
+}

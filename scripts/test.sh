@@ -12,8 +12,8 @@ python3 -c "import yaml, pexpect" 2>/dev/null || python3 -m pip install --quiet 
 echo "==> build (no warnings allowed in PackGuard's code)"
 build_without_warnings --build-tests
 
-echo "==> unit, property and contract tests"
-swift test --skip-build
+echo "==> unit, property and contract tests (libgpiod v1, Debian's libgpiod-dev)"
+PACKGUARD_EXPECT_LIBGPIOD="libgpiod v1 $(pkg-config --modversion libgpiod)" swift test --skip-build
 
 echo "==> ThreadSanitizer: the daemon and GPIO tests (control thread, watchdog monitor, reload, control socket)"
 # A build of its own (about a minute); any race report fails the run (halt_on_error, exit 66).
@@ -53,3 +53,13 @@ scripts/e2e-simulate.sh "$bin"
 
 echo "==> control socket flood: 200 silent clients + 100 status/s for 30 s (bench-socket)"
 "$bin" bench-socket
+
+# Raspberry Pi OS trixie ships libgpiod 2.x: the whole build and every test again against v2, in its own
+# scratch path (.build-gpiod2), with the prefix rig/build-libgpiod2.sh makes (cached outside the clone).
+# In a subshell: PKG_CONFIG_PATH must not reach anything above.
+(
+    echo "==> libgpiod v2: build (no warnings) and every test against libgpiod 2.x (rig/build-libgpiod2.sh)"
+    use_libgpiod2
+    build_without_warnings --build-tests "${GPIOD2_SWIFT_ARGS[@]}"
+    PACKGUARD_EXPECT_LIBGPIOD="libgpiod v2 $(pkg-config --modversion libgpiod)" swift test --skip-build "${GPIOD2_SWIFT_ARGS[@]}"
+)

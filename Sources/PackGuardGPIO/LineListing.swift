@@ -28,7 +28,13 @@ public struct LineListing {
                 let direction = info.used ? (info.isOutput ? "output" : "input") : "-"
                 let consumer = info.used ? (info.consumer.isEmpty ? "in use" : "used by \(info.consumer)") : "free"
                 let mark = marks["\(chip.path)/\(offset)"].map { "  <- " + $0.sorted().joined(separator: ", ") } ?? ""
-                text += "  line \(pad(offset, 3)): \(name.padding(12)) \(direction.padding(6)) \(consumer)\(info.activeLow ? " active-low" : "")\(mark)\n"
+                let bias = switch info.bias {
+                case .pullUp: " pull-up"
+                case .pullDown: " pull-down"
+                case .disabled: " bias-disabled"
+                case .asIs: ""
+                }
+                text += "  line \(pad(offset, 3)): \(name.padding(12)) \(direction.padding(6)) \(consumer)\(info.activeLow ? " active-low" : "")\(bias)\(mark)\n"
             }
         }
         missing.sort()

@@ -166,10 +166,22 @@ public final class SignalLines: Sendable {
         ResolvedLine(chipPath: found.chip.path, chipName: found.chip.name, offset: found.offset, name: found.name)
     }
 
-    /// Adds the line name to an error that only knew chip and offset.
+    /// Adds the line name to an error that only knew chip and offset (each request holds one line).
     private static func named(_ error: GPIOError, _ name: String) -> GPIOError {
         var error = error
         if error.line == nil { error.line = name }
+        for index in error.failedLines.indices where error.failedLines[index].line == nil {
+            error.failedLines[index].line = name
+        }
+        return error
+    }
+
+    /// The error of a one-line request, its line named and listed as not set.
+    private static func listingItsLine(_ error: GPIOError, _ line: OutputLine) -> GPIOError {
+        var error = named(error, line.location.name)
+        if error.failedLines.isEmpty {
+            error.failedLines = [GPIOError.LineFailure(offset: line.settings.offset, line: line.location.name, errno: error.errno)]
+        }
         return error
     }
 
@@ -316,7 +328,8 @@ public final class SignalLines: Sendable {
 
     // MARK: - Outputs
 
-    /// Sets outputs and reads them back. Throws naming the first output that failed.
+    /// Sets outputs and reads them back. After a line fails, every line still to be switched off
+    /// is attempted (nothing more is switched on); the error names every output line that failed.
     /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
     /// nothing is set and the result is false, so a step that was overtaken by the watchdog
     /// monitor can never re-close what the monitor just opened.
@@ -324,24 +337,36 @@ public final class SignalLines: Sendable {
     public func setOutputs(_ levels: OutputLevels, unless vetoed: () -> Bool = { false }) throws(GPIOError) -> Bool {
         try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Bool in
             if vetoed() { return false }
+            var failure: GPIOError?
             for line in state.lines where levels[line.signal] != state.applied[line.signal] {
                 let wanted = levels[line.signal]
-                // Stack buffers: the heartbeat makes this run on every healthy step.
-                try withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { (buffer) throws(GPIOError) in
-                    buffer[0] = wanted
-                    do throws(GPIOError) {
-                        try line.request.writeValues(UnsafeBufferPointer(buffer))
-                        try line.request.readValues(into: buffer)
-                    } catch {
-                        throw Self.named(error, line.location.name)
+                // After a failure only the safe direction goes on: every output still turns off,
+                // but nothing more is switched on in a write that has already failed.
+                if failure != nil && wanted.isActive { continue }
+                do throws(GPIOError) {
+                    // Stack buffers: the heartbeat makes this run on every healthy step.
+                    try withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { (buffer) throws(GPIOError) in
+                        buffer[0] = wanted
+                        do throws(GPIOError) {
+                            try line.request.writeValues(UnsafeBufferPointer(buffer))
+                            try line.request.readValues(into: buffer)
+                        } catch {
+                            throw Self.named(error, line.location.name)
+                        }
+                        if buffer[0] != wanted {
+                            throw GPIOError(.systemError, operation: "read back output (wanted \(wanted), read \(buffer[0]))",
+                                            chip: line.request.chip, line: line.location.name, offset: line.settings.offset, errno: EIO)
+                        }
                     }
-                    if buffer[0] != wanted {
-                        throw GPIOError(.systemError, operation: "read back output (wanted \(wanted), read \(buffer[0]))",
-                                        chip: line.request.chip, line: line.location.name, offset: line.settings.offset, errno: EIO)
-                    }
+                    state.applied[line.signal] = wanted
+                } catch {
+                    // The first failure is the error; every failed line is listed in it.
+                    let failed = Self.listingItsLine(error, line)
+                    if failure == nil { failure = failed; failure?.failedLines = [] }
+                    failure?.failedLines += failed.failedLines
                 }
-                state.applied[line.signal] = wanted
             }
+            if let failure { throw failure }
             return true
         }
     }
@@ -357,7 +382,7 @@ public final class SignalLines: Sendable {
                     try line.request.setValues([.inactive])
                     state.applied[line.signal] = .inactive
                 } catch {
-                    failures.append(Self.named(error, line.location.name))
+                    failures.append(Self.listingItsLine(error, line))
                 }
             }
             return failures

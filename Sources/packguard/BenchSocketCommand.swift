@@ -4,6 +4,7 @@ import Logging
 import PackGuardConfig
 import PackGuardCore
 import PackGuardDaemon
+import PackGuardGPIO
 
 struct BenchSocketCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -119,11 +120,11 @@ struct BenchSocketCommand: ParsableCommand {
     private func requestStatus(path: String, seconds: Int) -> Tally {
         var tally = Tally()
         let period = 1_000_000_000 / Int64(statusRate)
-        let begin = monotonicNanoseconds()
+        let begin = Int64(PackGuardGPIO.monotonicNanoseconds())
         let end = begin + Int64(seconds) * 1_000_000_000
         var next = begin
         while true {
-            let now = monotonicNanoseconds()
+            let now = Int64(PackGuardGPIO.monotonicNanoseconds())
             if now >= end { break }
             if now < next {
                 sleepNanoseconds(next - now)
@@ -219,12 +220,6 @@ final class InProcessDaemon {
         _ = rmdir(directory + "/state")
         _ = rmdir(directory)
     }
-}
-
-func monotonicNanoseconds() -> Int64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
 }
 
 func sleepNanoseconds(_ nanoseconds: Int64) {

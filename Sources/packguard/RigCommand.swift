@@ -11,7 +11,8 @@ struct RigCommand: ParsableCommand {
         commandName: "rig",
         abstract: "Helpers for the real-kernel test rig (gpio-sim, i2c-stub); see README.md, Real-kernel tests.",
         shouldDisplay: false,
-        subcommands: [RigGPIOContractCommand.self, RigReactCommand.self, RigSetSOCCommand.self]
+        subcommands: [RigGPIOContractCommand.self, RigReactCommand.self, RigSetSOCCommand.self, RigGPIOVersionsCommand.self,
+                      RigGPIOVanishCommand.self, RigHoldCommand.self, RigSetLinesCommand.self]
     )
 }
 

@@ -96,6 +96,70 @@ struct SignalLinesTests {
         #expect(lines.appliedOutputs[.chargeRelay] == .inactive, "a failed set is not recorded as applied")
     }
 
+    @Test func aLineThatFailsToSetDoesNotStopTheOthersAndEveryFailedLineIsNamed() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        var closed = OutputLevels(repeating: .inactive)
+        closed[.chargeRelay] = .active
+        closed[.dischargeRelay] = .active
+        closed[.balancePowerRelay] = .active
+        try lines.setOutputs(closed)
+        // Opening all three: the charge relay (GPIO16) and balance power relay (GPIO21) lines fail;
+        // the discharge relay (GPIO20), between them, must still open.
+        gpio.failNextSet(lines: ["GPIO16": EIO, "GPIO21": EPERM])
+        do {
+            try lines.setOutputs(OutputLevels(repeating: .inactive))
+            Issue.record("expected the write to fail")
+        } catch {
+            #expect(error.failedLines == [GPIOError.LineFailure(offset: 16, line: "GPIO16", errno: EIO),
+                                          GPIOError.LineFailure(offset: 21, line: "GPIO21", errno: EPERM)])
+            #expect(error.errno == EIO, "errno is the first failed line's")
+            #expect(error.description.contains("2 lines not set: GPIO16 offset 16 (Input/output error, errno 5), GPIO21 offset 21 (Operation not permitted, errno 1)"),
+                    "\(error)")
+        }
+        #expect(!gpio.physicalLevel("GPIO20"), "the line after a failed one was still switched off")
+        #expect(gpio.physicalLevel("GPIO16") && gpio.physicalLevel("GPIO21"), "the failed lines kept their level")
+        #expect(lines.appliedOutputs[.dischargeRelay] == .inactive)
+        #expect(lines.appliedOutputs[.chargeRelay] == .active, "a failed line is not recorded as changed")
+    }
+
+    @Test func afterAFailedLineNothingMoreIsSwitchedOn() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        gpio.failNextSet(lines: ["GPIO16": EIO])
+        var levels = OutputLevels(repeating: .inactive)
+        levels[.chargeRelay] = .active
+        levels[.dischargeRelay] = .active
+        #expect(throws: GPIOError.self) { try lines.setOutputs(levels) }
+        #expect(!gpio.physicalLevel("GPIO20"), "a write that already failed closes nothing more")
+    }
+
+    @Test func forceAllOffStillOpensEveryOtherRelayWhenOneLineFails() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        var levels = OutputLevels(repeating: .inactive)
+        levels[.chargeRelay] = .active
+        levels[.dischargeRelay] = .active
+        try lines.setOutputs(levels)
+        gpio.failNextSet(lines: ["GPIO16": EIO])
+        let failures = lines.forceAllOff()
+        #expect(!gpio.physicalLevel("GPIO20"), "discharge relay opened although the charge relay's line failed")
+        #expect(gpio.physicalLevel("GPIO16"), "the failed line is still closed, and reported")
+        #expect(failures.count == 1)
+        #expect(failures.first?.failedLines == [GPIOError.LineFailure(offset: 16, line: "GPIO16", errno: EIO)])
+        #expect(failures.first?.line == "GPIO16", "one failed line of a group is the error's line")
+        #expect(lines.forceAllOff().isEmpty, "the fault was one write")
+        #expect(!gpio.physicalLevel("GPIO16"))
+    }
+
+    @Test func aWholeRequestFailureSetsNoLine() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        gpio.failNextSet(errno: ENODEV)
+        #expect(!lines.forceAllOff().isEmpty)
+        #expect(gpio.outputHistory("GPIO20").map(\.high) == [false], "nothing was driven")
+    }
+
     @Test func aVanishedChipFailsEveryOperationWithENODEV() throws {
         let gpio = SimulatedGPIO.raspberryPi()
         let lines = try SignalLines(configuration: config, backend: gpio)
@@ -145,6 +209,18 @@ struct SignalLinesTests {
         }
     }
 
+    @Test func theLineListingShowsDirectionConsumerActiveLowAndBias() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        defer { lines.release() }
+        let text = try LineListing(configuration: config, backend: gpio).text
+        let row = { (name: String) in text.split(separator: "\n").first { $0.contains(" \(name) ") }.map(String.init) ?? "" }
+        #expect(text.hasPrefix("backend: simulated GPIO chip\n"))
+        #expect(row("GPIO17").contains("input  used by packguard active-low pull-up  <- chargeEnable"), "\(row("GPIO17"))")
+        #expect(row("GPIO16").contains("output used by packguard  <- chargeRelay"), "\(row("GPIO16"))")
+        #expect(row("GPIO2").hasSuffix("GPIO2        -      free"), "\(row("GPIO2"))")
+    }
+
     @Test func chipAndOffsetLocatorsWork() throws {
         var byOffset = config
         byOffset.outputs[.chargeRelay]?.locator = .chipOffset(chip: "gpiochip0", offset: 16)
@@ -162,6 +238,12 @@ struct GPIOErrorTests {
     @Test func permissionErrorsSayWhichGroupToJoin() {
         let error = GPIOError(.permissionDenied(group: "gpio"), operation: "open GPIO chip", chip: "/dev/gpiochip0", errno: EACCES)
         #expect(error.description == "open GPIO chip (/dev/gpiochip0): Permission denied (errno 13); join the 'gpio' group (sudo usermod -aG gpio $USER) or run as the packguard service")
+    }
+
+    @Test func aPartlyFailedWriteNamesEachLineWithItsErrno() {
+        let error = GPIOError(.systemError, operation: "set line values", chip: "gpiochip0", errno: EIO,
+                              failedLines: [.init(offset: 16, line: "GPIO16", errno: EIO), .init(offset: 20, errno: EBUSY)])
+        #expect(error.description == "set line values (gpiochip0): Input/output error (errno 5); 2 lines not set: GPIO16 offset 16 (Input/output error, errno 5), offset 20 (Device or resource busy, errno 16)")
     }
 
     @Test func noChipsSaysSoPlainly() throws {
@@ -185,5 +267,16 @@ struct GPIOErrorTests {
 
     @Test func theRealBackendDescribesItsLibgpiodVersion() {
         #expect(LibgpiodBackend().description.hasPrefix("libgpiod v"))
+    }
+
+    /// scripts/test.sh runs the tests once per libgpiod build and names the library each must have
+    /// linked ("libgpiod v1 1.6.3", "libgpiod v2 2.3"): a v2 run that silently built v1 fails here.
+    @Test func theRealBackendIsTheLibgpiodTheBuildWasMadeFor() throws {
+        guard let expected = getenv("PACKGUARD_EXPECT_LIBGPIOD").map({ String(cString: $0) }) else {
+            let description = LibgpiodBackend().description
+            #expect(description.hasPrefix("libgpiod v1 ") || description.hasPrefix("libgpiod v2 "), "\(description)")
+            return
+        }
+        #expect(LibgpiodBackend().description == expected)
     }
 }

@@ -1,5 +1,6 @@
-// PackGuard's one C boundary to libgpiod. The same API is implemented for libgpiod v1 (1.6.x)
-// and v2 (2.1+), chosen at compile time from the installed <gpiod.h>. No libgpiod type crosses
+// PackGuard's one C boundary to libgpiod. The same API is implemented for libgpiod v1 (1.6.x,
+// gpio_shim_v1.c) and v2 (2.1+, gpio_shim_v2.c), chosen at compile time from the installed
+// <gpiod.h>: the other file compiles to nothing. No libgpiod type crosses
 // this header, so Swift never sees which version it runs on.
 //
 // Conventions: functions returning a pointer return NULL on failure; functions returning int
@@ -58,6 +59,7 @@ typedef struct {
     bool used;
     bool is_output;
     bool active_low;
+    pg_bias bias;                // as the kernel reports it; PG_BIAS_AS_IS when it reports none
 } pg_line_info;
 
 // "libgpiod v1 1.6.3" / "libgpiod v2 2.1.3" (API generation and runtime library version).
@@ -83,7 +85,11 @@ void pg_request_release(pg_request *request);
 
 // values[i] belongs to the i-th line of the request, in request order.
 int pg_request_get_values(pg_request *request, int *values, size_t count);
-int pg_request_set_values(pg_request *request, const int *values, size_t count);
+// Sets every line it can: a line that fails never stops the others from being attempted. On any
+// failure returns -1 with errno from the first failed line. line_errors (NULL, or count entries)
+// receives 0 for each line that was set and the errno of each line that was not (it is left
+// untouched when the call is refused as a whole for bad arguments, errno EINVAL).
+int pg_request_set_values(pg_request *request, const int *values, size_t count, int *line_errors);
 
 // One pollable file descriptor (POLLIN when edge events are pending) for the whole request,
 // owned by the request. -1 for output requests.

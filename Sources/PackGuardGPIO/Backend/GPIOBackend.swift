@@ -58,14 +58,17 @@ public struct GPIOLineInfo: Sendable, Equatable {
     public var used: Bool
     public var isOutput: Bool
     public var activeLow: Bool
+    /// The bias the kernel reports (`.asIs` when it reports none, as for a free line).
+    public var bias: Bias
 
-    public init(offset: Int, name: String, consumer: String, used: Bool, isOutput: Bool, activeLow: Bool) {
+    public init(offset: Int, name: String, consumer: String, used: Bool, isOutput: Bool, activeLow: Bool, bias: Bias = .asIs) {
         self.offset = offset
         self.name = name
         self.consumer = consumer
         self.used = used
         self.isOutput = isOutput
         self.activeLow = activeLow
+        self.bias = bias
     }
 }
 
@@ -103,7 +106,8 @@ public protocol GPIOLineRequest: AnyObject, Sendable {
     /// Reads every line's logical value into `buffer` (one slot per line, request order) without
     /// allocating: the control loop calls this several times a second.
     func readValues(into buffer: UnsafeMutableBufferPointer<Level>) throws(GPIOError)
-    /// Sets every line (one value per line, request order) without allocating.
+    /// Sets every line (one value per line, request order) without allocating. A line that fails
+    /// never stops the others from being attempted; the error lists every line not set.
     func writeValues(_ values: UnsafeBufferPointer<Level>) throws(GPIOError)
     /// Pending edge events, without blocking; empty when none.
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent]

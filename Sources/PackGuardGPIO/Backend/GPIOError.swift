@@ -21,15 +21,36 @@ public struct GPIOError: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: String?
     public var offset: Int?
     public var errno: Int32
+    /// A write to several lines: every line that was not set, each with its own errno (the other
+    /// lines of the request were still attempted). Empty for any other failure.
+    public var failedLines: [LineFailure]
+
+    /// One line of a multi-line write that was not set.
+    public struct LineFailure: Sendable, Equatable, CustomStringConvertible {
+        public var offset: Int
+        public var line: String?
+        public var errno: Int32
+
+        public init(offset: Int, line: String? = nil, errno: Int32) {
+            self.offset = offset
+            self.line = line
+            self.errno = errno
+        }
+
+        public var description: String {
+            "\(line.map { "\($0) " } ?? "")offset \(offset) (\(String(cString: strerror(errno))), errno \(errno))"
+        }
+    }
 
     public init(_ kind: Kind, operation: String, chip: String? = nil, line: String? = nil,
-                offset: Int? = nil, errno: Int32 = 0) {
+                offset: Int? = nil, errno: Int32 = 0, failedLines: [LineFailure] = []) {
         self.kind = kind
         self.operation = operation
         self.chip = chip
         self.line = line
         self.offset = offset
         self.errno = errno
+        self.failedLines = failedLines
     }
 
     private var where_: String {
@@ -50,6 +71,12 @@ public struct GPIOError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
+        guard !failedLines.isEmpty else { return summary }
+        let lines = failedLines.count == 1 ? "1 line" : "\(failedLines.count) lines"
+        return "\(summary); \(lines) not set: \(failedLines.map(\.description).joined(separator: ", "))"
+    }
+
+    private var summary: String {
         switch kind {
         case .lineNotFound(let similar):
             let hint = similar.isEmpty ? "" : "; similar names: \(similar.joined(separator: ", "))"

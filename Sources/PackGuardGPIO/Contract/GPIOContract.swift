@@ -40,6 +40,7 @@ public struct GPIOContract: Sendable {
         [
             Check(name: "initial values are honoured at request") { try initialValues() },
             Check(name: "bias and active-low give logical levels") { try biasAndActiveLow() },
+            Check(name: "line info reads back direction, active-low, bias and consumer") { try lineInfoReadBack() },
             Check(name: "both edges arrive through a pollable fd with monotonic timestamps") { try bothEdges() },
             Check(name: "set and read round trip") { try setReadRoundTrip() },
             Check(name: "a busy line names its consumer") { try busyLine() },
@@ -100,6 +101,31 @@ public struct GPIOContract: Sendable {
         try world.drive(lines[2], .high)
         try waitUntil { try request.values() == [.inactive] }
         try expect(try request.values() == [.inactive], "driven high, active-low: expected inactive")
+    }
+
+    /// What `packguard lines` shows: libgpiod v1 and v2 report "no bias" differently (AS_IS vs
+    /// UNKNOWN); both must read as `.asIs`.
+    func lineInfoReadBack() throws {
+        let (chip, a) = try chipAndOffset(lines[2])
+        let (_, b) = try chipAndOffset(lines[3])
+        let cases: [(Bias, Bool)] = [(.pullUp, true), (.pullDown, false), (.disabled, true)]
+        for (bias, activeLow) in cases {
+            let input = try chip.requestInputs([InputLineSettings(offset: a, activeLow: activeLow, bias: bias)], consumer: "contract-in")
+            let info = try chip.lineInfo(offset: a)
+            input.release()
+            try expect(info.used && !info.isOutput && info.consumer == "contract-in",
+                       "input \(bias): used \(info.used), output \(info.isOutput), consumer '\(info.consumer)'")
+            try expect(info.activeLow == activeLow && info.bias == bias,
+                       "input requested \(bias), active-low \(activeLow): line info says \(info.bias), active-low \(info.activeLow)")
+        }
+        let output = try chip.requestOutputs([OutputLineSettings(offset: b, activeLow: true, initial: .inactive)], consumer: "contract-out")
+        let info = try chip.lineInfo(offset: b)
+        output.release()
+        try expect(info.used && info.isOutput && info.activeLow && info.bias == .asIs && info.consumer == "contract-out",
+                   "active-low output: line info says used \(info.used), output \(info.isOutput), active-low \(info.activeLow), bias \(info.bias), consumer '\(info.consumer)'")
+        let free = try chip.lineInfo(offset: a)
+        try expect(!free.used && !free.activeLow && free.bias == .asIs && free.consumer.isEmpty,
+                   "released line: used \(free.used), active-low \(free.activeLow), bias \(free.bias), consumer '\(free.consumer)'")
     }
 
     func bothEdges() throws {

@@ -65,17 +65,22 @@ final class LibgpiodChip: GPIOChip, @unchecked Sendable {
     func lineInfo(offset: Int) throws(GPIOError) -> GPIOLineInfo {
         var info = pg_line_info()
         guard pg_chip_line_info(handle, UInt32(offset), &info) == 0 else {
-            throw GPIOError(.systemError, operation: "read line info", chip: name, offset: offset, errno: errno)
+            let code = errno
+            // ENODEV once the chip went away (both libgpiod versions, checked on gpio-sim).
+            let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+            throw GPIOError(kind, operation: "read line info", chip: name, offset: offset, errno: code)
         }
         return GPIOLineInfo(offset: Int(info.offset), name: string(from: info.name), consumer: string(from: info.consumer),
-                            used: info.used, isOutput: info.is_output, activeLow: info.active_low)
+                            used: info.used, isOutput: info.is_output, activeLow: info.active_low, bias: swiftBias(info.bias))
     }
 
     func findLine(named lineName: String) throws(GPIOError) -> Int? {
         let offset = pg_chip_find_line(handle, lineName)
         if offset >= 0 { return Int(offset) }
-        if errno == ENOENT { return nil }
-        throw GPIOError(.systemError, operation: "find line by name", chip: name, line: lineName, errno: errno)
+        let code = errno
+        if code == ENOENT { return nil }
+        let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+        throw GPIOError(kind, operation: "find line by name", chip: name, line: lineName, errno: code)
     }
 
     func requestInputs(_ lines: [InputLineSettings], consumer: String) throws(GPIOError) -> any GPIOLineRequest {
@@ -176,12 +181,35 @@ final class LibgpiodRequest: GPIOLineRequest {
 
     func writeValues(_ values: UnsafeBufferPointer<Level>) throws(GPIOError) {
         precondition(values.count == offsets.count, "one value per requested line")
-        try withHandle("set line values") { pointer in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: values.count) { raw -> Void? in
-                for index in 0..<values.count { raw[index] = values[index].isActive ? 1 : 0 }
-                return pg_request_set_values(pointer, raw.baseAddress, raw.count) == 0 ? () : nil
+        let operation = "set line values"
+        // Stack buffers (this runs on every healthy step); the list of failed lines is only built
+        // on failure. The shim attempts every line even when one fails (libgpiod v1 sets them one
+        // by one) and reports each line's errno; v2 sets them in one call, all or none.
+        let failure: GPIOError? = handle.withLock { handle in
+            guard let pointer = handle.pointer else {
+                return GPIOError(.systemError, operation: "\(operation) (request already released)", chip: chip, errno: EBADF)
+            }
+            return withUnsafeTemporaryAllocation(of: Int32.self, capacity: values.count) { raw -> GPIOError? in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: values.count) { lineErrors -> GPIOError? in
+                    for index in 0..<values.count {
+                        raw[index] = values[index].isActive ? 1 : 0
+                        lineErrors[index] = 0  // a call refused as a whole (bad arguments) reports no line
+                    }
+                    guard pg_request_set_values(pointer, raw.baseAddress, raw.count, lineErrors.baseAddress) != 0 else { return nil }
+                    let code = errno
+                    var failed: [GPIOError.LineFailure] = []
+                    for index in 0..<values.count where lineErrors[index] != 0 {
+                        failed.append(GPIOError.LineFailure(offset: offsets[index], errno: lineErrors[index]))
+                    }
+                    let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+                    // One line (of the request, or of those that failed) is named as the error's line.
+                    let offset = offsets.count == 1 ? offsets.first : (failed.count == 1 ? failed.first?.offset : nil)
+                    return GPIOError(kind, operation: operation, chip: chip, offset: offset, errno: code,
+                                     failedLines: offsets.count > 1 ? failed : [])
+                }
             }
         }
+        if let failure { throw failure }
     }
 
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent] {
@@ -208,6 +236,15 @@ private func shimBias(_ bias: Bias) -> pg_bias {
     case .disabled: PG_BIAS_DISABLED
     case .pullUp: PG_BIAS_PULL_UP
     case .pullDown: PG_BIAS_PULL_DOWN
+    }
+}
+
+private func swiftBias(_ bias: pg_bias) -> Bias {
+    switch bias {
+    case PG_BIAS_DISABLED: .disabled
+    case PG_BIAS_PULL_UP: .pullUp
+    case PG_BIAS_PULL_DOWN: .pullDown
+    default: .asIs
     }
 }
 

@@ -34,7 +34,7 @@ final class SimulatedChip: GPIOChip {
             let foreign = state.busy[line.name]
             return GPIOLineInfo(offset: offset, name: line.name, consumer: line.request != nil ? line.consumer : foreign ?? "",
                                 used: line.request != nil || foreign != nil, isOutput: line.request != nil && line.isOutput,
-                                activeLow: line.request != nil && line.activeLow)
+                                activeLow: line.request != nil && line.activeLow, bias: line.request != nil ? line.bias : .asIs)
         }
     }
 
@@ -197,12 +197,24 @@ final class SimulatedRequest: GPIOLineRequest {
                 state.failNextSet = nil
                 return .failure(GPIOError(.systemError, operation: "set line values", chip: chip, errno: code))
             }
+            var failed: [GPIOError.LineFailure] = []
             for (offset, value) in zip(request.offsets, values) {
+                let name = state.chips[chipIndex].lines[offset].name
+                if let code = state.failLinesNextSet.removeValue(forKey: name) {
+                    failed.append(GPIOError.LineFailure(offset: offset, line: name, errno: code))
+                    continue  // this line keeps its level; the others are still set
+                }
                 let high = value.isActive != state.chips[chipIndex].lines[offset].activeLow
                 if high != state.chips[chipIndex].lines[offset].outputHigh {
                     state.chips[chipIndex].lines[offset].record(high, at: time)
                 }
                 state.chips[chipIndex].lines[offset].outputHigh = high
+            }
+            if let first = failed.first {
+                return .failure(GPIOError(.systemError, operation: "set line values", chip: chip,
+                                          line: failed.count == 1 ? first.line : nil,
+                                          offset: offsets.count == 1 || failed.count == 1 ? first.offset : nil,
+                                          errno: first.errno, failedLines: offsets.count > 1 ? failed : []))
             }
             return .success(())
         }

@@ -57,6 +57,7 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
         var nextRequest = 1
         var failNextRead: Int32?
         var failNextSet: Int32?
+        var failLinesNextSet: [String: Int32] = [:]  // line name → errno of its next write
         var dropEvents = false
         var busy: [String: String] = [:]  // line name → foreign consumer
     }
@@ -145,8 +146,14 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
 
     /// The next value read of any request fails with this errno (EIO by default).
     public func failNextRead(errno code: Int32 = EIO) { state.withLock { $0.failNextRead = code } }
-    /// The next value set of any request fails with this errno.
+    /// The next value set of any request fails with this errno, as a whole: no line is set (as one
+    /// libgpiod v2 request fails).
     public func failNextSet(errno code: Int32 = EIO) { state.withLock { $0.failNextSet = code } }
+    /// The next write to each of these lines fails with its errno while the request's other lines
+    /// are still set, as libgpiod v1 sets a request's lines one by one.
+    public func failNextSet(lines: [String: Int32]) {
+        state.withLock { $0.failLinesNextSet.merge(lines) { _, new in new } }
+    }
     /// While true, edges are lost as when the kernel's event buffer overflows.
     public func dropEvents(_ drop: Bool) { state.withLock { $0.dropEvents = drop } }
     /// Another program holds this line: requesting it fails with EBUSY naming `consumer`.
