@@ -82,9 +82,16 @@ put_text() {  # put_text MODE DEST TEXT
 }
 
 # 2. groups and user ------------------------------------------------------------------------------
+# Groups this script creates are listed in created-groups, so that uninstall.sh removes those and no others.
+created_groups=/usr/local/lib/packguard/created-groups
 if live; then
     for g in gpio i2c; do
-        getent group "$g" >/dev/null || { say "creating system group $g"; groupadd --system "$g"; }
+        if ! getent group "$g" >/dev/null; then
+            say "creating system group $g"
+            groupadd --system "$g"
+            mkdir -p "$(dirname "$created_groups")"
+            echo "$g" >>"$created_groups"
+        fi
     done
     if ! id -u packguard >/dev/null 2>&1; then
         say "creating system user packguard"
