@@ -19,9 +19,10 @@ started=$(date +%s)
 
 ensure_swift
 ensure_packages libgpiod-dev pkg-config
-# The plain rig's packages, and what the guest runs: systemd and udev as on a Pi, python3 for the sandbox probe.
+# The plain rig's packages, and what the guest runs: systemd, udev and dbus as on a Pi (systemd-run needs the
+# bus), python3 for the sandbox probe.
 rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils make gcc kmod
-    systemd udev python3 util-linux passwd)
+    systemd udev dbus python3 util-linux passwd)
 missing=()
 for package in "${rig_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -114,6 +114,10 @@ if live; then
     modprobe i2c-dev 2>/dev/null || true
     udevadm control --reload 2>/dev/null || true
     udevadm trigger --subsystem-match=gpio --subsystem-match=i2c-dev 2>/dev/null || true
+    # The watchdog's devices are in other subsystems (watchdog, misc): matched by name.
+    if [ "$hw_watchdog" = packguard ]; then udevadm trigger --sysname-match='watchdog*' 2>/dev/null || true; fi
+    # The service starts below: the devices' new group and mode must be in place by then.
+    udevadm settle --timeout=10 2>/dev/null || true
 fi
 
 # 4. binary, start check, unit, config -------------------------------------------------------------

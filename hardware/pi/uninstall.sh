@@ -85,6 +85,9 @@ if live; then
     if [ "$wd_removed" -eq 1 ]; then systemctl daemon-reexec || true; fi
     systemctl daemon-reload || true
     systemctl reset-failed packguard.service 2>/dev/null || true
+    # Without the rule the devices go back to the kernel's defaults (root, 0600).
     udevadm control --reload 2>/dev/null || true
+    udevadm trigger --subsystem-match=gpio --subsystem-match=i2c-dev 2>/dev/null || true
+    udevadm trigger --sysname-match='watchdog*' 2>/dev/null || true
 fi
 say "done"

@@ -23,17 +23,24 @@ mkdir -p "$base/upper" "$base/work" "$base/root"
 mount -t overlay -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" rig-root "$base/root" \
     || fail "overlayfs over the 9p root (CONFIG_OVERLAY_FS?)"
 root=$base/root
+# Fresh /tmp and /var/tmp: systemd-tmpfiles would otherwise empty the host's copies at boot, one whiteout
+# per file (tens of seconds under emulation).
+mount -t tmpfs -o mode=1777 rig-tmp "$root/tmp" && mount -t tmpfs -o mode=1777 rig-var-tmp "$root/var/tmp" \
+    || fail "tmpfs on /tmp, /var/tmp"
 
 # The guest is a minimal system, not a copy of the host's: none of the host's enabled units, mounts or
 # gettys. The packages' own static units (journald, udevd, ...) stay.
 rm -rf "$root"/etc/systemd/system/*.wants "$root"/etc/systemd/system/default.target
+# A host that is itself a container leaves markers that would make systemd believe the guest is one too
+# (and then ignore the kernel command line): the guest is a virtual machine.
+rm -f "$root/.dockerenv" "$root/run/.containerenv" "$root/run/systemd/container"
 : >"$root/etc/fstab"
 echo packguard-rig >"$root/etc/hostname"
 rm -f "$root/etc/machine-id"; : >"$root/etc/machine-id"  # empty: systemd makes a transient one
 for unit in getty@.service serial-getty@.service systemd-logind.service getty.target console-getty.service \
     systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
     man-db.timer dpkg-db-backup.timer systemd-tmpfiles-clean.timer systemd-networkd.service \
-    systemd-resolved.service cron.service ssh.service rsyslog.service dbus.service dbus.socket \
+    systemd-resolved.service cron.service ssh.service rsyslog.service postgresql.service \
     systemd-pcrphase.service systemd-pcrphase-sysinit.service systemd-firstboot.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
