@@ -424,6 +424,11 @@ fi
 hw_out=$("$pi/install.sh" --no-build --binary "$bin" --hw-watchdog packguard 2>&1); hw_rc=$?
 runtime_wd=$(systemctl show -p RuntimeWatchdogUSec --value)
 sed -i '/^watchdog:/,/^[a-z]/ { s/^\(    enabled:\) false/\1 true/; s/^\(    timeoutS:\) [0-9]*/\1 3/ }' /etc/packguard/packguard.yaml
+# The service watchdog (WatchdogSec=3s) would race softdog's 3 s: held off for this test, so that it is the hardware
+# watchdog that acts on the frozen service. (Killed and restarted within timeoutS, the service would keep it fed.)
+mkdir -p /etc/systemd/system/packguard.service.d
+printf '[Service]\nWatchdogSec=30s\n' >/etc/systemd/system/packguard.service.d/rig-watchdog.conf
+systemctl daemon-reload
 systemctl restart packguard; hw_start_rc=$?
 if [ $hw_rc = 0 ] && [ $hw_start_rc = 0 ] && wait_closed 15000; then
     pid=$(main_pid)
@@ -443,6 +448,8 @@ if [ $hw_rc = 0 ] && [ $hw_start_rc = 0 ] && wait_closed 15000; then
     kill -STOP "$pid"
     nap 20
     echo "RIG-WATCHDOG survived uptime=$(uptime_s)"
+    journalctl -u packguard --no-pager -n 12 -o short-monotonic | sed 's/^/RIG-NOTE   /'
+    dmesg | grep -i watchdog | tail -5 | sed 's/^/RIG-NOTE   /'
 else
     bad "install.sh --hw-watchdog packguard: the service owns /dev/watchdog, PID 1 does not" "install exit $hw_rc, restart exit $hw_start_rc: $(echo "$hw_out" | tail -3)"
     echo "RIG-GUEST-DONE passed=$passed failed=$failed"

@@ -58,7 +58,7 @@ refused("cannot write /usr/local/bin", lambda: os.mkdir("/usr/local/bin/packguar
 me = os.getuid()
 pids = [entry for entry in os.listdir("/proc") if entry.isdigit()]
 foreign = [pid for pid in pids if os.stat(f"/proc/{pid}").st_uid != me]
-report(not foreign and "1" not in pids and len(pids) > 0, "/proc shows only its own processes",
+report(not foreign and "1" not in pids and len(pids) > 0, "/proc shows only its own user's processes",
        f"{len(pids)} visible, all uid {me}, PID 1 hidden" if not foreign and "1" not in pids
        else f"foreign: {foreign[:10]}, PID 1 visible: {'1' in pids}")
 report(not os.path.exists("/proc/sys/kernel"), "/proc has only process directories (ProcSubset=pid)",
