@@ -111,9 +111,11 @@ wait_closed() {
 }
 journal_since() { journalctl -u packguard --no-pager --since "@$1" "${@:2}" 2>&1; }
 
-# Files of ours: what exists now in the places install.sh writes to, for the uninstall tests.
-snapshot() { find /etc /usr/local /var/lib /run/packguard /lib/udev/rules.d -xdev 2>/dev/null | sort; }
+# Files of ours: every file, link or whiteout the guest has created or changed (the overlay's upper layer),
+# directories aside (copied up whenever something changes inside them; ours are checked by name).
+snapshot() { (cd /.rig-upper && find etc usr var -xdev ! -type d 2>/dev/null | sed 's|^|/|' | sort); }
 snapshot >"$work/files-before-install"
+had_conf_d=$( [ -d /etc/systemd/system.conf.d ] && echo yes )
 groups_before=$(for g in gpio i2c packguard; do getent group "$g" >/dev/null && echo "$g"; done | tr '\n' ' ')
 note "groups before the install: ${groups_before:-none}"
 mkdir -p /home && echo "not for packguard" >/home/rig-probe-secret
@@ -380,8 +382,8 @@ fi
 # 9a. uninstall.sh: nothing of ours remains but the config; --purge removes the config too.
 # Allowed leftovers: the shadow tools' lock and backup files, and empty *.wants directories systemctl leaves.
 leftovers() {
-    snapshot | comm -13 "$work/files-before-install" - | grep -Ev '^/etc/(\.pwd\.lock|(passwd|group|shadow|gshadow)-)$' \
-        | while IFS= read -r f; do [ -d "$f" ] && [ -z "$(ls -A "$f")" ] && [[ $f == *.wants ]] && continue; echo "$f"; done
+    snapshot | comm -13 "$work/files-before-install" - \
+        | grep -Ev '^/etc/(\.pwd\.lock|(passwd|group|shadow|gshadow)-?|subuid-?|subgid-?)$'
 }
 ours_gone() {
     local why=""
@@ -394,6 +396,10 @@ ours_gone() {
             *) getent group "$g" >/dev/null && why="$why group $g (created by install.sh);" ;; esac
     done
     grep -qs packguard /etc/passwd /etc/group /etc/shadow /etc/gshadow && why="$why packguard in the account files;"
+    for d in /usr/local/lib/packguard /var/lib/packguard /run/packguard /etc/systemd/system/packguard.service.d; do
+        [ -e "$d" ] && why="$why $d;"
+    done
+    [ -z "$had_conf_d" ] && [ -e /etc/systemd/system.conf.d ] && why="$why /etc/systemd/system.conf.d (made by install.sh);"
     [ "$(systemctl show -p RuntimeWatchdogUSec --value)" = 0 ] || why="$why PID 1 still feeds the watchdog;"
     UNINSTALL_WHY=$why
     [ -z "$why" ]
@@ -403,7 +409,7 @@ cp /etc/packguard/packguard.yaml "$config_copy"
 uninstall_out=$("$pi/uninstall.sh" 2>&1); uninstall_rc=$?
 echo "$uninstall_out" | sed 's/^/RIG-NOTE   /'
 left=$(leftovers | tr '\n' ' ')
-if [ $uninstall_rc = 0 ] && ours_gone && [ "$left" = "/etc/packguard /etc/packguard/packguard.yaml " ] && cmp -s "$config_copy" /etc/packguard/packguard.yaml; then
+if [ $uninstall_rc = 0 ] && ours_gone && [ "$left" = "/etc/packguard/packguard.yaml " ] && cmp -s "$config_copy" /etc/packguard/packguard.yaml; then
     ok "uninstall.sh: no unit, user, group, udev rule or file of ours remains; the config is kept" "left: $left"
 else
     bad "uninstall.sh: no unit, user, group, udev rule or file of ours remains; the config is kept" "exit $uninstall_rc;$UNINSTALL_WHY left: $left"
@@ -413,7 +419,7 @@ relays_off && ! pgrep -x packguard >/dev/null || bad "uninstall.sh stops the ser
 cmp -s "$config_copy" /etc/packguard/packguard.yaml || bad "install.sh again keeps the config" "the config changed"
 purge_out=$("$pi/uninstall.sh" --purge 2>&1); purge_rc=$?
 left=$(leftovers | tr '\n' ' ')
-if [ $purge_rc = 0 ] && ours_gone && [ -z "$left" ]; then
+if [ $purge_rc = 0 ] && ours_gone && [ -z "$left" ] && [ ! -e /etc/packguard ]; then
     ok "uninstall.sh --purge: nothing of ours remains, not even the config" "$(echo "$purge_out" | grep -c removed) items removed"
 else
     bad "uninstall.sh --purge: nothing of ours remains, not even the config" "exit $purge_rc;$UNINSTALL_WHY left: $left"

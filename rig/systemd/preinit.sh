@@ -79,7 +79,10 @@ TTYPath=/dev/ttyS0
 TTYReset=no
 TTYVHangup=no
 EOF
-mkdir -p "$root/.rig-old-root"
+# The upper layer stays visible at /.rig-upper: exactly what the guest changed, for the uninstall tests (the
+# 9p lower layer is the live host, where other work may install packages meanwhile).
+mkdir -p "$root/.rig-upper" "$root/.rig-old-root"
+mount --bind "$base/upper" "$root/.rig-upper" || fail "bind mount of the upper layer"
 umount /proc
 cd "$root" || fail "cd $root"
 pivot_root . .rig-old-root || fail "pivot_root"
