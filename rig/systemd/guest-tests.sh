@@ -38,7 +38,7 @@ ms_since() { now_us; echo $(( (NOW - $1) / 1000 )); }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 multi_user_us=$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
 echo "RIG-BOOTED multi-user=$(awk -v u="$multi_user_us" 'BEGIN { printf "%.2f", u / 1e6 }') tests-start=$(uptime_s) kernel=$(uname -r) systemd=$(systemctl --version | head -1 | cut -d' ' -f2)"
-setup_failed() { echo "RIG-SETUP-FAILED $*"; systemctl poweroff --force --force; exit 1; }
+setup_failed() { echo "RIG-SETUP-FAILED $*"; systemctl reboot --force --force; exit 1; }
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || setup_failed "configfs"
 sim_config=/sys/kernel/config/gpio-sim/rig
 mkdir "$sim_config" "$sim_config/gpio-bank0" || setup_failed "gpio-sim configfs"
@@ -460,4 +460,4 @@ else
     bad "install.sh --hw-watchdog packguard: the service owns /dev/watchdog, PID 1 does not" "install exit $hw_rc, restart exit $hw_start_rc: $(echo "$hw_out" | tail -3)"
     echo "RIG-GUEST-DONE passed=$passed failed=$failed"
 fi
-systemctl poweroff --force --force
+systemctl reboot --force --force

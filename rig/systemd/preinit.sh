@@ -10,7 +10,7 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 fail() {
     echo "RIG-SETUP-FAILED $*"
-    echo o >/proc/sysrq-trigger 2>/dev/null
+    echo b >/proc/sysrq-trigger 2>/dev/null
     exit 1  # PID 1 exits: the kernel panics, panic=-1 resets, qemu (-no-reboot) exits
 }
 mount -t proc proc /proc || fail "mount /proc"
@@ -55,17 +55,18 @@ Requires=multi-user.target
 After=multi-user.target
 Wants=rig-tests.service
 AllowIsolate=yes
-# A guest that cannot boot powers off instead of waiting for rig/run-systemd.sh's timeout.
+# A guest that cannot boot resets (qemu exits) instead of waiting for rig/run-systemd.sh's timeout.
 JobTimeoutSec=180
-JobTimeoutAction=poweroff-force
+JobTimeoutAction=reboot-force
 EOF
 cat >"$root/etc/systemd/system/rig-tests.service" <<EOF
 [Unit]
 Description=PackGuard rig tests (rig/systemd/guest-tests.sh)
 After=multi-user.target
-# The last test ends in a watchdog reset; should the guest survive it, or a test hang, it powers off.
-SuccessAction=poweroff-force
-FailureAction=poweroff-force
+# The last test ends in a watchdog reset; should the guest survive it, or a test hang, it resets (qemu runs
+# with -no-reboot and exits; this kernel has no ACPI to power off with).
+SuccessAction=reboot-force
+FailureAction=reboot-force
 
 [Service]
 Type=exec
