@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the rig's kernel: bzImage and i2c-stub.ko from Debian's linux-source-6.1, configured
-# with `make tinyconfig` plus rig/kernel.fragment. The result is cached outside the clone, keyed by a hash
-# of the fragment and the source package version, so later runs on the same machine skip the build.
-# Usage: rig/build-kernel.sh            prints the cache directory holding bzImage and i2c-stub.ko
+# with `make tinyconfig` plus rig/kernel.fragment (and any extra fragments given). The result is cached outside
+# the clone, keyed by a hash of the fragments and the source package version, so later runs on the same machine
+# skip the build.
+# Usage: rig/build-kernel.sh [EXTRA.fragment...]   prints the cache directory holding bzImage and i2c-stub.ko
 # Environment: PACKGUARD_RIG_CACHE (default /var/cache/packguard-rig), JOBS (default nproc).
 set -euo pipefail
 rig=$(cd "$(dirname "$0")" && pwd)
@@ -10,8 +11,14 @@ cache_root=${PACKGUARD_RIG_CACHE:-/var/cache/packguard-rig}
 source_tar=/usr/src/linux-source-6.1.tar.xz
 [ -f "$source_tar" ] || { echo "error: $source_tar missing (apt-get install linux-source-6.1)" >&2; exit 1; }
 
+fragments=("$rig/kernel.fragment")
+for fragment in "$@"; do
+    [ -f "$fragment" ] || { echo "error: no kernel fragment $fragment" >&2; exit 1; }
+    fragments+=("$(cd "$(dirname "$fragment")" && pwd)/$(basename "$fragment")")  # the build runs elsewhere
+done
 source_version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || stat -c %s "$source_tar")
-key=$( { cat "$rig/kernel.fragment"; echo "$source_version"; } | sha256sum | cut -c1-16)
+# Without extra fragments the key is the one of rig/kernel.fragment alone (caches stay valid).
+key=$( { cat "$rig/kernel.fragment"; echo "$source_version"; [ $# = 0 ] || cat "$@"; } | sha256sum | cut -c1-16)
 out="$cache_root/$key"
 if [ -f "$out/bzImage" ] && [ -f "$out/i2c-stub.ko" ]; then
     echo "kernel: reusing $out (fragment hash $key)" >&2
@@ -29,7 +36,7 @@ jobs=${JOBS:-$(nproc)}
 (
     cd "$src"
     make -s tinyconfig >/dev/null
-    scripts/kconfig/merge_config.sh -m .config "$rig/kernel.fragment" >/dev/null
+    scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >/dev/null
     make -s olddefconfig >/dev/null
     # Every line of the fragment must have survived olddefconfig (a dependency missing drops it silently).
     missing=0
@@ -37,7 +44,7 @@ jobs=${JOBS:-$(nproc)}
         case "$line" in
             CONFIG_*=*) grep -qx "$line" .config || { echo "kernel: $line did not survive olddefconfig" >&2; missing=1; } ;;
         esac
-    done <"$rig/kernel.fragment"
+    done < <(cat "${fragments[@]}")
     [ "$missing" = 0 ] || exit 1
     make -s -j"$jobs" bzImage modules >/dev/null
 ) >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; echo "kernel: build failed, log in $work/build.log" >&2; exit 1; }

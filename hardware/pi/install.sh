@@ -83,9 +83,16 @@ put_text() {  # put_text MODE DEST TEXT
 }
 
 # 2. groups and user ------------------------------------------------------------------------------
+# Groups this script creates are listed in created-groups, so that uninstall.sh removes those and no others.
+created_groups=/usr/local/lib/packguard/created-groups
 if live; then
     for g in gpio i2c; do
-        getent group "$g" >/dev/null || { say "creating system group $g"; groupadd --system "$g"; }
+        if ! getent group "$g" >/dev/null; then
+            say "creating system group $g"
+            groupadd --system "$g"
+            mkdir -p "$(dirname "$created_groups")"
+            echo "$g" >>"$created_groups"
+        fi
     done
     if ! id -u packguard >/dev/null 2>&1; then
         say "creating system user packguard"
@@ -110,6 +117,10 @@ if live; then
     modprobe i2c-dev 2>/dev/null || true
     udevadm control --reload 2>/dev/null || true
     udevadm trigger --subsystem-match=gpio --subsystem-match=i2c-dev 2>/dev/null || true
+    # The watchdog's devices are in other subsystems (watchdog, misc): matched by name.
+    if [ "$hw_watchdog" = packguard ]; then udevadm trigger --sysname-match='watchdog*' 2>/dev/null || true; fi
+    # The service starts below: the devices' new group and mode must be in place by then.
+    udevadm settle --timeout=10 2>/dev/null || true
 fi
 
 # 4. binary, start check, unit, config -------------------------------------------------------------

@@ -2,17 +2,38 @@ import Glibc
 import Logging
 import Synchronization
 
-/// swift-log handler for systemd: one line per message on standard output, prefixed with the
-/// sd-daemon priority (`<3>` error, `<4>` warning, …) so that journald keeps severities.
+/// swift-log handler for systemd: one line per message on standard output. When standard output is
+/// the journal, each line is prefixed with the sd-daemon priority (`<3>` error, `<4>` warning, …) so that
+/// journald keeps severities; on a terminal, in a pipe or a file the line is the plain message.
 public struct JournalLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
+    private let priorityPrefixes: Bool
     private let writer: @Sendable (String) -> Void
 
-    public init(label: String, writer: @escaping @Sendable (String) -> Void = JournalLogHandler.standardOutput) {
+    public init(label: String, priorityPrefixes: Bool = JournalLogHandler.standardOutputIsJournal,
+                writer: @escaping @Sendable (String) -> Void = JournalLogHandler.standardOutput) {
         self.label = label
+        self.priorityPrefixes = priorityPrefixes
         self.writer = writer
+    }
+
+    /// True when systemd connected standard output to the journal: `JOURNAL_STREAM` names its device and
+    /// inode. Not merely set: a service's child whose output was redirected inherits the variable.
+    public static let standardOutputIsJournal: Bool = {
+        guard let value = getenv("JOURNAL_STREAM") else { return false }
+        var info = stat()
+        guard fstat(STDOUT_FILENO, &info) == 0 else { return false }
+        return isJournalStream(String(cString: value), device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }()
+
+    /// Whether `journalStream` (`JOURNAL_STREAM`: "device:inode", both decimal) names this stream.
+    public static func isJournalStream(_ journalStream: String?, device: UInt64, inode: UInt64) -> Bool {
+        guard let journalStream, let colon = journalStream.firstIndex(of: ":"),
+              let streamDevice = UInt64(journalStream[..<colon]),
+              let streamInode = UInt64(journalStream[journalStream.index(after: colon)...]) else { return false }
+        return streamDevice == device && streamInode == inode
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -33,7 +54,7 @@ public struct JournalLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let text = "\(event.message)".replacingNewlines()
-        writer("<\(Self.priority(event.level))>\(text)\n")
+        writer(priorityPrefixes ? "<\(Self.priority(event.level))>\(text)\n" : "\(text)\n")
     }
 
     private static let outputLock = Mutex(())
