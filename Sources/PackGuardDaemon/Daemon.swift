@@ -180,7 +180,7 @@ public final class Daemon {
         configuration.hardwareWatchdog = current.hardwareWatchdog
         let applied = changes.filter { !$0.needsRestart }
         guard !applied.isEmpty else {
-            logger.notice("reload: \(path) has no changes to apply")
+            logger.notice("configuration re-read from \(path): no changes to apply")
             return
         }
         // Changed ADC settings take effect with a new sampler, opened before anything changes,
@@ -191,7 +191,7 @@ public final class Daemon {
         }
         try controller.reload(to: configuration, analog: analog, backend: backend)
         for change in applied { logger.notice("reload: \(change)") }
-        logger.notice("reload: \(applied.count) setting\(applied.count == 1 ? "" : "s") changed; force-off, latches, balancing and closed relays kept")
+        logger.notice("configuration re-read from \(path): \(applied.count) setting\(applied.count == 1 ? "" : "s") changed; force-off, latches, balancing and closed relays kept")
     }
 }
 

@@ -332,7 +332,7 @@ lines = [json.loads(l) for l in sys.argv[1].splitlines() if l.startswith("{")]
 low = [l for l in lines if int(l["PRIORITY"]) > 4]
 ours = [l["MESSAGE"] for l in lines if l.get("_COMM") == "packguard"]
 print("ok" if not low and any(m.startswith("force-off is on") for m in ours)
-      and any(m.startswith("SIGHUP: keeping the running configuration") for m in ours) else "bad",
+      and any(m.startswith("reload refused, keeping the running configuration") for m in ours) else "bad",
       f"{len(lines)} entries at -p warning, none below warning: {not low}; packguard warnings: {ours[:3]}")' "$warnings")
 notices=$(journal_since "$since" -o json | python3 -c 'import json, sys
 entries = [json.loads(l) for l in sys.stdin if l.startswith("{")]

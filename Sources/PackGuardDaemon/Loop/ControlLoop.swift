@@ -192,7 +192,7 @@ public final class ControlLoop: @unchecked Sendable {
         do {
             try reload(controller)
         } catch {
-            logger.error("reload: keeping the running configuration: \(error)")
+            logger.error("reload refused, keeping the running configuration: \(error)")
         }
     }
 }
