@@ -5,6 +5,7 @@ import PackGuardADC
 import PackGuardConfig
 import PackGuardCore
 import PackGuardGPIO
+import Synchronization
 
 /// `packguard run`: assembles the hardware edges (GPIO, ADC, systemd, watchdog, control socket,
 /// signals) around a `ControlLoop` and runs it. Every failure to start ends with every line
@@ -16,6 +17,8 @@ public final class Daemon {
     private let logger: Logger
     private var signalSources: [any DispatchSourceSignal] = []
     private var socket: ControlSocketEndpoint?
+    /// Nil with the built-in configuration: there is no file to re-read.
+    private var reloads: ReloadCoordinator?
 
     public struct StartError: Error, CustomStringConvertible {
         public var description: String
@@ -85,10 +88,8 @@ public final class Daemon {
                 clock: SystemClock(), logger: logger, analog: analog,
                 notifier: notifier.isEnabled ? notifier : nil, watchdog: watchdog,
                 forceOffStore: ForceOffStore(directory: configuration.paths.stateDirectory))
-            let reload: (@Sendable (Controller) throws -> Void)? = configPath.map { path in
-                { @Sendable controller in try Daemon.reload(controller, from: path, backend: backend, logger: logger) }
-            }
-            loop = try ControlLoop(controller: controller, logger: logger, reload: reload)
+            reloads = configPath.map { ReloadCoordinator(path: $0, backend: backend, logger: logger, running: configuration) }
+            loop = try ControlLoop(controller: controller, logger: logger)
             do {
                 try makeDirectory(parentOf: configuration.paths.controlSocket)
                 let group = simulate ? nil : "packguard"
@@ -151,7 +152,13 @@ public final class Daemon {
         let actions: [(Int32, @Sendable () -> Void)] = [
             (SIGTERM, { loop.requestStop(reason: "SIGTERM") }),
             (SIGINT, { loop.requestStop(reason: "SIGINT") }),
-            (SIGHUP, { loop.requestReload() }),
+            (SIGHUP, { [reloads, logger] in
+                guard let reloads else {
+                    logger.warning("SIGHUP: no configuration file to re-read (built-in configuration)")
+                    return
+                }
+                reloads.reload(on: loop)
+            }),
         ]
         for (number, action) in actions {
             signal(number, SIG_IGN)  // delivered through the dispatch source instead
@@ -163,21 +170,41 @@ public final class Daemon {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// SIGHUP (and `systemctl reload`): a valid file is applied to the running controller, which
-    /// keeps every safety state and every closed relay whose wiring is unchanged; an invalid file,
-    /// an ADC that will not open, or a new line that cannot be requested throws, and the running
-    /// configuration stays wholly in force. Keys that need a restart keep their running value.
+    /// SIGHUP (and `systemctl reload`), synchronously: reads and checks the file, then applies it
+    /// (tests; the daemon splits the two across threads with `ReloadCoordinator`).
     static func reload(_ controller: Controller, from path: String, backend: any GPIOBackend,
                        logger: Logger) throws {
+        try apply(try prepareReload(from: path, running: controller.configuration), to: controller,
+                  backend: backend, logger: logger)
+    }
+
+    /// Off the control thread: reads, parses and validates the file and works out what changes.
+    /// This is the slow part of a reload (YAML, the effective configurations); done on the control
+    /// thread it could make a step late enough for the internal watchdog to open every relay.
+    static func prepareReload(from path: String, running: PackGuardConfiguration) throws -> PreparedReload {
+        let configuration = try ConfigurationLoader.load(path: path)
+        return PreparedReload(path: path, configuration: configuration, basis: running,
+                              changes: running.changes(to: configuration))
+    }
+
+    /// On the control thread: applies a checked file to the running controller, which keeps every
+    /// safety state and every closed relay whose wiring is unchanged. An ADC that will not open, or
+    /// a new line that cannot be requested, throws, and the running configuration stays wholly in
+    /// force. Keys that need a restart keep their running value.
+    static func apply(_ prepared: PreparedReload, to controller: Controller, backend: any GPIOBackend,
+                      logger: Logger) throws {
         let current = controller.configuration
-        var configuration = try ConfigurationLoader.load(path: path)
-        let changes = current.changes(to: configuration)
+        var configuration = prepared.configuration
+        // Another reload took effect since this one was prepared (rare): compare with what runs now.
+        let changes = prepared.basis == current ? prepared.changes : current.changes(to: configuration)
+        let path = prepared.path
         for change in changes where change.needsRestart {
             logger.warning("reload: \(change) takes effect at the next start; keeping \(change.old ?? "(none)") until then")
         }
         // Bound and opened at start-up: the socket's path, and the watchdog device and timeout.
         configuration.paths = current.paths
         configuration.hardwareWatchdog = current.hardwareWatchdog
+        configuration.control = current.control
         let applied = changes.filter { !$0.needsRestart }
         guard !applied.isEmpty else {
             logger.notice("configuration re-read from \(path): no changes to apply")
@@ -192,6 +219,53 @@ public final class Daemon {
         try controller.reload(to: configuration, analog: analog, backend: backend)
         for change in applied { logger.notice("reload: \(change)") }
         logger.notice("configuration re-read from \(path): \(applied.count) setting\(applied.count == 1 ? "" : "s") changed; force-off, latches, balancing and closed relays kept")
+    }
+}
+
+/// A configuration file read and checked for a reload, and what it changes against `basis`.
+struct PreparedReload: Sendable {
+    let path: String
+    let configuration: PackGuardConfiguration
+    let basis: PackGuardConfiguration
+    let changes: [ConfigurationChange]
+}
+
+/// Runs reloads in two halves: the file is read and checked on a queue of its own, then applied
+/// on the control thread before its next step. Reloads are serialised; `running` mirrors the
+/// controller's configuration for the queue side, which must never read the controller.
+final class ReloadCoordinator: Sendable {
+    private let path: String
+    private let backend: any GPIOBackend
+    private let logger: Logger
+    private let running: Mutex<PackGuardConfiguration>
+    private let queue = DispatchQueue(label: "packguard.reload")
+
+    init(path: String, backend: any GPIOBackend, logger: Logger, running: PackGuardConfiguration) {
+        self.path = path
+        self.backend = backend
+        self.logger = logger
+        self.running = Mutex(running)
+    }
+
+    func reload(on loop: ControlLoop) {
+        queue.async { [self] in
+            let prepared: PreparedReload
+            do {
+                prepared = try Daemon.prepareReload(from: path, running: running.withLock { $0 })
+            } catch {
+                logger.error("reload refused, keeping the running configuration: \(error)")
+                return
+            }
+            loop.perform { [self] controller in
+                do {
+                    try Daemon.apply(prepared, to: controller, backend: backend, logger: logger)
+                } catch {
+                    logger.error("reload refused, keeping the running configuration: \(error)")
+                }
+                let now = controller.configuration
+                running.withLock { $0 = now }
+            }
+        }
     }
 }
 

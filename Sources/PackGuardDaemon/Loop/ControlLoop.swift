@@ -38,20 +38,16 @@ public final class ControlLoop: @unchecked Sendable {
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
     private let logger: Logger
-    /// Re-reads the configuration file into the controller, for SIGHUP; nil when no file.
-    private let reload: (@Sendable (Controller) throws -> Void)?
 
     struct Requests {
         var stopReason: String?
-        var reload = false
         var beforeStep: [@Sendable (Controller) -> Void] = []
     }
 
     public init(controller: Controller, logger: Logger,
-                reload: (@Sendable (Controller) throws -> Void)? = nil) throws(ControllerFatalError) {
+) throws(ControllerFatalError) {
         self.controller = controller
         self.logger = logger
-        self.reload = reload
         self.wakePipe = try WakePipe()
     }
 
@@ -63,12 +59,6 @@ public final class ControlLoop: @unchecked Sendable {
     /// From any thread: stop at the next wake (immediately: the wake pipe interrupts poll).
     public func requestStop(reason: String) {
         requests.withLock { if $0.stopReason == nil { $0.stopReason = reason } }
-        wakePipe.wake()
-    }
-
-    /// From any thread: re-read the configuration on the control thread.
-    public func requestReload() {
-        requests.withLock { $0.reload = true }
         wakePipe.wake()
     }
 
@@ -112,12 +102,8 @@ public final class ControlLoop: @unchecked Sendable {
                 controller.lines.release()
                 throw error
             }
-            let (stop, reload) = requests.withLock { r -> (String?, Bool) in
-                defer { r.reload = false }
-                return (r.stopReason, r.reload)
-            }
+            let stop = requests.withLock { $0.stopReason }
             if let stop { stopReason = stop; break }
-            if reload { reloadConfiguration() }
             let wake = controller.nextWake(after: now)
             controller.expectStep(by: wake)
             waitForWork(until: wake)
@@ -181,18 +167,6 @@ public final class ControlLoop: @unchecked Sendable {
             // monitor for the next wake (the command's step armed it for 200 ms from then).
             let stepped = controller.stepCount != stepsBefore
             if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil { return }
-        }
-    }
-
-    private func reloadConfiguration() {
-        guard let reload else {
-            logger.warning("SIGHUP: no configuration file to re-read (built-in configuration)")
-            return
-        }
-        do {
-            try reload(controller)
-        } catch {
-            logger.error("reload refused, keeping the running configuration: \(error)")
         }
     }
 }

@@ -199,6 +199,49 @@ struct ReloadTests {
     }
 }
 
+@Suite("Reload on the running loop", .serialized)
+struct RunningReloadTests {
+    @Test func theFileIsReadOffTheControlThreadAndAppliedBeforeItsNextStep() throws {
+        let directory = temporaryDirectory()
+        let path = directory + "/packguard.yaml"
+        let yaml = BuiltInConfiguration.yaml.replacingOccurrences("startupHoldMs: 3000", with: "startupHoldMs: 100")
+        writeFile(path, yaml)
+        let configuration = try ConfigurationLoader.load(path: path)
+        let gpio = SimulatedGPIO.raspberryPi()
+        gpio.drive("GPIO17", .low)
+        gpio.drive("GPIO27", .low)
+        let controller = Controller(configuration: configuration, lines: try SignalLines(configuration: configuration, backend: gpio),
+                                    backendDescription: "simulated", clock: SystemClock(), logger: quietLogger)
+        let loop = try ControlLoop(controller: controller, logger: quietLogger)
+        let thread = startThread { _ = try? loop.run() }
+        defer {
+            loop.requestStop(reason: "test over")
+            if let thread { pthread_join(thread, nil) }
+        }
+        for _ in 0..<300 where !(gpio.physicalLevel("GPIO16") && gpio.physicalLevel("GPIO20")) { sleepMilliseconds(10) }
+        #expect(gpio.physicalLevel("GPIO16") && gpio.physicalLevel("GPIO20"))
+        let marks = (gpio.outputHistory("GPIO16").count, gpio.outputHistory("GPIO20").count)
+
+        let reloads = ReloadCoordinator(path: path, backend: gpio, logger: quietLogger, running: configuration)
+        writeFile(path, yaml.replacingOccurrences("qualifyMs: 500", with: "qualifyMs: 800"))
+        reloads.reload(on: loop)
+        let applied = Mutex(0)
+        for _ in 0..<300 {
+            loop.perform { controller in applied.withLock { $0 = controller.configuration.timing.qualifyMs } }
+            sleepMilliseconds(10)
+            if applied.withLock({ $0 }) == 800 { break }
+        }
+        #expect(applied.withLock { $0 } == 800, "the new file took effect")
+        // A broken file is refused off the control thread; nothing changes.
+        writeFile(path, "inputs: [broken\n")
+        reloads.reload(on: loop)
+        sleepMilliseconds(300)
+        #expect(gpio.outputHistory("GPIO16").count == marks.0 && gpio.outputHistory("GPIO20").count == marks.1,
+                "both contactor relays stayed closed through both reloads")
+        #expect(controller.health.withLock { $0.trips } == 0, "no reload made a step late")
+    }
+}
+
 @Suite("Edges the kernel reports twice")
 struct RepeatedEdgeTests {
     @Test func twoRisingEdgesInARowCountAsAReleaseInBetween() throws {
