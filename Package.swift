@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardConfigTests",
-            dependencies: ["PackGuardConfig", "PackGuardCore"]
+            dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardCAN"]
         ),
         .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
         .testTarget(
