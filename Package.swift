@@ -91,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardDaemonTests",
-            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardCAN"]
         ),
         .testTarget(
             name: "PackGuardBenchTests",
