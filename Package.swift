@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "packguard",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon", "PackGuardBench",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon", "PackGuardBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -42,6 +42,15 @@ public final class SocketCANReader {
         _ = pg_can_close(fileDescriptor)
     }
 
+    /// Waits up to `milliseconds` for a frame (for `packguard can`; the daemon polls instead).
+    /// True when one is waiting.
+    public func waitForFrame(milliseconds: Int32) throws(SocketCANError) -> Bool {
+        var entry = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&entry, 1, milliseconds)
+        if ready < 0 && errno != EINTR { throw SocketCANError(operation: "poll", interface: interface, errno: errno) }
+        return ready > 0
+    }
+
     /// The next waiting frame, or nil when none is waiting. Never blocks.
     public func read() throws(SocketCANError) -> CANFrame? {
         var id: UInt32 = 0
