@@ -1,3 +1,4 @@
+import Glibc
 import PropertyBased
 import Testing
 @testable import PackGuardCAN
@@ -143,5 +144,34 @@ struct GarbageTests {
                 if let value { #expect(value.isFinite) }
             }
         }
+    }
+}
+
+@Suite("The rig's generated candump log")
+struct CandumpLogTests {
+    /// rig/can/orion-default.log, parsed the way canplayer reads it: "(time) iface ID#HEX".
+    @Test func theReplayedLogDecodesAsTheRigExpects() throws {
+        let root = String(#filePath.split(separator: "/Tests/")[0])
+        let path = root + "/rig/can/orion-default.log"
+        guard let file = fopen(path, "r") else { Issue.record("cannot open \(path)"); return }
+        defer { fclose(file) }
+        var bus = CANBus(messages: CANPreset.orionDefault.messages)
+        var buffer = [CChar](repeating: 0, count: 512)
+        var dtcSeen = false
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard line.hasPrefix("("), let frameText = line.split(separator: " ").last?.split(separator: "\n").first else { continue }
+            let parts = frameText.split(separator: "#")
+            let id = try #require(UInt32(parts[0], radix: 16))
+            let hex = Array(parts.count > 1 ? parts[1] : "")
+            let bytes = stride(from: 0, to: hex.count, by: 2).compactMap { UInt8(String(hex[$0..<$0 + 2]), radix: 16) }
+            bus.receive(CANFrame(id: CANIdentifier(id), data: bytes), at: .zero)
+            if bus.packValues(now: .zero, staleAfter: .seconds(1)).dtc == true { dtcSeen = true }
+        }
+        #expect(bus.counters.decoded == 40)
+        #expect(bus.counters.badChecksum == 1)
+        #expect(bus.counters.short == 1)
+        #expect(dtcSeen)
+        #expect(bus.packValues(now: .zero, staleAfter: .seconds(1)).soc == 69.5)
     }
 }
