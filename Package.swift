@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "PackGuardBench",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -124,6 +124,37 @@ public struct CANBus: Sendable {
         return number * field.scale + field.offset
     }
 
+    /// The frame a BMS would send for `values` with this layout (the inverse of decoding, values
+    /// clamped to what the field holds; missing quantities are zero): for simulated buses.
+    public static func encode(_ values: [CANQuantity: Double], layout: CANMessageLayout) -> CANFrame {
+        var frame = CANFrame(id: layout.id, data: Array(repeating: 0, count: layout.length))
+        for field in layout.fields {
+            let bits = UInt64(field.length * 8)
+            var raw: UInt64 = 0
+            for step in 0..<field.length {
+                let byte = field.byteOrder == .bigEndian ? field.start + step : field.start + field.length - 1 - step
+                raw = raw << 8 | UInt64(frame[byte])
+            }
+            let value = values[field.quantity] ?? 0
+            if let bit = field.bit {
+                if value != 0 { raw |= 1 << UInt64(bit) }
+            } else {
+                let scaled = ((value - field.offset) / field.scale).rounded()
+                let limit = Double(UInt64(1) << bits)
+                let clamped = field.signed ? min(max(scaled, -limit / 2), limit / 2 - 1) : min(max(scaled, 0), limit - 1)
+                raw = field.signed && clamped < 0 ? UInt64(limit + clamped) : UInt64(clamped)
+            }
+            for step in 0..<field.length {
+                let byte = field.byteOrder == .bigEndian ? field.start + field.length - 1 - step : field.start + step
+                frame[byte] = UInt8(truncatingIfNeeded: raw >> UInt64(8 * step))
+            }
+        }
+        if layout.checksum == .orionSum {
+            frame[layout.length - 1] = CANChecksum.orionSum(id: layout.id.value, data: frame)
+        }
+        return frame
+    }
+
     /// Configured messages with no frame within `staleAfter`, by name.
     public func staleMessages(now: Instant, staleAfter: Interval) -> [String] {
         messages.indices.compactMap { index in
