@@ -99,6 +99,28 @@ struct DecoderTests {
         #expect(CANBus.value(of: CANField(.soc, start: 3, length: 1, scale: 2, offset: -1), in: f) == 1)
     }
 
+    @Test func encodingIsTheInverseOfDecodingForBothPresets() {
+        let values: [CANQuantity: Double] = [.packCurrentA: -12.3, .packVoltageV: 52.4, .soc: 55, .chargeRelay: 1,
+                                             .dischargeRelay: 0, .dtc: 1, .dischargeLimitA: 150, .chargeLimitA: 50,
+                                             .highTemperatureC: -5, .lowTemperatureC: -10]
+        for preset in CANPreset.allCases {
+            var bus = CANBus(messages: preset.messages)
+            for layout in preset.messages {
+                #expect(bus.receive(CANBus.encode(values, layout: layout), at: .zero) == .decoded(message: bus.index(of: layout.id)!))
+            }
+            for layout in preset.messages {
+                for field in layout.fields where values[field.quantity] != nil {
+                    let decoded = bus.value(field.quantity, now: .zero, staleAfter: stale)
+                    #expect(decoded.map { abs($0 - values[field.quantity]!) < 0.06 } == true, "\(preset) \(field.quantity)")
+                }
+            }
+        }
+        // The orionDefault 0x6B0 encoding is byte for byte the documented example frame.
+        let frame = CANBus.encode([.packCurrentA: -12.3, .packVoltageV: 52.4, .soc: 55, .dischargeRelay: 1, .chargeRelay: 1, .ready: 1],
+                                  layout: CANPreset.orionDefault.messages[0])
+        #expect(frame.data == [0xFF, 0x85, 0x02, 0x0C, 0x6E, 0x00, 0x43, 0xFB])
+    }
+
     @Test func presetsAreValidLayouts() {
         for preset in CANPreset.allCases {
             for message in preset.messages { #expect(message.problems().isEmpty, "\(preset) \(message.id)") }
