@@ -22,7 +22,9 @@ start_bms() {
     bms_sender_pid=$!
 }
 stop_bms() { [ -n "$bms_sender_pid" ] && { kill "$bms_sender_pid" 2>/dev/null; wait "$bms_sender_pid" 2>/dev/null; }; bms_sender_pid=; }
-bms_says() { orion_6b0 "$1" "$2" "$3" >"$work/can-6b0"; }
+# Atomically (rename), so the sender never reads a half-written payload (it would send a short frame).
+bms_says() { orion_6b0 "$1" "$2" "$3" >"$work/can-6b0.new" && mv -f "$work/can-6b0.new" "$work/can-6b0"; }
+json_number() { echo "$1" | grep -o "\"$2\" *: *[0-9]*" | head -1 | grep -o '[0-9]*$'; }
 status_has() { "$bin" status --socket "$sock" 2>/dev/null | grep -q -- "$1"; }
 
 # MTU 72 lets cangen send CAN FD frames too (PackGuard's socket, classic CAN only, never gets them).
@@ -58,11 +60,12 @@ paths:
   controlSocket: $sock
   stateDirectory: $work/state-can
 EOF
-    bms_says -123 110 0x43  # -12.3 A, SOC 55 %, discharge + charge relay on, ready
+    # No current while the contactors are open (current through an open contactor is currentWhileOpen).
+    bms_says 0 110 0x43  # 0 A, SOC 55 %, discharge + charge relay on, ready
     start_bms
     if out=$("$bin" check-config "$can_config" 2>&1) && start_daemon "$can_config" && [ "$ON_SAMPLES" = 0 ]; then
         # 1. Decoding orionDefault: the values in status, the relays closing with the wires and the bits agreeing.
-        if wait_for 5000 contactors_closed && wait_for 2000 status_has "packCurrentA -12.3 A"; then
+        if wait_for 5000 contactors_closed && bms_says -123 110 0x43 && wait_for 2000 status_has "packCurrentA -12.3 A"; then
             line=$("$bin" status --socket "$sock" 2>&1 | grep '^CAN ')
             echo "$line" | grep -q "soc 55.0 %" && echo "$line" | grep -q "chargeRelay on" && echo "$line" | grep -q "dischargeLimitA 150.0 A" \
                 && ok "can: orionDefault 0x6B0/0x6B1 from cansend decoded into status" "$line" \
@@ -71,8 +74,9 @@ EOF
             bad "can: the relays close with the BMS agreeing over CAN" "charge $(cat "$SIM/sim_gpio16/value"), discharge $(cat "$SIM/sim_gpio20/value"); $("$bin" status --socket "$sock" 2>&1 | grep '^CAN ')"
         fi
 
-        # 2. bmsDisagrees: the BMS says charge off over CAN while Charge Enable stays asserted.
-        bms_says -123 110 0x41
+        # 2. bmsDisagrees: the BMS says charge off over CAN while Charge Enable stays asserted (and, the
+        #    charge relay opening, reports no current).
+        bms_says 0 110 0x41
         now_us; sent_at=$NOW
         if wait_for 3000 is $CHG 0; then
             now_us
@@ -82,7 +86,7 @@ EOF
         else
             bad "can: bmsDisagrees opens the charge relay" "GPIO16 still high 3 s after the BMS said charge off"
         fi
-        bms_says -123 110 0x43
+        bms_says 0 110 0x43
         wait_for 3000 contactors_closed || bad "can: the charge relay re-closes once the readings agree" "charge $(cat "$SIM/sim_gpio16/value")"
 
         # 3. Stale CAN with onStale: openAll: the BMS falls silent, every relay opens; frames again, they re-close.
@@ -96,18 +100,19 @@ EOF
             bad "can: silence for staleMs opens every relay" "charge $(cat "$SIM/sim_gpio16/value"), discharge $(cat "$SIM/sim_gpio20/value")"
         fi
 
-        # 4. A replayed log (canplayer, generated from the layouts): counted exactly, the DTC an event.
-        before=$("$bin" status --json --socket "$sock" 2>/dev/null | grep -o '"decoded" *: *[0-9]*' | grep -o '[0-9]*$')
+        # 4. A replayed log (canplayer, generated from the layouts): counted exactly, the DTC an event. The
+        #    log's charging current flows while the relays are open (stale): that latches currentWhileOpen,
+        #    which the operator resets afterwards.
+        json=$("$bin" status --json --socket "$sock" 2>/dev/null)
+        before=$(json_number "$json" decoded) bad_before=$(json_number "$json" badChecksum) short_before=$(json_number "$json" short)
         if canplayer -I "$RIG_DIR/can/orion-default.log" 2>"$work/canplayer.err"; then
             nap 0.3
             json=$("$bin" status --json --socket "$sock" 2>/dev/null)
-            after=$(echo "$json" | grep -o '"decoded" *: *[0-9]*' | grep -o '[0-9]*$')
-            bad_sum=$(echo "$json" | grep -o '"badChecksum" *: *[0-9]*' | grep -o '[0-9]*$')
-            short=$(echo "$json" | grep -o '"short" *: *[0-9]*' | grep -o '[0-9]*$')
+            after=$(json_number "$json" decoded) bad_sum=$(( $(json_number "$json" badChecksum) - bad_before )) short=$(( $(json_number "$json" short) - short_before ))
             if [ $(( after - before )) = 40 ] && [ "$bad_sum" = 1 ] && [ "$short" = 1 ] && "$bin" events --socket "$sock" 2>/dev/null | grep -q "can.dtc.set\|reports a DTC"; then
                 ok "can: a replayed candump log (canplayer) decodes 40 frames, ignores 1 bad checksum and 1 short, DTC set is an event" "decoded $before -> $after"
             else
-                bad "can: a replayed candump log" "decoded $before -> $after, badChecksum $bad_sum, short $short; events: $("$bin" events --socket "$sock" 2>&1 | tail -3)"
+                bad "can: a replayed candump log" "decoded $before -> $after, badChecksum +$bad_sum, short +$short; events: $("$bin" events --socket "$sock" 2>&1 | tail -3)"
             fi
         else
             bad "can: canplayer replays rig/can/orion-default.log" "$(cat "$work/canplayer.err")"
@@ -115,8 +120,10 @@ EOF
 
         # 5. A garbage flood (random IDs incl. extended, RTR and FD, random lengths and payloads, ~10 000/s
         #    asked) beside the BMS's own frames: no crash, no missed deadline, the enables still obeyed.
-        bms_says -123 110 0x43
+        bms_says 0 110 0x43
         start_bms
+        nap 0.3
+        "$bin" reset --socket "$sock" >/dev/null 2>&1
         wait_for 4000 contactors_closed || bad "can: relays re-close when frames return" "charge $(cat "$SIM/sim_gpio16/value")"
         read -r rx_before </sys/class/net/vcan0/statistics/rx_packets
         cangen vcan0 -g 0.1 -m -I r -L r -D r -i 2>/dev/null &
@@ -126,8 +133,8 @@ EOF
         nap 4
         release_input $CE
         wait_for 1000 is $CHG 0; released=$?; release_ms=$WAITED_MS
-        bms_says -123 110 0x41  # the BMS agrees: charge off, discharge on
-        assert_input $CE; bms_says -123 110 0x43
+        bms_says 0 110 0x41  # the BMS agrees: charge off, discharge on
+        assert_input $CE; bms_says 0 110 0x43
         wait_for 4000 is $CHG 1; reclosed=$?
         nap 5
         kill "$flood_pid" "$flood6b1_pid" 2>/dev/null; wait "$flood_pid" "$flood6b1_pid" 2>/dev/null
@@ -144,7 +151,7 @@ EOF
 
         # 6. currentWhileOpen: Discharge Enable released (the BMS agreeing), yet 12 A flows out of the pack:
         #    a welded contactor seen by current. Latched, every relay opens.
-        release_input $DE; bms_says -123 110 0x42  # the BMS agrees: discharge off, charge on
+        release_input $DE; bms_says 0 110 0x42  # the BMS agrees: discharge off, charge on
         if wait_for 1000 is $DSG 0; then
             bms_says 120 110 0x42
             now_us; current_at=$NOW
