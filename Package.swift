@@ -6,6 +6,7 @@ import PackageDescription
 //   PackGuardConfig  YAML configuration: parsing and strict, located validation
 //   PackGuardGPIO    GPIO lines: libgpiod backend (through CGPIOShim) and the mocked chip
 //   PackGuardADC     ADS1115 over Linux I2C, and the mocked I2C bus
+//   PackGuardCAN     CAN decoding tables (Orion presets) and the listen-only SocketCAN reader
 //   PackGuardDaemon  the control loop, watchdogs, systemd notify, control socket
 //   PackGuardBench   scenarios and the simulator panel on the mocked chip
 //   packguard        the command line
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "PackGuardCore"),
         .target(
             name: "PackGuardConfig",
-            dependencies: ["PackGuardCore", "PackGuardADC", .product(name: "Yams", package: "Yams")]
+            dependencies: ["PackGuardCore", "PackGuardADC", "PackGuardCAN", .product(name: "Yams", package: "Yams")]
         ),
         .systemLibrary(
             name: "CLibgpiod",
@@ -44,17 +45,19 @@ let package = Package(
             dependencies: ["PackGuardCore", "PackGuardConfig", "CGPIOShim"]
         ),
         .target(name: "PackGuardADC"),
+        .target(name: "CSocketCAN"),
+        .target(name: "PackGuardCAN", dependencies: ["PackGuardCore", "CSocketCAN"]),
         .target(
             name: "PackGuardDaemon",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "PackGuardBench",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "packguard",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardDaemon", "PackGuardBench",
+                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon", "PackGuardBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,12 +79,19 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardConfigTests",
-            dependencies: ["PackGuardConfig", "PackGuardCore"]
+            dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardCAN"]
         ),
         .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
         .testTarget(
+            name: "PackGuardCANTests",
+            dependencies: [
+                "PackGuardCAN", "PackGuardCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "PackGuardDaemonTests",
-            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardCAN"]
         ),
         .testTarget(
             name: "PackGuardBenchTests",

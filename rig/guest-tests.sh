@@ -317,6 +317,9 @@ source "$RIG_DIR/guest-reload.sh"
 # Precharge through i2c-stub, and the heartbeat's minimum rate under SIGSTOP.
 source "$RIG_DIR/guest-precharge.sh"
 
+# CAN on vcan0: both presets, the safety uses, a garbage flood, a replayed log.
+source "$RIG_DIR/guest-can.sh"
+
 # ---------------------------------------------------------------------------------------------------
 # Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
 # (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.

@@ -40,7 +40,7 @@ perf_edges=${RIG_PERF_EDGES:-1000}
 ensure_swift
 ensure_packages libgpiod-dev pkg-config
 # The rig's own packages, without recommends (qemu's pull in much that a headless boot never uses).
-rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils make gcc kmod)
+rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils make gcc kmod can-utils iproute2)
 missing=()
 for package in "${rig_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

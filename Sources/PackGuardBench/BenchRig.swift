@@ -1,3 +1,4 @@
+import PackGuardCAN
 import Glibc
 import Logging
 import PackGuardADC
@@ -24,6 +25,10 @@ public final class BenchRig {
     public var weldedContactors: Set<Contactor> = []
     public var failedContactors: Set<Contactor> = []
     private var readErrorsUntilCleared = false
+    /// The simulated BMS on the CAN bus, while `can.enabled`: what it sends at every step.
+    public private(set) var canBMS = SimulatedCANBMS()
+    /// The enables as the scenario last set them: the simulated BMS's relay bits follow them.
+    private var enableLevels: [InputSignal: Level] = [:]
 
     /// The inverter behind the discharge contactor, charged through the precharge resistor.
     public let inverter: InverterSimulation
@@ -95,9 +100,31 @@ public final class BenchRig {
         guard let line = configuration.inputs[signal], case .name(let name) = line.locator else {
             throw SetupError(description: "\(signal.rawValue) is not configured by line name, so the bench cannot drive it")
         }
+        enableLevels[signal] = level
         let physicalHigh = level.isActive != line.activeLow
         let pullsTo = line.bias == .pullUp ? true : line.bias == .pullDown ? false : nil
         gpio.drive(name, pullsTo == physicalHigh ? .floating : (physicalHigh ? .high : .low))
+    }
+
+    /// What the simulated BMS sends from now on.
+    public func changeCAN(_ change: CANBusChange) {
+        for (name, value) in change.values {
+            if let quantity = CANQuantity(rawValue: name) { canBMS.values[quantity] = value }
+        }
+        if let silent = change.silent { canBMS.silent = silent }
+    }
+
+    /// The simulated BMS's frames, through the same seam as the SocketCAN reader.
+    private func sendCAN() {
+        guard configuration.can.rules.enabled, !canBMS.silent else { return }
+        var values = canBMS.values
+        for (quantity, enable) in [(CANQuantity.chargeRelay, InputSignal.chargeEnable), (.dischargeRelay, .dischargeEnable)]
+        where values[quantity] == nil {
+            values[quantity] = enableLevels[enable] == .active ? 1 : 0
+        }
+        for layout in configuration.can.messages {
+            controller.receiveCAN(CANBus.encode(values, layout: layout), at: now)
+        }
     }
 
     /// The state of charge the BMS reports on pin 11, as a voltage at the ADS1115 input (the current
@@ -214,6 +241,7 @@ public final class BenchRig {
         guard !stopped else { return }
         for _ in 0..<4 {
             updateInverter()
+            sendCAN()
             if readErrorsUntilCleared { gpio.failNextRead() }
             do {
                 try controller.step(now: now)
@@ -276,4 +304,16 @@ func sleep(milliseconds: Int) {
     var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
     var remaining = timespec()
     while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
+
+/// What the bench's simulated BMS sends over CAN: a pack at rest, 52.4 V, SOC 50 %, 150 A / 50 A
+/// limits; relay bits follow the wired enables unless a scenario sets them.
+public struct SimulatedCANBMS: Sendable, Equatable {
+    public var values: [CANQuantity: Double] = [
+        .packCurrentA: 0, .packVoltageV: 52.4, .soc: 50, .dischargeLimitA: 150, .chargeLimitA: 50,
+        .highTemperatureC: 25, .lowTemperatureC: 20, .ready: 1,
+    ]
+    public var silent = false
+
+    public init() {}
 }

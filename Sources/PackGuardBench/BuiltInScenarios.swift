@@ -607,5 +607,76 @@ steps:
   - signal: SIGTERM
   - expectHeartbeat: { stopped: true, for: 2000 }
 """#),
+        ("27-can-current-while-open.yaml", #"""
+name: CAN current while a contactor is open (welded, seen by current)
+description: >
+  With can.currentWhileOpen, the simulated BMS reports 12 A out of the pack over CAN after Discharge Enable
+  released and the discharge relay opened: a welded contactor without aux contacts. After openCurrentMs the
+  latched currentWhileOpen fault opens every relay; the current stopping does not clear it, a reset does.
+configuration:
+  can: { enabled: true, currentWhileOpen: true, openCurrentA: 5, openCurrentMs: 500 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { chargeRelay: closed, dischargeRelay: closed }
+  - can: { packCurrentA: 40 }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, for: 1000 }
+  - set: { dischargeEnable: released }
+  - expect: { dischargeRelay: open, within: 50 }
+  - can: { packCurrentA: 12 }
+  - expect: { chargeRelay: closed, for: 400 }
+  - expect: { chargeRelay: open, within: 600 }
+  - expectFault: currentWhileOpen
+  - expectEvent: "12.0 A out of the pack with the discharge relay commanded open"
+  - can: { packCurrentA: 0 }
+  - expect: { chargeRelay: open, dischargeRelay: open, for: 2000 }
+  - expectFault: currentWhileOpen
+  - command: reset
+  - expect: { chargeRelay: closed, within: minOffMs + qualifyMs + 300 }
+"""#),
+        ("28-can-bms-disagrees.yaml", #"""
+name: CAN relay bit disagrees with the wired enable
+description: >
+  With can.bmsDisagrees, the simulated BMS reports its charge relay off over CAN while Charge Enable still
+  reads asserted (a wire stuck low, or a BMS that released the line but the wire does not show it). After
+  disagreeMs the charge relay opens, the discharge relay stays closed, and the event names both readings.
+  When they agree again the fault clears and the charge relay re-qualifies.
+configuration:
+  can: { enabled: true, bmsDisagrees: true, disagreeMs: 500 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { chargeRelay: closed, dischargeRelay: closed }
+  - can: { chargeRelay: false }
+  - expect: { chargeRelay: closed, for: 400 }
+  - expect: { chargeRelay: open, within: 700 }
+  - expect: { dischargeRelay: closed }
+  - expectFault: "bmsDisagrees:charge"
+  - expectEvent: "CAN says the BMS's charge relay is off, Charge Enable (BMS pin 1) reads asserted"
+  - can: { chargeRelay: true }
+  - expectNoFault: "bmsDisagrees:charge"
+  - expect: { chargeRelay: closed, within: minOffMs + qualifyMs + 300 }
+"""#),
+        ("29-can-stale-open-all.yaml", #"""
+name: CAN stale with onStale openAll
+description: >
+  With can.onStale: openAll, the simulated BMS falls silent: staleMs after its last frame canStale opens every
+  relay; once frames arrive again the fault clears and the relays re-qualify. With the default onStale: ignore
+  the wires stay the authority (see the policy tests).
+configuration:
+  can: { enabled: true, onStale: openAll, staleMs: 1000 }
+steps:
+  - set: { chargeEnable: asserted, dischargeEnable: asserted }
+  - wait: startupHoldMs + qualifyMs + 10
+  - expect: { chargeRelay: closed, dischargeRelay: closed }
+  - can: { silent: true }
+  - expect: { chargeRelay: closed, dischargeRelay: closed, for: 900 }
+  - expect: { chargeRelay: open, dischargeRelay: open, within: 1300 }
+  - expectFault: canStale
+  - expectEvent: "no frame of 0x6B0, 0x6B1"
+  - can: { silent: false }
+  - expectNoFault: canStale
+  - expect: { chargeRelay: closed, dischargeRelay: closed, within: minOffMs + qualifyMs + 300 }
+"""#),
     ]
 }

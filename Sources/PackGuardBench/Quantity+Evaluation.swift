@@ -1,3 +1,4 @@
+import PackGuardCAN
 import PackGuardADC
 import PackGuardConfig
 import PackGuardCore
@@ -151,10 +152,41 @@ extension ConfigurationOverrides {
             }
         }
         try applyPrecharge(to: &configuration, base: base, source: source)
+        try applyCAN(to: &configuration, base: base, source: source)
         configuration.policy.inputs = Set(configuration.inputs.keys)
         configuration.policy.outputs = Set(configuration.outputs.keys)
         // The policy's precharge rules follow the ADC wiring, which the changes above may have altered.
         configuration.policy.precharge = PackGuardConfiguration.rules(configuration.precharge, adc: configuration.adc)
+    }
+
+    private func applyCAN(to configuration: inout PackGuardConfiguration, base: PackGuardConfiguration,
+                          source: String) throws(ScenarioError) {
+        guard !can.isEmpty else { return }
+        var settings = configuration.can
+        for (key, override) in can.sorted(by: { $0.key < $1.key }) {
+            switch (key, override) {
+            case ("enabled", .flag(let on)): settings.rules.enabled = on
+            case ("currentWhileOpen", .flag(let on)): settings.rules.currentWhileOpen = on
+            case ("bmsDisagrees", .flag(let on)): settings.rules.bmsDisagrees = on
+            case ("onStale", .word(let word)):
+                guard let action = CANStaleAction(rawValue: word) else {
+                    throw ScenarioError(source: source, line: nil, column: nil, message: "can.onStale must be ignore or openAll, got '\(word)'")
+                }
+                settings.rules.onStale = action
+            case ("preset", .word(let word)):
+                guard let preset = CANPreset(rawValue: word) else {
+                    throw ScenarioError(source: source, line: nil, column: nil, message: "can.preset must be orionDefault or victron, got '\(word)'")
+                }
+                settings.table = preset == .victron ? .victron : .orionDefault
+                settings.messages = preset.messages
+            case ("staleMs", .number(let q)): settings.rules.staleMs = Int(try q.value(in: base, source: source).rounded())
+            case ("openCurrentA", .number(let q)): settings.rules.openCurrentA = try q.value(in: base, source: source)
+            case ("openCurrentMs", .number(let q)): settings.rules.openCurrentMs = Int(try q.value(in: base, source: source).rounded())
+            case ("disagreeMs", .number(let q)): settings.rules.disagreeMs = Int(try q.value(in: base, source: source).rounded())
+            default: throw ScenarioError(source: source, line: nil, column: nil, message: "cannot set can.\(key) to \(override)")
+            }
+        }
+        configuration.can = settings
     }
 
     /// The line and ADS1115 input the bench wires for a precharge (hardware/precharge.md).

@@ -23,11 +23,14 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var precharge: [String: SocOverride] = [:]
     /// The simulated inverter behind the discharge contactor.
     public var inverter: InverterModel?
+    /// `can` keys (enabled, preset, currentWhileOpen, bmsDisagrees, onStale and the numbers); with
+    /// `enabled: true` the bench also runs a simulated BMS on the CAN bus.
+    public var can: [String: SocOverride] = [:]
 
     public init() {}
 
     public var isEmpty: Bool {
-        timing.isEmpty && soc.isEmpty && !simulatedContactors && lines.isEmpty && precharge.isEmpty && inverter == nil
+        timing.isEmpty && soc.isEmpty && !simulatedContactors && lines.isEmpty && precharge.isEmpty && inverter == nil && can.isEmpty
     }
 }
 
@@ -45,6 +48,7 @@ extension ConfigurationOverrides {
         var parts = timing.sorted { $0.key < $1.key }.map { "timing.\($0.key) = \($0.value)" }
         parts += soc.sorted { $0.key < $1.key }.map { "soc.\($0.key) = \(text($0.value))" }
         parts += precharge.sorted { $0.key < $1.key }.map { "precharge.\($0.key) = \(text($0.value))" }
+        parts += can.sorted { $0.key < $1.key }.map { "can.\($0.key) = \(text($0.value))" }
         if let inverter {
             parts.append("inverter \(inverter.capacitanceMf) mF through \(inverter.resistorOhms) Ω")
         }
@@ -95,6 +99,8 @@ public struct ScenarioStep: Sendable, Equatable {
         case set([(InputSignal, Level)])
         /// Set the state of charge seen by the ADC, in percent.
         case soc(Quantity)
+        /// What the simulated BMS sends over CAN from now on (quantities by name; `silent`).
+        case can(CANBusChange)
         case wait(Quantity)
         case fault(BenchFault)
         case clearFaults
@@ -117,6 +123,15 @@ public struct ScenarioStep: Sendable, Equatable {
 
     public var action: Action
     public var line: Int
+}
+
+/// A change to what the simulated BMS sends: values by quantity name (flags 0/1), and whether it
+/// falls silent. Relay bits not given follow the enables the scenario sets.
+public struct CANBusChange: Sendable, Equatable {
+    public var values: [String: Double] = [:]
+    public var silent: Bool?
+
+    public init() {}
 }
 
 /// Faults the bench can inject.

@@ -1,3 +1,4 @@
+import PackGuardCAN
 import PackGuardConfig
 import PackGuardCore
 import Yams
@@ -70,7 +71,7 @@ private struct StepReader {
 
     func overrides(_ node: Node, reload: Bool = false) throws(ScenarioError) -> ConfigurationOverrides {
         var overrides = ConfigurationOverrides()
-        let sections = reload ? ["timing", "soc", "lines", "precharge"] : ["timing", "soc", "simulatedContactors", "precharge", "inverter"]
+        let sections = reload ? ["timing", "soc", "lines", "precharge"] : ["timing", "soc", "simulatedContactors", "precharge", "inverter", "can"]
         for (key, _, value) in try entries(node, allowed: sections, what: reload ? "reload" : "configuration") {
             switch key {
             case "lines":
@@ -110,6 +111,15 @@ private struct StepReader {
                     default: overrides.precharge[name] = .number(try quantity(v, "precharge.\(name)"))
                     }
                 }
+            case "can":
+                let keys = ["enabled", "preset", "onStale", "currentWhileOpen", "bmsDisagrees", "staleMs", "openCurrentA", "openCurrentMs", "disagreeMs"]
+                for (name, _, v) in try entries(value, allowed: keys, what: "configuration.can") {
+                    switch name {
+                    case "enabled", "currentWhileOpen", "bmsDisagrees": overrides.can[name] = .flag(try flag(v, "can.\(name)"))
+                    case "preset", "onStale": overrides.can[name] = .word(try text(v, "can.\(name)"))
+                    default: overrides.can[name] = .number(try quantity(v, "can.\(name)"))
+                    }
+                }
             case "inverter":
                 var model = InverterModel()
                 for (name, _, v) in try entries(value, allowed: ["capacitanceMf", "resistorOhms", "bleedTauS"], what: "configuration.inverter") {
@@ -138,7 +148,7 @@ private struct StepReader {
         }
     }
 
-    static let stepKinds = ["set", "soc", "wait", "fault", "clearFaults", "command", "signal", "reload",
+    static let stepKinds = ["set", "soc", "can", "wait", "fault", "clearFaults", "command", "signal", "reload",
                             "expect", "expectState", "expectFault", "expectNoFault", "expectEvent", "expectHeartbeat"]
 
     func step(_ node: Node) throws(ScenarioError) -> ScenarioStep {
@@ -155,6 +165,22 @@ private struct StepReader {
                 (InputSignal(rawValue: name)!, try level(v, outputs: false))
             })
         case "soc": action = .soc(try quantity(value, "soc"))
+        case "can":
+            var change = CANBusChange()
+            let names = CANQuantity.allCases.map(\.rawValue) + ["silent"]
+            for (name, _, v) in try entries(value, allowed: names, what: "can") {
+                let word = try text(v, "can.\(name)")
+                if name == "silent" {
+                    change.silent = try flag(v, "can.silent")
+                } else if word == "true" || word == "false" {
+                    change.values[name] = word == "true" ? 1 : 0
+                } else if let number = Double(word), number.isFinite {
+                    change.values[name] = number
+                } else {
+                    throw fail(v, "can.\(name) must be a number (or true/false for a flag), got '\(word)'")
+                }
+            }
+            action = .can(change)
         case "reload": action = .reload(try overrides(value, reload: true))
         case "wait": action = .wait(try quantity(value, "wait"))
         case "fault":

@@ -1,3 +1,4 @@
+import PackGuardCAN
 import Glibc
 import PackGuardConfig
 import PackGuardCore
@@ -78,6 +79,10 @@ public struct ScenarioRunner {
         case .soc(let quantity):
             rig.setSoc(try quantity.value(in: config, source: source))
             state.lastActionAt = rig.now
+        case .can(let change):
+            rig.changeCAN(change)
+            state.lastActionAt = rig.now
+            rig.settle()
         case .wait(let quantity):
             rig.advance(milliseconds: try quantity.milliseconds(in: config, source: source))
         case .fault(let fault):
@@ -194,6 +199,7 @@ func describe(_ action: ScenarioStep.Action) -> String {
     switch action {
     case .set(let levels): "set " + levels.map { "\($0.0.rawValue) \(describe($0.1, output: false))" }.joined(separator: ", ")
     case .soc(let q): "SOC \(q) %"
+    case .can(let change): "CAN: " + (change.values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" } + (change.silent.map { ["silent \($0)"] } ?? [])).joined(separator: ", ")
     case .wait(let q): "wait \(q) ms"
     case .fault(let fault): "inject \(fault.rawValue)"
     case .clearFaults: "clear injected faults"

@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import Logging
 import PackGuardADC
+import PackGuardCAN
 import PackGuardConfig
 import PackGuardCore
 import PackGuardDaemon
@@ -27,6 +28,10 @@ public final class SimulatorPanel: @unchecked Sendable {
     private var showHelp = false
     private var message = "press ? for the keys"
     private var loopThread: pthread_t?
+    /// The simulated BMS on the CAN bus (with can.enabled): what it sends every 100 ms.
+    private var canBMS = SimulatedCANBMS()
+    private var canChargeBitOff = false
+    private var lastCANSend: Int64 = 0
     private let loopResult = Mutex<String?>(nil)
     /// The inverter behind the discharge contactor (its bus voltage reaches AIN3 with --precharge).
     let inverter = InverterSimulation(model: InverterModel())
@@ -48,6 +53,10 @@ public final class SimulatorPanel: @unchecked Sendable {
         Key(key: "l", action: "stall the control loop (3 × loopDeadlineMs)"),
         Key(key: "w", action: "weld the discharge contactor (toggle)"),
         Key(key: "x", action: "short the inverter's input (toggle; with --precharge)"),
+        Key(key: "i", action: "CAN: pack current +5 A (out of the pack; with --can)"),
+        Key(key: "u", action: "CAN: pack current -5 A (into the pack; with --can)"),
+        Key(key: "m", action: "CAN: the BMS reports its charge relay off (toggle; with --can)"),
+        Key(key: "n", action: "CAN: the BMS falls silent (toggle; with --can)"),
         Key(key: "r", action: "operator reset"),
         Key(key: "o", action: "operator force-off (toggle)"),
         Key(key: "?", action: "show or hide the keys"),
@@ -114,6 +123,10 @@ public final class SimulatorPanel: @unchecked Sendable {
             followContactors()
             followInverter()
             let now = wallClockMs()
+            if configuration.can.rules.enabled && now - lastCANSend >= 100 {
+                sendCAN()
+                lastCANSend = now
+            }
             if now - lastDraw >= 100 {
                 output(render())
                 requestStatus()  // for the next frame: the control thread fills it in
@@ -158,6 +171,16 @@ public final class SimulatorPanel: @unchecked Sendable {
         case "w":
             weldedDischarge.toggle()
             message = weldedDischarge ? "discharge contactor welded" : "discharge contactor free again"
+        case "i", "u":
+            let current = (canBMS.values[.packCurrentA] ?? 0) + (key == "i" ? 5 : -5)
+            canBMS.values[.packCurrentA] = current
+            message = configuration.can.rules.enabled ? "CAN: pack current \(Int(current)) A" : "CAN is off: start with --can"
+        case "m":
+            canChargeBitOff.toggle()
+            message = canChargeBitOff ? "CAN: the BMS says its charge relay is off" : "CAN: the BMS's relay bits follow its enables"
+        case "n":
+            canBMS.silent.toggle()
+            message = canBMS.silent ? "CAN: the BMS is silent" : "CAN: the BMS sends again"
         case "r":
             loop.perform { $0.submit(.reset) }
             message = "operator reset sent"
@@ -183,6 +206,24 @@ public final class SimulatorPanel: @unchecked Sendable {
         // An open-drain BMS output or a switch to ground: asserting pulls low, releasing floats.
         gpio.drive(name, wantHigh == (line.bias == .pullUp) ? .floating : (wantHigh ? .high : .low))
         message = "\(signal) \(active ? "released" : "asserted")"
+    }
+
+    /// One frame of each configured message, through the controller's receiveCAN seam (as the
+    /// SocketCAN endpoint delivers them); relay bits follow the enables unless `m` forced charge off.
+    private func sendCAN() {
+        guard !canBMS.silent else { return }
+        var values = canBMS.values
+        values[.soc] = soc
+        for (quantity, signal) in [(CANQuantity.chargeRelay, InputSignal.chargeEnable), (.dischargeRelay, .dischargeEnable)] {
+            guard let line = configuration.inputs[signal], case .name(let name) = line.locator else { continue }
+            values[quantity] = gpio.physicalLevel(name) != line.activeLow ? 1 : 0
+        }
+        if canChargeBitOff { values[.chargeRelay] = 0 }
+        let frames = configuration.can.messages.map { CANBus.encode(values, layout: $0) }
+        loop.perform { controller in
+            let now = SystemClock().now()
+            for frame in frames { controller.receiveCAN(frame, at: now) }
+        }
     }
 
     private func applySoc() {
@@ -264,6 +305,7 @@ public final class SimulatorPanel: @unchecked Sendable {
         lines.append("faults: " + (status.faults.isEmpty ? "none" : status.faults.map(\.code).joined(separator: ", ")))
         lines.append("force-off: \(status.forceOff ? "ON" : "off")   contactors: \(contactorsRespond ? "follow relays" : "stay open")\(weldedDischarge ? ", discharge WELDED" : "")")
         if let precharge = status.precharge { lines.append(precharge.summary + (inverter.shorted ? "   INVERTER INPUT SHORTED" : "")) }
+        if let can = status.can { lines.append(can.summary + (canBMS.silent ? "   BMS SILENT" : "")) }
         lines.append(heartbeatLine)
         if status.balancing.active {
             lines.append("balancing: on for \(status.balancing.elapsedS ?? 0) s, ends in \(status.balancing.remainingS ?? 0) s")

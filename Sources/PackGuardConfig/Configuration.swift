@@ -1,4 +1,5 @@
 import PackGuardADC
+import PackGuardCAN
 import PackGuardCore
 
 /// How a GPIO line is found: by its name on any chip (portable across Pi models), or by chip
@@ -137,6 +138,27 @@ public struct ControlSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// The BMS's CAN bus: where it is read, with which decoding table, and the safety uses (`rules`,
+/// which go to the policy). Off by default.
+public struct CANSettings: Sendable, Equatable {
+    /// Which table decodes the frames: a built-in preset, or `messages` from the file.
+    public enum Table: String, Sendable, Equatable, CaseIterable {
+        case orionDefault, victron, custom
+    }
+
+    public var interface = "can0"
+    /// For the installer's `ip link set can0 type can bitrate ...`; the daemon only listens.
+    public var bitrate = 500_000
+    public var table = Table.orionDefault
+    /// The effective table: the preset's messages, or the file's.
+    public var messages = CANPreset.orionDefault.messages
+    public var rules = CANRules()
+
+    public init() {}
+
+    public static let bitrates = [125_000, 250_000, 500_000, 1_000_000]
+}
+
 /// A complete, validated PackGuard configuration.
 public struct PackGuardConfiguration: Sendable, Equatable {
     /// The file it came from, or "<built-in>".
@@ -152,6 +174,9 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         didSet { policy.precharge = Self.rules(precharge, adc: adc) }
     }
     public var control = ControlSettings()
+    public var can = CANSettings() {
+        didSet { policy.can = can.rules }
+    }
 
     public init(
         source: String,

@@ -1,4 +1,5 @@
 import PackGuardADC
+import PackGuardCAN
 import PackGuardCore
 import Yams
 
@@ -193,7 +194,7 @@ private struct Reader {
     // MARK: The document
 
     mutating func document(_ root: Node) -> PackGuardConfiguration? {
-        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge", "control"]
+        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge", "control", "can"]
         guard let entries = mapping(root, "", allowed: top) else { return nil }
         if let (_, node) = entries["configVersion"], node.int != 1 {
             fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
@@ -208,7 +209,14 @@ private struct Reader {
         let timing = timing(entries["timing"]?.value)
         let adc = adc(entries["adc"]?.value)
         let soc = soc(entries["soc"]?.value)
-        if soc.enabled && !adc.enabled {
+        let can = can(entries["can"]?.value)
+        if soc.enabled && soc.source == .can {
+            if !can.rules.enabled {
+                fail(entries["soc"]?.value, "soc.source", "the SOC comes from CAN but can.enabled is false: set can.enabled: true, or soc.source: adc")
+            } else if !can.messages.contains(where: { $0.fields.contains { $0.quantity == .soc } }) {
+                fail(entries["can"]?.value, "soc.source", "the SOC comes from CAN but no message in the can table carries a field with quantity: soc")
+            }
+        } else if soc.enabled && !adc.enabled {
             fail(entries["soc"]?.value, "soc.enabled", "the SOC rules need the ADC: set adc.enabled: true (the SOC comes from BMS pin 11 through the ADS1115)")
         } else if soc.enabled && adc.ads1115.channel(for: .soc) == nil {
             fail(entries["soc"]?.value, "soc.enabled", "the SOC rules need an ADS1115 input carrying the SOC: give one of adc.channels signal: soc (BMS pin 11, AIN0 by default)")
@@ -222,6 +230,7 @@ private struct Reader {
                                                    adc: adc, hardwareWatchdog: watchdog, paths: paths, heartbeat: heartbeat,
                                                    precharge: precharge)
         configuration.control = control(entries["control"]?.value)
+        configuration.can = can
         return configuration
     }
 
@@ -353,8 +362,15 @@ private struct Reader {
     mutating func soc(_ node: Node?) -> SocRules {
         var soc = SocRules()
         guard let node else { return soc }
-        let keys = ["enabled", "dischargeCutoffSoc", "chargeStopSoc", "socHysteresis", "socStaleMs", "onSocFault"]
+        let keys = ["enabled", "dischargeCutoffSoc", "chargeStopSoc", "socHysteresis", "socStaleMs", "onSocFault", "source"]
         guard let e = mapping(node, "soc", allowed: keys) else { return soc }
+        if let (_, sourceNode) = e["source"] {
+            if let source = sourceNode.string.flatMap(SocSource.init(rawValue:)) {
+                soc.source = source
+            } else {
+                fail(sourceNode, "soc.source", "expected one of \(SocSource.allCases.map(\.rawValue).joined(separator: ", ")), got '\(sourceNode.string ?? "?")'")
+            }
+        }
         soc.enabled = bool(e, "enabled", "soc", default: false) ?? false
         soc.dischargeCutoffSoc = double(e, "dischargeCutoffSoc", "soc", default: soc.dischargeCutoffSoc, in: 0...100)
         soc.chargeStopSoc = double(e, "chargeStopSoc", "soc", default: soc.chargeStopSoc, in: 0...100)
@@ -599,6 +615,171 @@ extension Reader {
         }
         control.maxClients = int(e, "maxClients", "control", default: control.maxClients, in: 1...1024, unit: "connections")
         return control
+    }
+}
+
+/// Bounds for the `can` section.
+public enum CANBounds {
+    public static let staleMs = 50...600_000
+    public static let openCurrentA = 0.5...1000.0
+    public static let openCurrentMs = 0...60_000
+    public static let disagreeMs = 50...60_000
+    public static let periodMs = 1...60_000
+    public static let scale = -1_000_000.0...1_000_000.0
+    public static let offset = -1_000_000.0...1_000_000.0
+}
+
+extension Reader {
+    /// The `can` section: interface, table (preset or messages) and the opt-in safety uses.
+    mutating func can(_ node: Node?) -> CANSettings {
+        var settings = CANSettings()
+        let keys = ["enabled", "interface", "bitrate", "preset", "messages", "staleMs", "onStale",
+                    "currentWhileOpen", "openCurrentA", "openCurrentMs", "bmsDisagrees", "disagreeMs"]
+        guard let node, let e = mapping(node, "can", allowed: keys) else { return settings }
+        let p = "can"
+        var rules = CANRules()
+        rules.enabled = bool(e, "enabled", p, default: false) ?? false
+        let interface = string(e, "interface", p, default: settings.interface) ?? settings.interface
+        // A Linux interface name: at most 15 bytes, no slash or white space.
+        if interface.utf8.count > 15 || interface.contains("/") || interface.contains(where: \.isWhitespace) {
+            fail(e["interface"]?.value, "can.interface", "'\(interface)' is not a network interface name (at most 15 characters, no '/' or spaces)")
+        } else {
+            settings.interface = interface
+        }
+        if let (_, rateNode) = e["bitrate"] {
+            if let rate = rateNode.int, CANSettings.bitrates.contains(rate) {
+                settings.bitrate = rate
+            } else {
+                fail(rateNode, "can.bitrate", "expected one of \(CANSettings.bitrates.map(String.init).joined(separator: ", ")) (bit/s, as set in the Orion utility), got '\(rateNode.string ?? "?")'")
+            }
+        }
+        if let (_, presetNode) = e["preset"] {
+            if let table = presetNode.string.flatMap(CANSettings.Table.init(rawValue:)) {
+                settings.table = table
+            } else {
+                fail(presetNode, "can.preset", "expected one of \(CANSettings.Table.allCases.map(\.rawValue).joined(separator: ", ")), got '\(presetNode.string ?? "?")'")
+            }
+        }
+        switch settings.table {
+        case .orionDefault: settings.messages = CANPreset.orionDefault.messages
+        case .victron: settings.messages = CANPreset.victron.messages
+        case .custom: settings.messages = []
+        }
+        if let (_, messagesNode) = e["messages"] {
+            if settings.table == .custom {
+                settings.messages = canMessages(messagesNode)
+            } else {
+                fail(messagesNode, "can.messages", "messages replace the built-in table: set can.preset: custom to use them")
+            }
+        } else if settings.table == .custom {
+            fail(e["preset"]?.value, "can.messages", "can.preset: custom needs can.messages (the decoding table)")
+        }
+        rules.staleMs = int(e, "staleMs", p, default: rules.staleMs, in: CANBounds.staleMs, unit: "milliseconds")
+        if let (_, actionNode) = e["onStale"] {
+            if let action = actionNode.string.flatMap(CANStaleAction.init(rawValue:)) {
+                rules.onStale = action
+            } else {
+                fail(actionNode, "can.onStale", "expected one of \(CANStaleAction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(actionNode.string ?? "?")'")
+            }
+        }
+        rules.currentWhileOpen = bool(e, "currentWhileOpen", p, default: false) ?? false
+        rules.openCurrentA = double(e, "openCurrentA", p, default: rules.openCurrentA, in: CANBounds.openCurrentA)
+        rules.openCurrentMs = int(e, "openCurrentMs", p, default: rules.openCurrentMs, in: CANBounds.openCurrentMs, unit: "milliseconds")
+        rules.bmsDisagrees = bool(e, "bmsDisagrees", p, default: false) ?? false
+        rules.disagreeMs = int(e, "disagreeMs", p, default: rules.disagreeMs, in: CANBounds.disagreeMs, unit: "milliseconds")
+        let quantities = Set(settings.messages.flatMap { $0.fields.map(\.quantity) })
+        if rules.currentWhileOpen && !quantities.contains(.packCurrentA) {
+            fail(e["currentWhileOpen"]?.value, "can.currentWhileOpen", "needs the pack current: no message in the table has a field with quantity: packCurrentA")
+        }
+        if rules.bmsDisagrees && !(quantities.contains(.chargeRelay) && quantities.contains(.dischargeRelay)) {
+            fail(e["bmsDisagrees"]?.value, "can.bmsDisagrees", "needs the BMS's relay bits: the table has no chargeRelay and dischargeRelay fields (the Victron profile carries none; use preset orionDefault or custom messages)")
+        }
+        let maxPeriod = settings.messages.map(\.periodMs).max() ?? 0
+        if rules.staleMs < maxPeriod * 2 {
+            fail(e["staleMs"]?.value ?? node, "can.staleMs", "\(rules.staleMs) ms is less than two periods of the slowest message (\(maxPeriod) ms): every gap would be a stale fault")
+        }
+        settings.rules = rules
+        return settings
+    }
+
+    mutating func canMessages(_ node: Node) -> [CANMessageLayout] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            fail(node, "can.messages", "expected a list of messages (id, length, checksum, periodMs, fields)")
+            return []
+        }
+        var messages: [CANMessageLayout] = []
+        var seen: Set<CANIdentifier> = []
+        for (index, item) in Array(sequence).enumerated() {
+            let path = "can.messages[\(index)]"
+            guard let e = mapping(item, path, allowed: ["id", "extended", "length", "checksum", "periodMs", "fields"]) else { continue }
+            let extended = bool(e, "extended", path, default: false) ?? false
+            guard let (_, idNode) = e["id"] else {
+                fail(item, "\(path).id", "required: the CAN identifier, e.g. 0x6B0")
+                continue
+            }
+            guard let idValue = canNumber(idNode) else {
+                fail(idNode, "\(path).id", "expected a CAN identifier such as 0x6B0, got '\(idNode.string ?? "a collection")'")
+                continue
+            }
+            let id = CANIdentifier(idValue, extended: extended)
+            if !seen.insert(id).inserted { fail(idNode, "\(path).id", "\(id) appears more than once") }
+            var layout = CANMessageLayout(id: id, fields: [])
+            layout.length = int(e, "length", path, default: 8, in: 1...8, unit: "bytes")
+            if let (_, checksumNode) = e["checksum"] {
+                if let checksum = checksumNode.string.flatMap(CANChecksum.init(rawValue:)) {
+                    layout.checksum = checksum
+                } else {
+                    fail(checksumNode, "\(path).checksum", "expected one of \(CANChecksum.allCases.map(\.rawValue).joined(separator: ", ")), got '\(checksumNode.string ?? "?")'")
+                }
+            }
+            layout.periodMs = int(e, "periodMs", path, default: layout.periodMs, in: CANBounds.periodMs, unit: "milliseconds")
+            if let (_, fieldsNode) = e["fields"], case .sequence(let fields) = fieldsNode, !fields.isEmpty {
+                for (fieldIndex, fieldNode) in Array(fields).enumerated() {
+                    if let field = canField(fieldNode, "\(path).fields[\(fieldIndex)]") { layout.fields.append(field) }
+                }
+            } else {
+                fail(e["fields"]?.value ?? item, "\(path).fields", "expected a list of fields (quantity, start, length, ...)")
+            }
+            for problem in layout.problems() { fail(item, path, problem) }
+            messages.append(layout)
+        }
+        return messages
+    }
+
+    mutating func canField(_ node: Node, _ path: String) -> CANField? {
+        let keys = ["quantity", "start", "length", "byteOrder", "signed", "scale", "offset", "bit", "unit"]
+        guard let e = mapping(node, path, allowed: keys) else { return nil }
+        guard let (_, quantityNode) = e["quantity"], let quantity = quantityNode.string.flatMap(CANQuantity.init(rawValue:)) else {
+            fail(e["quantity"]?.value ?? node, "\(path).quantity", "expected one of \(CANQuantity.allCases.map(\.rawValue).joined(separator: ", "))")
+            return nil
+        }
+        var field = CANField(quantity, start: 0, length: 1)
+        field.start = int(e, "start", path, default: 0, in: 0...7, unit: "bytes")
+        field.length = int(e, "length", path, default: 1, in: 1...4, unit: "bytes")
+        if let (_, orderNode) = e["byteOrder"] {
+            if let order = orderNode.string.flatMap(CANByteOrder.init(rawValue:)) {
+                field.byteOrder = order
+            } else {
+                fail(orderNode, "\(path).byteOrder", "expected bigEndian or littleEndian, got '\(orderNode.string ?? "?")'")
+            }
+        }
+        field.signed = bool(e, "signed", path, default: false) ?? false
+        field.scale = double(e, "scale", path, default: 1, in: CANBounds.scale)
+        field.offset = double(e, "offset", path, default: 0, in: CANBounds.offset)
+        if e["bit"] != nil { field.bit = int(e, "bit", path, default: 0, in: 0...31) }
+        // The unit is the quantity's; a unit in the file is a check that the author means the same.
+        if let unit = string(e, "unit", path, default: nil), unit != quantity.unit {
+            fail(e["unit"]?.value, "\(path).unit", "\(quantity.rawValue) is in '\(quantity.unit)', not '\(unit)': scale the raw value to \(quantity.unit)")
+        }
+        return field
+    }
+
+    /// 0x6B0, 1712 or "0x6B0".
+    func canNumber(_ node: Node) -> UInt32? {
+        guard case .scalar(let scalar) = node else { return nil }
+        let text = scalar.string
+        if text.hasPrefix("0x") || text.hasPrefix("0X") { return UInt32(text.dropFirst(2), radix: 16) }
+        return UInt32(text)
     }
 }
 

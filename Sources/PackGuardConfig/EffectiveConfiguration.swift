@@ -44,6 +44,7 @@ extension PackGuardConfiguration {
             "  socHysteresis: \(s.socHysteresis)",
             "  socStaleMs: \(s.socStaleMs)",
             "  onSocFault: \(s.onSocFault.rawValue)",
+            "  source: \(s.source.rawValue)",
         ]
         lines += adcLines
         lines += [
@@ -58,6 +59,7 @@ extension PackGuardConfiguration {
             "  maxAttempts: \(precharge.maxAttempts)",
             "  attemptWindowS: \(precharge.attemptWindowS)",
         ] + (precharge.packVoltageV.map { ["  packVoltageV: \($0)"] } ?? [])
+        lines += canLines
         lines += [
             "watchdog:",
             "  hardware:",
@@ -73,6 +75,43 @@ extension PackGuardConfiguration {
             "  maxClients: \(control.maxClients)",
         ]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The whole `can` section; the decoding table only when it is the file's own.
+    private var canLines: [String] {
+        let rules = can.rules
+        var lines = [
+            "can:",
+            "  enabled: \(rules.enabled)",
+            "  interface: \(quoted(can.interface))",
+            "  bitrate: \(can.bitrate)",
+            "  preset: \(can.table.rawValue)",
+            "  staleMs: \(rules.staleMs)",
+            "  onStale: \(rules.onStale.rawValue)",
+            "  currentWhileOpen: \(rules.currentWhileOpen)",
+            "  openCurrentA: \(rules.openCurrentA)",
+            "  openCurrentMs: \(rules.openCurrentMs)",
+            "  bmsDisagrees: \(rules.bmsDisagrees)",
+            "  disagreeMs: \(rules.disagreeMs)",
+        ]
+        guard can.table == .custom else { return lines }
+        lines.append("  messages:")
+        for message in can.messages {
+            lines += [
+                "    - id: 0x\(String(message.id.value, radix: 16, uppercase: true))",
+                "      extended: \(message.id.extended)",
+                "      length: \(message.length)",
+                "      checksum: \(message.checksum.rawValue)",
+                "      periodMs: \(message.periodMs)",
+                "      fields:",
+            ]
+            for field in message.fields {
+                lines.append("        - { quantity: \(field.quantity.rawValue), start: \(field.start), length: \(field.length), "
+                    + "byteOrder: \(field.byteOrder.rawValue), signed: \(field.signed), scale: \(field.scale), offset: \(field.offset)"
+                    + (field.bit.map { ", bit: \($0)" } ?? "") + " }")
+            }
+        }
+        return lines
     }
 
     /// The whole `adc` section, every input listed (unused ones as `signal: unused`).

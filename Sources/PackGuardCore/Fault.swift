@@ -11,11 +11,18 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
     case failedToClose(Contactor)
     /// The precharge did not reach its target in time, or was tried too often.
     case prechargeFailed
+    /// Current through a relay commanded open, seen on CAN (a welded contactor): every relay opens.
+    case currentWhileOpen
+    /// The BMS's relay bit over CAN disagrees with its wired enable: that relay opens.
+    case bmsDisagrees(Contactor)
+    /// A configured CAN message has not arrived for `can.staleMs`.
+    case canStale
 
     public var isLatched: Bool {
         switch self {
-        case .chatter, .welded, .failedToClose, .prechargeFailed: true
-        case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .socInvalid: false
+        case .chatter, .welded, .failedToClose, .prechargeFailed, .currentWhileOpen: true
+        case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .socInvalid,
+             .bmsDisagrees, .canStale: false
         }
     }
 
@@ -31,6 +38,9 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
         case .welded(let c): "welded:\(c.rawValue)"
         case .failedToClose(let c): "failedToClose:\(c.rawValue)"
         case .prechargeFailed: "prechargeFailed"
+        case .currentWhileOpen: "currentWhileOpen"
+        case .bmsDisagrees(let c): "bmsDisagrees:\(c.rawValue)"
+        case .canStale: "canStale"
         }
     }
 
@@ -45,6 +55,9 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
         case .welded(let c): "\(c) contactor welded (feedback closed while commanded open)"
         case .failedToClose(let c): "\(c) contactor failed to close (feedback open while commanded closed)"
         case .prechargeFailed: "precharge failed (latched: a short, a failed resistor, or a load already on the bus)"
+        case .currentWhileOpen: "current through a contactor commanded open (latched: a welded contactor seen by current)"
+        case .bmsDisagrees(let c): "the BMS's \(c) relay bit over CAN disagrees with \(c.enable)"
+        case .canStale: "CAN data from the BMS stale"
         }
     }
 }

@@ -8,19 +8,22 @@ public struct PolicyConfiguration: Sendable, Equatable {
     public var timing: PolicyTiming
     public var soc: SocRules
     public var precharge: PrechargeRules
+    public var can: CANRules
 
     public init(
         inputs: Set<InputSignal> = Set(InputSignal.allCases),
         outputs: Set<OutputSignal> = Set(OutputSignal.allCases.filter { $0 != .prechargeRelay }),
         timing: PolicyTiming = PolicyTiming(),
         soc: SocRules = SocRules(),
-        precharge: PrechargeRules = PrechargeRules()
+        precharge: PrechargeRules = PrechargeRules(),
+        can: CANRules = CANRules()
     ) {
         self.inputs = inputs
         self.outputs = outputs
         self.timing = timing
         self.soc = soc
         self.precharge = precharge
+        self.can = can
     }
 }
 
@@ -68,6 +71,8 @@ public struct SocRules: Sendable, Equatable {
     public var socHysteresis = 5.0
     public var socStaleMs = 5000
     public var onSocFault = SocFaultAction.ignore
+    /// The ADC (BMS pin 11) or the BMS's CAN messages.
+    public var source = SocSource.adc
 
     public init() {}
 

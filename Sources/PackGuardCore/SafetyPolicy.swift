@@ -18,6 +18,7 @@ public struct SafetyPolicy: Sendable {
     private var socState = SocState()
     private var balance = BalanceTracker()
     private var precharge = PrechargeTracker()
+    private var can = CANTracker()
 
     private var outputFailure: String?
     private var loopDeadlineMissed = false
@@ -154,6 +155,7 @@ public struct SafetyPolicy: Sendable {
         updatePhase(now: now, events: &events)
         updateSoc(now: now, events: &events)
         updateBalanceSwitch(now: now, events: &events)
+        updateCAN(now: now)
         updateFaults(now: now, events: &events)
 
         var next = outputs
@@ -205,7 +207,18 @@ public struct SafetyPolicy: Sendable {
                 inputs[signal].readError = why
             }
         }
-        if let sample = input.soc { socState.absorb(sample, at: now) }
+        if let values = input.can {
+            can.values = values
+            can.receivedAt = now
+        }
+        if configuration.soc.source == .can {
+            // The SOC rules judge the CAN SOC exactly as they judge the ADC's.
+            if let values = input.can {
+                socState.absorb(values.soc.map(SocSample.percent) ?? .invalid(canSocProblem(values)), at: now)
+            }
+        } else if let sample = input.soc {
+            socState.absorb(sample, at: now)
+        }
         if let sample = input.busVoltage { precharge.bus = sample }
         if let sample = input.packVoltage { precharge.pack = sample }
         outputFailure = input.outputFailure
@@ -250,6 +263,13 @@ public struct SafetyPolicy: Sendable {
             if relay.failedToClose { current.append(.failedToClose(contactor)) }
         }
         if precharge.failed { current.append(.prechargeFailed) }
+        if can.currentLatched { current.append(.currentWhileOpen) }
+        for contactor in Contactor.allCases where can.disagreeing[contactor.index] {
+            current.append(.bmsDisagrees(contactor))
+        }
+        if configuration.can.enabled && phase == .running && canStaleReason(now: now) != nil {
+            current.append(.canStale)
+        }
         for fault in current where !activeFaults.contains(fault) {
             events.append(PolicyEvent(time: now, kind: .faultRaised(fault), reason: "fault: \(faultDetail(fault, now: now))"))
         }
@@ -271,6 +291,12 @@ public struct SafetyPolicy: Sendable {
             "\(fault): opened more than \(timing.chatterLimit) times within \(Interval.seconds(timing.chatterWindowS)), until reset"
         case .prechargeFailed:
             "\(fault): \(precharge.failure ?? "")"
+        case .currentWhileOpen:
+            "\(fault): \(can.currentDetail ?? "")"
+        case .bmsDisagrees(let contactor):
+            "\(fault): \(disagreementDetail(contactor))"
+        case .canStale:
+            "\(fault): \(canStaleReason(now: now) ?? "frames arriving again"), onStale: \(configuration.can.onStale.rawValue)"
 
         default:
             fault.description
@@ -281,8 +307,9 @@ public struct SafetyPolicy: Sendable {
     private var allRelaysFault: Fault? {
         activeFaults.first { fault in
             switch fault {
-            case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .welded: true
-            case .socInvalid, .chatter, .failedToClose, .prechargeFailed: false
+            case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed, .welded, .currentWhileOpen: true
+            case .canStale: configuration.can.onStale == .openAll
+            case .socInvalid, .chatter, .failedToClose, .prechargeFailed, .bmsDisagrees: false
             }
         }
     }
@@ -294,7 +321,8 @@ public struct SafetyPolicy: Sendable {
         return !activeFaults.contains { fault in
             switch fault {
             case .inputReadError, .inputStale, .outputWriteError, .loopDeadlineMissed: true
-            case .socInvalid, .chatter, .welded, .failedToClose, .prechargeFailed: false
+            case .socInvalid, .chatter, .welded, .failedToClose, .prechargeFailed,
+                 .currentWhileOpen, .bmsDisagrees, .canStale: false
             }
         }
     }
@@ -318,6 +346,7 @@ public struct SafetyPolicy: Sendable {
         if relay.chatterLockout { return .chatter }
         if relay.failedToClose { return .failedToClose }
         if contactor == .discharge && precharge.failed { return .prechargeFailed }
+        if can.disagreeing[contactor.index] { return .fault(.bmsDisagrees(contactor)) }
         if let soc = socBlocker(for: contactor, now: now) { return .soc(soc) }
         if inputs[contactor.enable].level != .active { return .enableReleased }
         return nil
@@ -505,6 +534,79 @@ public struct SafetyPolicy: Sendable {
         }
     }
 
+    // MARK: - CAN
+
+    /// Why the CAN data counts as stale now, or nil while every configured message is fresh.
+    private func canStaleReason(now: Instant) -> String? {
+        guard let at = can.receivedAt, let values = can.values else { return "no CAN data yet" }
+        if now - at > configuration.can.stale { return "no CAN data for \(now - at)" }
+        if !values.staleMessages.isEmpty {
+            return "no frame of \(values.staleMessages.joined(separator: ", ")) for \(configuration.can.stale)"
+        }
+        return nil
+    }
+
+    private func canSocProblem(_ values: CANPackValues) -> String {
+        values.staleMessages.isEmpty ? "no SOC in the CAN messages yet" : "CAN SOC stale (\(values.staleMessages.joined(separator: ", ")))"
+    }
+
+    /// The values, while they are fresh enough to judge by.
+    private func freshCAN(now: Instant) -> CANPackValues? {
+        guard configuration.can.enabled, let at = can.receivedAt, now - at <= configuration.can.stale else { return nil }
+        return can.values
+    }
+
+    /// The two CAN safety uses. Judged against the relays as last commanded (`outputs`), so a
+    /// relay that opens in this step is judged from the next, when it is really open.
+    private mutating func updateCAN(now: Instant) {
+        let rules = configuration.can
+        let values = freshCAN(now: now)
+
+        // currentWhileOpen: into the pack through an open charge path, or out through an open
+        // discharge relay, for longer than openCurrentMs.
+        var flowing: String?
+        if rules.currentWhileOpen, let current = values?.packCurrentA {
+            let chargePathOpen = !outputs[.chargeRelay].isActive
+                && !(configuration.outputs.contains(.shoreChargerRelay) && outputs[.shoreChargerRelay].isActive)
+            if chargePathOpen && -current > rules.openCurrentA {
+                flowing = "\(amps(-current)) into the pack with the charge relay commanded open"
+            } else if !outputs[.dischargeRelay].isActive && current > rules.openCurrentA {
+                flowing = "\(amps(current)) out of the pack with the discharge relay commanded open"
+            }
+        }
+        if let flowing, !can.currentLatched {
+            let since = can.currentSince ?? now
+            can.currentSince = since
+            if now - since >= rules.openCurrent {
+                can.currentLatched = true
+                can.currentDetail = "\(flowing) for \(now - since) (can.openCurrentA \(amps(rules.openCurrentA)), can.openCurrentMs \(rules.openCurrentMs)); reset once the contactor is checked"
+            }
+        } else if flowing == nil {
+            can.currentSince = nil
+        }
+
+        // bmsDisagrees: the BMS's relay bit against the wired enable, both known, for disagreeMs.
+        for contactor in Contactor.allCases {
+            let index = contactor.index
+            guard rules.bmsDisagrees, let bit = values?.relayBit(contactor), let wire = inputs[contactor.enable].level,
+                  bit != wire.isActive else {
+                can.disagreeSince[index] = nil
+                can.disagreeing[index] = false
+                continue
+            }
+            let since = can.disagreeSince[index] ?? now
+            can.disagreeSince[index] = since
+            if now - since >= rules.disagree {
+                can.disagreeing[index] = true
+                can.disagreement[index] = "CAN says the BMS's \(contactor) relay is \(bit ? "on" : "off"), \(contactor.enable) reads \(wire.isActive ? "asserted" : "released") (for \(now - since), can.disagreeMs \(rules.disagreeMs))"
+            }
+        }
+    }
+
+    private func disagreementDetail(_ contactor: Contactor) -> String {
+        can.disagreement[contactor.index] ?? "readings differ"
+    }
+
     // MARK: - SOC rules
 
     private mutating func updateSoc(now: Instant, events: inout [PolicyEvent]) {
@@ -671,6 +773,9 @@ public struct SafetyPolicy: Sendable {
             }
             precharge.failed = false
             precharge.failure = nil
+            can.currentLatched = false
+            can.currentDetail = nil
+            can.currentSince = nil
             precharge.attempts.removeAll()
             let cleared = latched.isEmpty ? "no latched faults" : latched.map(\.description).joined(separator: ", ")
             events.append(PolicyEvent(time: now, kind: .commandAccepted(command), reason: "reset: cleared \(cleared)"))
@@ -704,6 +809,12 @@ public struct SafetyPolicy: Sendable {
         if balance.active { consider(inputs[.chargerSafety].levelSince + timing.qualify) }
         if configuration.soc.enabled, let at = socState.lastValidAt {
             consider(at + .milliseconds(configuration.soc.socStaleMs) + .milliseconds(1))
+        }
+        if configuration.can.enabled {
+            let rules = configuration.can
+            if let at = can.receivedAt { consider(at + rules.stale + .milliseconds(1)) }
+            if let since = can.currentSince { consider(since + rules.openCurrent) }
+            for since in can.disagreeSince { if let since { consider(since + rules.disagree) } }
         }
         switch precharge.phase {
         case .idle: break
@@ -788,6 +899,17 @@ private struct PrechargeTracker: Sendable {
     }
 }
 
+private struct CANTracker: Sendable {
+    var values: CANPackValues?
+    var receivedAt: Instant?
+    var currentSince: Instant?
+    var currentLatched = false
+    var currentDetail: String?
+    var disagreeSince: [Instant?] = [nil, nil]  // indexed by Contactor.index
+    var disagreeing = [false, false]
+    var disagreement: [String?] = [nil, nil]
+}
+
 private struct BalanceTracker: Sendable {
     var debounced = Level.inactive
     /// When balancing mode first turned on in the current switch cycle (faults do not restart it).
@@ -855,6 +977,11 @@ func volts(_ value: Double) -> String {
     guard value.isFinite else { return "\(value) V" }
     let tenths = Int((abs(value) * 10).rounded())
     return "\(value < 0 && tenths > 0 ? "-" : "")\(tenths / 10).\(tenths % 10) V"
+}
+
+/// "12.5 A": tenths, no Foundation formatting in the core.
+func amps(_ value: Double) -> String {
+    String(volts(value).dropLast()) + "A"
 }
 
 /// "42 %" or "42.5 %": no Foundation formatting in the core.

@@ -37,6 +37,8 @@ public struct StepInput: Sendable, Equatable {
     /// when not read in this step.
     public var busVoltage: VoltageSample?
     public var packVoltage: VoltageSample?
+    /// What the BMS reported over CAN, when CAN is enabled (every step); `nil` otherwise.
+    public var can: CANPackValues?
     /// Set when applying the previous step's outputs failed: the text names output and errno.
     public var outputFailure: String?
     /// Set when the internal watchdog found the control loop late (it has already forced the
@@ -49,6 +51,7 @@ public struct StepInput: Sendable, Equatable {
         soc: SocSample? = nil,
         busVoltage: VoltageSample? = nil,
         packVoltage: VoltageSample? = nil,
+        can: CANPackValues? = nil,
         outputFailure: String? = nil,
         loopDeadlineMissed: Bool = false,
         commands: [OperatorCommand] = []
@@ -57,6 +60,7 @@ public struct StepInput: Sendable, Equatable {
         self.soc = soc
         self.busVoltage = busVoltage
         self.packVoltage = packVoltage
+        self.can = can
         self.outputFailure = outputFailure
         self.loopDeadlineMissed = loopDeadlineMissed
         self.commands = commands

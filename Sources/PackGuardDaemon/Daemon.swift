@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import Logging
 import PackGuardADC
+import PackGuardCAN
 import PackGuardConfig
 import PackGuardCore
 import PackGuardGPIO
@@ -66,6 +67,19 @@ public final class Daemon {
         }
         self.simulatedADC = simulatedADC
 
+        // Listen-only CAN, when configured (never under simulate: the bench feeds frames itself).
+        var canReader: SocketCANReader?
+        if configuration.can.rules.enabled && !simulate {
+            do {
+                canReader = try SocketCANReader(interface: configuration.can.interface,
+                                                identifiers: configuration.can.messages.map(\.id))
+                logger.notice("CAN \(configuration.can.interface): listening (\(configuration.can.table.rawValue), \(configuration.can.messages.map(\.id.description).joined(separator: ", ")))")
+            } catch {
+                lines.release()
+                throw StartError(description: "\(error)")
+            }
+        }
+
         var watchdog: (any WatchdogDevice)?
         var open = openWatchdog
         if open == nil && !simulate { open = { settings in try Daemon.openHardwareWatchdog(settings) } }
@@ -105,6 +119,7 @@ public final class Daemon {
             throw error
         }
         if let socket { loop.add(socket) }
+        if let canReader { loop.add(CANEndpoint(reader: canReader, logger: logger)) }
     }
 
     /// A start-up that failed after the lines were requested: every output off, the watchdog

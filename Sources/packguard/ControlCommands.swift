@@ -152,6 +152,7 @@ enum StatusText {
         if s.forceOff { lines.append("force-off: ON (packguard force-off off to release)") }
         if s.balancing.active { lines.append("balancing: on for \(s.balancing.elapsedS ?? 0) s, ends in \(s.balancing.remainingS ?? 0) s") }
         if let precharge = s.precharge { lines.append(precharge.summary) }
+        if let can = s.can { lines.append(can.summary) }
         for (name, analog) in [("SOC", s.soc), ("charge current limit", s.chargeCurrentLimit), ("discharge current limit", s.dischargeCurrentLimit)] {
             guard let analog else { continue }
             lines.append(analog.valid ? "\(name): \(analog.value.map { String(Int($0.rounded())) } ?? "?") \(analog.unit)"

@@ -13,6 +13,9 @@ struct SimulateCommand: ParsableCommand {
             Simulated contactor feedback is wired on GPIO24/GPIO25 when the configuration has none.
             With --precharge the discharge contactor precharges a simulated inverter (5 mF through 10 ohm) \
             sensed on AIN3, relay on GPIO19: the panel shows the bus voltage and the sequence; x shorts the bus.
+            With --can a simulated BMS sends the orionDefault messages (SOC from +/-, relay bits following the \
+            enables) and can.currentWhileOpen and can.bmsDisagrees are on: i/u change the pack current, m makes \
+            the BMS report its charge relay off, n silences it.
             """
     )
 
@@ -21,6 +24,9 @@ struct SimulateCommand: ParsableCommand {
 
     @Flag(help: "Enable a sensed precharge into a simulated inverter (relay on GPIO19, bus voltage on AIN3).")
     var precharge = false
+
+    @Flag(help: "Enable CAN with a simulated BMS on the bus (orionDefault; currentWhileOpen and bmsDisagrees on).")
+    var can = false
 
     func run() throws {
         var configuration: PackGuardConfiguration
@@ -37,6 +43,16 @@ struct SimulateCommand: ParsableCommand {
             changes.precharge = ["enabled": .flag(true)]
             do {
                 try changes.apply(to: &configuration, source: "--precharge")
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
+        }
+        if can {
+            var changes = ConfigurationOverrides()
+            changes.can = ["enabled": .flag(true), "currentWhileOpen": .flag(true), "bmsDisagrees": .flag(true)]
+            do {
+                try changes.apply(to: &configuration, source: "--can")
             } catch {
                 printError("\(error)")
                 throw ExitCode(1)

@@ -7,6 +7,8 @@ struct PolicyHarness {
     var levels: [InputSignal: Level]
     var lastResult: StepResult?
     var events: [PolicyEvent] = []
+    /// What the BMS reports over CAN at every step (nil: CAN not in use).
+    var can: CANPackValues?
 
     init(_ configuration: PolicyConfiguration = PolicyConfiguration(),
          levels: [InputSignal: Level] = [:]) {
@@ -30,6 +32,7 @@ struct PolicyHarness {
         input.outputFailure = outputFailure
         input.loopDeadlineMissed = loopDeadlineMissed
         input.commands = commands
+        input.can = can
         let result = policy.step(input, now: now)
         events += result.events
         lastResult = result

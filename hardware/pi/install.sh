@@ -142,6 +142,38 @@ if live; then
     if [ -f "$cfg.default" ]; then chgrp packguard "$cfg.default"; fi
 fi
 
+# 4b. CAN (can.enabled: true): the unit drop-in that lets packguard see can0, and can0 brought up at
+#     boot listen-only at can.bitrate, before packguard starts (hardware/can.md) ----------------------
+effective=$("$binary" check-config "$cfg" 2>/dev/null || true)
+can_section=$(printf '%s\n' "$effective" | awk '/^[a-z]/ { in_can = ($1 == "can:") } in_can')
+if printf '%s\n' "$can_section" | grep -qx '  enabled: true'; then
+    can_if=$(printf '%s\n' "$can_section" | sed -n 's/^  interface: "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p')
+    can_rate=$(printf '%s\n' "$can_section" | sed -n 's/^  bitrate: \([0-9]*\)$/\1/p')
+    mkdir -p "$D/etc/systemd/system/packguard.service.d"
+    put 0644 "$here/packguard-can.conf" /etc/systemd/system/packguard.service.d/can.conf || true
+    can_unit=$(mktemp)
+    cat >"$can_unit" <<UNIT
+[Unit]
+Description=CAN interface $can_if for PackGuard, listen-only at $can_rate bit/s
+Before=packguard.service
+BindsTo=sys-subsystem-net-devices-$can_if.device
+After=sys-subsystem-net-devices-$can_if.device
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/ip link set $can_if up type can bitrate $can_rate listen-only on
+ExecStop=/usr/sbin/ip link set $can_if down
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    put 0644 "$can_unit" /etc/systemd/system/packguard-can.service || true
+    rm -f "$can_unit"
+    if live; then systemctl enable packguard-can.service >/dev/null; fi
+    say "CAN: $can_if listen-only at $can_rate bit/s at boot (packguard-can.service), unit drop-in can.conf"
+fi
+
 # 5. hardware watchdog -----------------------------------------------------------------------------
 wdconf=/etc/systemd/system.conf.d/packguard-watchdog.conf
 wd_changed=0

@@ -1,5 +1,6 @@
 import Logging
 import PackGuardADC
+import PackGuardCAN
 import PackGuardConfig
 import PackGuardCore
 import PackGuardGPIO
@@ -65,6 +66,11 @@ public final class Controller: @unchecked Sendable {
     public private(set) var fatalFailure: ControllerFatalError?
     /// How late steps finish (shown in status); control thread only.
     public let stepLatency = StepLatencyHistogram()
+    /// The BMS's CAN messages as decoded so far, while `can.enabled`; control thread only.
+    public private(set) var canBus: CANBus?
+    /// The CAN reader's last failure, for status (nil while it reads).
+    public var canReadError: String?
+    private var lastDtc: Bool?
 
     /// Shared with the watchdog monitor thread.
     let health: Mutex<Health>
@@ -96,6 +102,16 @@ public final class Controller: @unchecked Sendable {
         self.events = events
         self.policy = SafetyPolicy(configuration: configuration.policy)
         self.health = Mutex(Health(loopDeadlineMs: configuration.timing.loopDeadlineMs))
+        if configuration.can.rules.enabled { canBus = CANBus(messages: configuration.can.messages) }
+    }
+
+    // MARK: - CAN
+
+    /// The one way frames come in, from the SocketCAN endpoint or a simulated bus: decoded
+    /// now, judged at the next step.
+    @discardableResult
+    public func receiveCAN(_ frame: CANFrame, at now: Instant) -> CANDecodeOutcome? {
+        canBus?.receive(frame, at: now)
     }
 
     // MARK: - Reload
@@ -115,8 +131,19 @@ public final class Controller: @unchecked Sendable {
         } catch {
             throw ControllerReloadError(description: "\(error)")
         }
+        let oldCAN = configuration.can
         configuration = newConfiguration
         analog = newAnalog
+        if !newConfiguration.can.rules.enabled {
+            canBus = nil
+        } else if canBus == nil || oldCAN.messages != newConfiguration.can.messages {
+            // A new table decodes afresh: its values are stale until its frames arrive.
+            canBus = CANBus(messages: newConfiguration.can.messages)
+        }
+        if oldCAN.interface != newConfiguration.can.interface || oldCAN.rules.enabled != newConfiguration.can.rules.enabled
+            || Set(oldCAN.messages.map(\.id)) != Set(newConfiguration.can.messages.map(\.id)) {
+            logger.warning("reload: the CAN interface, its use or its identifiers changed: restart packguard to reopen the CAN socket with them")
+        }
         for signal in relocation.inputs { lastEdge[signal] = nil }  // a new line's edges start afresh
         health.withLock { $0.loopDeadlineMs = newConfiguration.timing.loopDeadlineMs }
         let now = clock.now()
@@ -184,6 +211,11 @@ public final class Controller: @unchecked Sendable {
             }
             self.analog = analog
         }
+        if let canBus {
+            let values = canBus.packValues(now: now, staleAfter: .milliseconds(configuration.can.rules.staleMs))
+            input.can = values
+            noteDtc(values.dtc)
+        }
         input.outputFailure = pendingOutputFailure
         input.loopDeadlineMissed = missedDeadline
         input.commands = pendingCommands
@@ -227,6 +259,18 @@ public final class Controller: @unchecked Sendable {
         publish(result, now: now)
         stepLatency.record(started: now, finished: clock.now())
         return result
+    }
+
+    /// A DTC set or cleared is an event; unknown (stale) is neither.
+    private func noteDtc(_ dtc: Bool?) {
+        guard let dtc, dtc != lastDtc else { return }
+        defer { lastDtc = dtc }
+        guard lastDtc != nil || dtc else { return }  // "no DTC" at start is no news
+        let uptime = (startedAt.map { clock.now() - $0 } ?? Interval(nanoseconds: 0)).milliseconds
+        let reason = dtc ? "BMS reports a DTC over CAN (malfunction indicator on): read the code in the Orion utility"
+                         : "BMS DTC cleared (malfunction indicator off)"
+        events.append(kind: dtc ? "can.dtc.set" : "can.dtc.cleared", reason: reason, uptimeMs: uptime)
+        if dtc { logger.warning("\(reason)") } else { logger.notice("\(reason)") }
     }
 
     private static let prechargeSignals: Set<AnalogSignal> = [.busVoltage, .packVoltage]
@@ -285,6 +329,11 @@ public final class Controller: @unchecked Sendable {
             wake = min(wake, now + .milliseconds(configuration.heartbeat.toggleIntervalMs * 9 / 10))
         }
         if let deadline = lastResult?.nextDeadline, deadline < wake { wake = max(deadline, now) }
+        // A message going stale changes what the policy may do: step just after it does.
+        if let canBus {
+            let stale = Interval.milliseconds(configuration.can.rules.staleMs + 1)
+            for seen in canBus.lastSeen { if let seen, seen + stale > now, seen + stale < wake { wake = seen + stale } }
+        }
         if let analog, let last = analog.sampler.lastSampleStartedAt {
             let due = Instant(nanoseconds: Int64(last) + Int64(analog.sampler.configuration.samplePeriodMilliseconds) * 1_000_000)
             if due < wake { wake = max(due, now) }
@@ -461,9 +510,24 @@ public final class Controller: @unchecked Sendable {
             soc: analogReport(.soc, now: now), precharge: prechargeReport(now: now),
             chargeCurrentLimit: analogReport(.chargeLimit, now: now),
             dischargeCurrentLimit: analogReport(.dischargeLimit, now: now),
+            can: canReport(now: now),
             watchdogs: .init(loopDeadlineMs: configuration.timing.loopDeadlineMs, internalTrips: trips,
                              systemd: systemd, hardware: watchdog?.description ?? "not used"),
             events: events.last(20))
+    }
+
+    private func canReport(now: Instant) -> StatusReport.CAN? {
+        guard let canBus else { return nil }
+        let stale = Interval.milliseconds(configuration.can.rules.staleMs)
+        var values: [String: Double] = [:]
+        for quantity in CANQuantity.allCases {
+            if let value = canBus.value(quantity, now: now, staleAfter: stale) { values[quantity.rawValue] = value }
+        }
+        let counters = canBus.counters
+        return .init(interface: configuration.can.interface, table: configuration.can.table.rawValue, values: values,
+                     staleMessages: canBus.staleMessages(now: now, staleAfter: stale),
+                     decoded: counters.decoded, unknownID: counters.unknownID, short: counters.short,
+                     badChecksum: counters.badChecksum, readError: canReadError)
     }
 
     private func prechargeReport(now: Instant) -> StatusReport.Precharge? {

@@ -1,3 +1,4 @@
+import PackGuardCAN
 /// What `packguard status --json` prints: the controller's state as of its last step.
 public struct StatusReport: Sendable, Equatable, Codable {
     public struct Input: Sendable, Equatable, Codable {
@@ -46,6 +47,21 @@ public struct StatusReport: Sendable, Equatable, Codable {
         public var packVoltage: Analog?
     }
 
+    /// Present when `can.enabled`: what the BMS reports over CAN.
+    public struct CAN: Sendable, Equatable, Codable {
+        public var interface: String
+        /// orionDefault, victron or custom.
+        public var table: String
+        /// Fresh values by quantity (packCurrentA, soc, chargeRelay 0/1, ...); stale ones are absent.
+        public var values: [String: Double]
+        public var staleMessages: [String]
+        public var decoded: Int
+        public var unknownID: Int
+        public var short: Int
+        public var badChecksum: Int
+        public var readError: String?
+    }
+
     public struct Watchdogs: Sendable, Equatable, Codable {
         public var loopDeadlineMs: Int
         public var internalTrips: Int
@@ -67,6 +83,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var precharge: Precharge?
     public var chargeCurrentLimit: Analog?
     public var dischargeCurrentLimit: Analog?
+    public var can: CAN? = nil
     public var watchdogs: Watchdogs
     public var events: [LoggedEvent]
     /// How late steps finished since start; filled in for `status` replies.
@@ -83,6 +100,30 @@ public struct StatusReport: Sendable, Equatable, Codable {
         if let soc, let value = soc.value, soc.valid { text += "; SOC \(Int(value.rounded())) %" }
         return text
     }
+}
+
+extension StatusReport.CAN {
+    /// "CAN vcan0 (orionDefault): packCurrentA -12.3 A, soc 55 %, ...; 120 frames, 3 ignored", for `status`.
+    public var summary: String {
+        var parts: [String] = []
+        for quantity in CANQuantity.allCases {
+            guard let value = values[quantity.rawValue] else { continue }
+            let text = quantity.isFlag ? (value != 0 ? "on" : "off") : formatTenths(value) + (quantity.unit.isEmpty ? "" : " \(quantity.unit)")
+            parts.append("\(quantity.rawValue) \(text)")
+        }
+        var text = "CAN \(interface) (\(table)): " + (parts.isEmpty ? "no values" : parts.joined(separator: ", "))
+        if !staleMessages.isEmpty { text += "; stale: \(staleMessages.joined(separator: ", "))" }
+        text += "; \(decoded) frames decoded, \(unknownID + short + badChecksum) ignored (\(short) short, \(badChecksum) bad checksum, \(unknownID) unknown)"
+        if let readError { text += "; read error: \(readError)" }
+        return text
+    }
+}
+
+/// "-12.3": tenths, without Foundation.
+func formatTenths(_ value: Double) -> String {
+    guard value.isFinite else { return "\(value)" }
+    let tenths = Int((abs(value) * 10).rounded())
+    return "\(value < 0 && tenths > 0 ? "-" : "")\(tenths / 10).\(tenths % 10)"
 }
 
 extension StatusReport.Precharge {
