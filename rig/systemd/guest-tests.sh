@@ -379,6 +379,63 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------------
+# 8b. CAN under the hardened unit. PrivateNetwork=yes hides every network interface, CAN ones too: with
+#     can.enabled the daemon must refuse to start (every relay off) until the drop-in hardware/pi/packguard-can.conf
+#     (what install.sh installs when can.enabled) shares the host's network namespace and allows AF_CAN. With it,
+#     frames on vcan0 reach `packguard status`, and IP stays impossible (no AF_INET, IPAddressDeny=any).
+if ip link add dev vcan0 type vcan 2>"$work/vcan.err" && ip link set up vcan0; then
+    cp /etc/packguard/packguard.yaml "$work/config-before-can"
+    printf '\ncan:\n  enabled: true\n  interface: vcan0\n  preset: orionDefault\n' >>/etc/packguard/packguard.yaml
+    systemctl restart packguard >/dev/null 2>&1
+    nap 3
+    refused=$(journalctl -u packguard --no-pager -n 40 2>&1 | grep -m1 -i "vcan0" || true)
+    if ! unit_active && relays_off && [ -n "$refused" ]; then
+        ok "can: without the drop-in the sandbox hides vcan0; the service refuses to start, every relay off" "${refused##*packguard*]: }"
+    else
+        bad "can: without the drop-in the sandbox hides vcan0; the service refuses to start" "active: $(systemctl is-active packguard); journal: ${refused:-nothing about vcan0}"
+    fi
+    mkdir -p /etc/systemd/system/packguard.service.d
+    cp "$pi/packguard-can.conf" /etc/systemd/system/packguard.service.d/can.conf
+    systemctl daemon-reload
+    systemctl reset-failed packguard >/dev/null 2>&1
+    systemctl restart packguard
+    ( for _ in $(seq 1 60); do cansend vcan0 6B0#FF85020C6E0043FB 2>/dev/null; cansend vcan0 6B1#009632001E1400B3 2>/dev/null; nap 0.05; done ) &
+    sender=$!
+    can_line=
+    for _ in $(seq 1 40); do
+        can_line=$(packguard status --socket /run/packguard/control.sock 2>/dev/null | grep '^CAN ' || true)
+        echo "$can_line" | grep -q "soc 55.0 %" && break
+        nap 0.1
+    done
+    wait $sender
+    pid=$(main_pid)
+    if unit_active && echo "$can_line" | grep -q "soc 55.0 %" && [ "$(readlink /proc/$pid/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+        ok "can: with hardware/pi/packguard-can.conf the hardened service reads vcan0" "$can_line"
+    else
+        bad "can: with hardware/pi/packguard-can.conf the hardened service reads vcan0" "active: $(systemctl is-active packguard); status: ${can_line:-no CAN line}"
+    fi
+    can_props=("${props[@]}")
+    while IFS= read -r line; do can_props+=(-p "$line"); done < <(grep -E '^[A-Z][A-Za-z]*=' "$pi/packguard-can.conf")
+    can_probe=$(systemd-run --quiet --wait --pipe --collect --unit=packguard-can-probe "${can_props[@]}" \
+        /usr/bin/python3 "$RIG_DIR/systemd/sandbox-probe.py" /home/rig-probe-secret "$gpio_dev" 2>&1)
+    inet=$(echo "$can_probe" | grep -m1 "no AF_INET socket" || true)
+    case "$inet" in
+        "PROBE ok "*) ok "can: with the drop-in an AF_INET socket is still refused" "${inet#PROBE ok }" ;;
+        *) bad "can: with the drop-in an AF_INET socket is still refused" "${inet:-no result: $can_probe}" ;;
+    esac
+    # Back to the unit and configuration as installed, for the tests that follow.
+    rm -f /etc/systemd/system/packguard.service.d/can.conf
+    rmdir /etc/systemd/system/packguard.service.d 2>/dev/null || true
+    cp "$work/config-before-can" /etc/packguard/packguard.yaml
+    systemctl daemon-reload
+    systemctl restart packguard
+    wait_closed 15000 || bad "can: the service back without CAN" "relays not closed again"
+    ip link del vcan0
+else
+    bad "can: vcan0 in the systemd guest (CONFIG_CAN_VCAN)" "$(cat "$work/vcan.err")"
+fi
+
+# ---------------------------------------------------------------------------------------------------
 # 9a. uninstall.sh: nothing of ours remains but the config; --purge removes the config too.
 # Allowed leftovers: the shadow tools' lock and backup files, and empty *.wants directories systemctl leaves.
 leftovers() {
