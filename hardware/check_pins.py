@@ -9,6 +9,7 @@ Sources compared (paths relative to the repository root):
   wiring/*.yml                 WireViz harnesses: the Pi header, the Orion main I/O, the Wifi Connect module
   wiring/README.md, hardware/README.md   every markdown table with GPIO and Header columns
   wiring/precharge.yml, hardware/precharge.md   the precharge relay, resistor and bus sense; its pin table
+  wiring/can-tap.yml           the CAN HAT's stub on the Orion-Wifi Connect pair: same pins, pair not crossed
 
 Usage:
   check_pins.py [--root DIR]   check; exit 0 when everything agrees, 1 listing each disagreement
@@ -295,6 +296,7 @@ class Checker:
         w = self.load_harness("wifi-connect.yml")
         p = self.load_harness("precharge.yml")
         self.check_precharge_harness(p)
+        self.check_can_tap_harness(h)
         for r in self.rows:
             bp = r["board_pin"]
             if not bp or "." not in bp or bp.split(".")[0] not in ("J2", "J5", "J6"):
@@ -327,6 +329,29 @@ class Checker:
         b = self.reach(f, ("BMS", 4))
         if a != b or not a:
             self.err("wiring/interface-field.yml", f"Orion pin 4 goes to {sorted(b)} here but {sorted(a)} in orion-main-io.yml")
+
+    def check_can_tap_harness(self, h):
+        """The CAN HAT's tap draws the Orion-Wifi Connect pair again: it must agree with orion-main-io.yml."""
+        t = self.load_harness("can-tap.yml")
+        t["simple"] = t["simple"] | {"TAP"}   # the splice passes each wire straight through
+        hat = t["labels"].get("HAT", {})
+        for pin in (19, 20):
+            label = h["labels"]["BMS"].get(pin)
+            if t["labels"].get("BMS", {}).get(pin) != label:
+                self.err(t["path"], f"Orion pin {pin} is labelled {t['labels'].get('BMS', {}).get(pin)!r} here "
+                                    f"but {label!r} in orion-main-io.yml")
+            ends = self.reach(t, ("BMS", pin))
+            a = {e for e in self.reach(h, ("BMS", pin)) if e[0] == "WIFI"}
+            b = {e for e in ends if e[0] == "WIFI"}
+            if a != b or not a:
+                self.err(t["path"], f"Orion pin {pin} goes to {sorted(b)} here but {sorted(a)} in orion-main-io.yml")
+            to_hat = {e for e in ends if e[0] == "HAT"}
+            if len(to_hat) != 1 or hat.get(next(iter(to_hat))[1]) != label:
+                self.err(t["path"], f"Orion pin {pin} ({label}) reaches HAT {sorted(to_hat) or 'nothing'} "
+                                    f"({[hat.get(p) for _, p in sorted(to_hat)]}), not the HAT's {label} terminal")
+        gnd = [p for p, lab in hat.items() if lab == "GND"]
+        if not gnd or not any(e[0] == "BUSN" for e in self.reach(t, ("HAT", gnd[0]))):
+            self.err(t["path"], "the HAT's GND terminal does not reach the negative busbar (BUSN)")
 
     def check_precharge_harness(self, h):
         """The precharge path must run battery busbar -> F11 -> K8 -> TF1 -> R33 -> load busbar (in parallel
@@ -597,6 +622,20 @@ MUTATIONS += [
     ("precharge relay coil on the wrong board terminal", "wiring/precharge.yml",
      "  - - A1_J6: [1, 2]", "  - - A1_J6: [2, 1]", "A1_J6 pin"),
     ("precharge pin table row wrong", "hardware/precharge.md", "| GPIO19 | 35 |", "| GPIO19 | 36 |", "GPIO19"),
+]
+
+# CAN (hardware/can.md): the HAT's stub on the Orion-Wifi Connect pair.
+FILES += ["wiring/can-tap.yml"]
+MUTATIONS += [
+    ("CAN stub crossed at the HAT", "wiring/can-tap.yml",
+     "    - HAT: [1, 2]", "    - HAT: [2, 1]", "not the HAT's CAN_H terminal"),
+    ("CAN tap harness crosses the pair to the Wifi module", "wiring/can-tap.yml",
+     "    - WIFI: [9, 10]", "    - WIFI: [10, 9]", "can-tap.yml"),
+    ("CAN tap harness relabels an Orion pin", "wiring/can-tap.yml",
+     "    pinlabels: [CAN_L, CAN_H]\n    notes: BUS END 1", "    pinlabels: [CAN_H, CAN_L]\n    notes: BUS END 1",
+     "labelled 'CAN_H' here"),
+    ("CAN HAT ground left floating", "wiring/can-tap.yml",
+     "  - - BUSN: [1]\n    - W_GND: [1]\n    - HAT: [3]\n", "", "GND terminal"),
 ]
 
 
