@@ -24,9 +24,17 @@ mount -t overlay -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" rig-roo
     || fail "overlayfs over the 9p root (CONFIG_OVERLAY_FS?)"
 root=$base/root
 # Fresh /tmp and /var/tmp: systemd-tmpfiles would otherwise empty the host's copies at boot, one whiteout
-# per file (tens of seconds under emulation).
-mount -t tmpfs -o mode=1777 rig-tmp "$root/tmp" && mount -t tmpfs -o mode=1777 rig-var-tmp "$root/var/tmp" \
-    || fail "tmpfs on /tmp, /var/tmp"
+# per file (tens of seconds under emulation). Unless the clone, the binary or the kernel lives there (a CI
+# clone under /tmp, say): then that directory stays the host's, seen through the overlay, and tmpfiles is told
+# not to empty /tmp and /var/tmp at all (an empty tmp.conf in /etc overrides the package's).
+for dir in /tmp /var/tmp; do
+    case " $RIG_DIR/ $PACKGUARD_BIN $RIG_KERNEL_DIR/" in
+        *" $dir/"*)
+            mkdir -p "$root/etc/tmpfiles.d" && : >"$root/etc/tmpfiles.d/tmp.conf" || fail "tmpfiles override for $dir"
+            ;;
+        *) mount -t tmpfs -o mode=1777 "rig${dir//\//-}" "$root$dir" || fail "tmpfs on $dir" ;;
+    esac
+done
 
 # The guest is a minimal system, not a copy of the host's: none of the host's enabled units, mounts or
 # gettys. The packages' own static units (journald, udevd, ...) stay.
