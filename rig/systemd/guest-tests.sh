@@ -207,13 +207,16 @@ etc_opts=$(awk '$5 == "/etc" || $5 == "/" { print $5 " " $6 }' "/proc/$pid/mount
 check "sandbox: the daemon's /proc is hidepid=invisible,subset=pid, its / is read-only" "/proc $proc_opts; $etc_opts" \
     bash -c "echo '$proc_opts' | grep -q 'hidepid=invisible' && echo '$proc_opts' | grep -q 'subset=pid' && awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | tail -1 | grep -q '^ro'"
 # The probe: every [Service] setting of the installed unit except how the service is started and supervised.
+# It runs from /run (PrivateTmp=yes would hide a clone under /tmp from it).
+probe_py=$work/sandbox-probe.py
+cp "$RIG_DIR/systemd/sandbox-probe.py" "$probe_py"
 props=()
 while IFS= read -r line; do props+=(-p "$line"); done < <(sed -n '/^\[Service\]/,/^\[/p' /etc/systemd/system/packguard.service \
     | grep -E '^[A-Z][A-Za-z]*=' \
     | grep -Ev '^(Type|NotifyAccess|Exec[A-Za-z]*|Watchdog[A-Za-z]*|Restart[A-Za-z]*|Timeout[A-Za-z]*|Kill[A-Za-z]*|OOMScoreAdjust|RuntimeDirectory[A-Za-z]*|StateDirectory[A-Za-z]*)=')
 note "sandbox probe: systemd-run with $(( ${#props[@]} / 2 )) settings of the installed unit"
 probe=$(systemd-run --quiet --wait --pipe --collect --unit=packguard-sandbox-probe "${props[@]}" \
-    /usr/bin/python3 "$RIG_DIR/systemd/sandbox-probe.py" /home/rig-probe-secret "$gpio_dev" 2>&1)
+    /usr/bin/python3 "$probe_py" /home/rig-probe-secret "$gpio_dev" 2>&1)
 probe_rc=$?
 probes=0
 while IFS= read -r line; do
@@ -419,7 +422,7 @@ if ip link add dev vcan0 type vcan 2>"$work/vcan.err" && ip link set up vcan0; t
     can_props=("${props[@]}")
     while IFS= read -r line; do can_props+=(-p "$line"); done < <(grep -E '^[A-Z][A-Za-z]*=' "$pi/packguard-can.conf")
     can_probe=$(systemd-run --quiet --wait --pipe --collect --unit=packguard-can-probe "${can_props[@]}" \
-        /usr/bin/python3 "$RIG_DIR/systemd/sandbox-probe.py" /home/rig-probe-secret "$gpio_dev" 2>&1)
+        /usr/bin/python3 "$probe_py" /home/rig-probe-secret "$gpio_dev" 2>&1)
     inet=$(echo "$can_probe" | grep -m1 "no AF_INET socket" || true)
     case "$inet" in
         "PROBE ok "*) ok "can: with the drop-in an AF_INET socket is still refused" "${inet#PROBE ok }" ;;
