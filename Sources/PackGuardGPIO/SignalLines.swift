@@ -206,8 +206,10 @@ public final class SignalLines: Sendable {
     /// is requested first (outputs off); only once all of them are held are the lines that moved
     /// or disappeared driven off and released. If any request fails, the new requests are
     /// released, nothing else has changed, and the error names the line.
-    /// Returns the signals whose line changed, for the policy.
-    public func reconfigure(to configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError) -> Relocation {
+    /// Returns the signals whose line changed, for the policy, and the old output lines that could
+    /// not be driven off before their release (each was released all the same, to its pull-down).
+    public func reconfigure(to configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError)
+        -> (relocation: Relocation, notDrivenOff: [GPIOError]) {
         let resolver = try LineResolver(backend: backend)
         let (oldOutputs, oldInputs) = (outputs.withLock { $0.lines }, inputs.withLock { $0 })
         var keptOutputs: [OutputLine] = []
@@ -258,6 +260,7 @@ public final class SignalLines: Sendable {
         }
         let retiredOutputs = oldOutputs.filter { old in !keptOutputs.contains { $0.request === old.request } }
         let retiredInputs = oldInputs.filter { old in !keptInputs.contains { $0.request === old.request } }
+        var notDrivenOff: [GPIOError] = []
         outputs.withLock { state in
             // The old line of a moved relay is driven off before it is released: its pull-down
             // would do the same, but a board without one must not keep a relay closed.
@@ -265,7 +268,8 @@ public final class SignalLines: Sendable {
                 do throws(GPIOError) {
                     try line.request.setValues([.inactive])
                 } catch {
-                    // Releasing it below hands the line back to the kernel and its pull-down.
+                    // Released below all the same: the kernel and the line's pull-down take it over.
+                    notDrivenOff.append(Self.listingItsLine(error, line))
                 }
                 line.request.release()
             }
@@ -277,7 +281,7 @@ public final class SignalLines: Sendable {
         }
         for line in retiredInputs { line.request.release() }
         if !relocation.isEmpty { reconfigurations.add(1, ordering: .releasing) }
-        return relocation
+        return (relocation, notDrivenOff)
     }
 
     // MARK: - Inputs

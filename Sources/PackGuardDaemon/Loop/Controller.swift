@@ -127,7 +127,11 @@ public final class Controller: @unchecked Sendable {
                        backend: any GPIOBackend) throws(ControllerReloadError) {
         let relocation: Relocation
         do {
-            relocation = try lines.reconfigure(to: newConfiguration, backend: backend)
+            let moved = try lines.reconfigure(to: newConfiguration, backend: backend)
+            relocation = moved.relocation
+            for failure in moved.notDrivenOff {
+                logger.critical("reload: the old line could not be driven off before its release (its pull-down must hold the relay off): \(failure)")
+            }
         } catch {
             throw ControllerReloadError(description: "\(error)")
         }

@@ -161,6 +161,16 @@ struct ReloadTests {
         #expect(rig.log.all.map(\.1).contains("reload: outputs.chargeRelay.line: GPIO16 -> GPIO5"), "\(rig.log.all.map(\.1))")
     }
 
+    @Test func anOldLineThatCannotBeDrivenOffIsReleasedAnywayAndSaidLoudly() throws {
+        let rig = try ReloadRig()
+        try rig.closeBoth()
+        rig.gpio.failNextSet(lines: ["GPIO16": EIO])
+        try rig.reload(yaml.replacingOccurrences("line: GPIO16", with: "line: GPIO5"))
+        #expect(rig.gpio.consumer(of: "GPIO16") == nil, "released to the kernel and its pull-down")
+        let critical = rig.log.all.filter { $0.0 == .critical }.map(\.1)
+        #expect(critical.contains { $0.contains("could not be driven off") && $0.contains("GPIO16") }, "\(critical)")
+    }
+
     @Test func aMovedLineThatCannotBeTakenKeepsTheOldConfigurationWhollyInForce() throws {
         let rig = try ReloadRig()
         try rig.closeBoth()
