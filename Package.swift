@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "PackGuardCore"),
         .target(
             name: "PackGuardConfig",
-            dependencies: ["PackGuardCore", "PackGuardADC", "PackGuardCAN", .product(name: "Yams", package: "Yams")]
+            dependencies: ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", .product(name: "Yams", package: "Yams")]
         ),
         .systemLibrary(
             name: "CLibgpiod",
@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "CGPIOShim", dependencies: ["CLibgpiod"]),
         .target(
             name: "PackGuardGPIO",
-            dependencies: ["PackGuardCore", "PackGuardConfig", "CGPIOShim"]
+            dependencies: ["PackGuardCore", "CGPIOShim"]
         ),
         .target(name: "PackGuardADC"),
         .target(name: "CSocketCAN"),
@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardConfigTests",
-            dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardCAN"]
+            dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]
         ),
         .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
         .testTarget(

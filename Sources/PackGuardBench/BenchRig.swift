@@ -197,13 +197,13 @@ public final class BenchRig {
     /// The control loop misses its deadline: the monitor's check runs after the deadline with
     /// no step in between, exactly as the monitor thread would see a stalled loop.
     private func stallLoop() {
-        let deadline = Interval.milliseconds(configuration.timing.loopDeadlineMs)
+        let deadline = Interval.milliseconds(configuration.loop.loopDeadlineMs)
         controller.expectStep(by: now)
         if let virtualClock {
             virtualClock.advance(Interval(nanoseconds: deadline.nanoseconds + 1_000_000))
             controller.checkDeadline(now: now)
         } else {
-            sleep(milliseconds: configuration.timing.loopDeadlineMs + 1)
+            sleep(milliseconds: configuration.loop.loopDeadlineMs + 1)
             controller.checkDeadline(now: now)
         }
     }

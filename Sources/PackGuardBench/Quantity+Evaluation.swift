@@ -2,6 +2,7 @@ import PackGuardCAN
 import PackGuardADC
 import PackGuardConfig
 import PackGuardCore
+import PackGuardGPIO
 
 /// A scenario problem, located in its file.
 public struct ScenarioError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -21,21 +22,7 @@ public struct ScenarioError: Error, Sendable, Equatable, CustomStringConvertible
 extension Quantity {
     /// The names a quantity may use, with their values in this configuration.
     static func variables(_ configuration: PackGuardConfiguration) -> [String: Double] {
-        let t = configuration.timing
-        let s = configuration.policy.soc
-        return [
-            "startupHoldMs": Double(t.startupHoldMs), "qualifyMs": Double(t.qualifyMs), "minOffMs": Double(t.minOffMs),
-            "chatterLimit": Double(t.chatterLimit), "chatterWindowMs": Double(t.chatterWindowS * 1000),
-            "switchDebounceMs": Double(t.switchDebounceMs), "balanceMaxMs": Double(t.balanceMaxHours * 3_600_000),
-            "feedbackTimeoutMs": Double(t.feedbackTimeoutMs), "inputStaleMs": Double(t.inputStaleMs),
-            "reconcileMs": Double(t.reconcileMs), "loopDeadlineMs": Double(t.loopDeadlineMs),
-            "dischargeCutoffSoc": s.dischargeCutoffSoc, "chargeStopSoc": s.chargeStopSoc,
-            "socHysteresis": s.socHysteresis, "socStaleMs": Double(s.socStaleMs),
-            "minToggleHz": Double(configuration.heartbeat.minToggleHz),
-            "prechargeTimeMs": Double(configuration.precharge.timeMs),
-            "prechargeTimeoutMs": Double(configuration.precharge.timeoutMs),
-            "overlapMs": Double(configuration.precharge.overlapMs),
-        ]
+        Setting.quantityNames(in: configuration)
     }
 
     /// Evaluates `a + b - c * 2` over numbers and configuration names (left to right, `*` first).
@@ -104,39 +91,13 @@ extension ConfigurationOverrides {
     /// Applies the scenario's configuration changes (quantities may refer to the base values).
     public func apply(to configuration: inout PackGuardConfiguration, source: String = "scenario") throws(ScenarioError) {
         let base = configuration
-        var timing = configuration.policy.timing
         for (key, quantity) in self.timing.sorted(by: { $0.key < $1.key }) {
-            let value = Int(try quantity.value(in: base, source: source).rounded())
-            switch key {
-            case "startupHoldMs": timing.startupHoldMs = value
-            case "qualifyMs": timing.qualifyMs = value
-            case "minOffMs": timing.minOffMs = value
-            case "chatterLimit": timing.chatterLimit = value
-            case "chatterWindowS": timing.chatterWindowS = value
-            case "switchDebounceMs": timing.switchDebounceMs = value
-            case "balanceMaxHours": timing.balanceMaxHours = value
-            case "feedbackTimeoutMs": timing.feedbackTimeoutMs = value
-            case "inputStaleMs": timing.inputStaleMs = value
-            case "reconcileMs": timing.reconcileMs = value
-            case "loopDeadlineMs": timing.loopDeadlineMs = value
-            default: throw ScenarioError(source: source, line: quantity.line, column: nil, message: "unknown timing '\(key)'")
-            }
+            try Self.apply(.number(quantity), to: "timing.\(key)", in: &configuration, base: base, source: source)
         }
-        configuration.policy.timing = timing
-        var soc = configuration.policy.soc
         for (key, override) in self.soc.sorted(by: { $0.key < $1.key }) {
-            switch (key, override) {
-            case ("enabled", .flag(let on)): soc.enabled = on
-            case ("onSocFault", .action(let action)): soc.onSocFault = action
-            case ("dischargeCutoffSoc", .number(let q)): soc.dischargeCutoffSoc = try q.value(in: base, source: source)
-            case ("chargeStopSoc", .number(let q)): soc.chargeStopSoc = try q.value(in: base, source: source)
-            case ("socHysteresis", .number(let q)): soc.socHysteresis = try q.value(in: base, source: source)
-            case ("socStaleMs", .number(let q)): soc.socStaleMs = Int(try q.value(in: base, source: source).rounded())
-            default: throw ScenarioError(source: source, line: nil, column: nil, message: "cannot set soc.\(key) to \(override)")
-            }
+            try Self.apply(override, to: "soc.\(key)", in: &configuration, base: base, source: source)
         }
-        configuration.policy.soc = soc
-        if soc.enabled { configuration.adc.enabled = true }
+        if configuration.policy.soc.enabled { configuration.adc.enabled = true }
         for (key, line) in lines.sorted(by: { $0.key < $1.key }) {
             if let input = InputSignal(rawValue: key) {
                 // A newly wired input is an open-drain signal to ground, like every BMS output.
@@ -162,31 +123,31 @@ extension ConfigurationOverrides {
     private func applyCAN(to configuration: inout PackGuardConfiguration, base: PackGuardConfiguration,
                           source: String) throws(ScenarioError) {
         guard !can.isEmpty else { return }
-        var settings = configuration.can
         for (key, override) in can.sorted(by: { $0.key < $1.key }) {
-            switch (key, override) {
-            case ("enabled", .flag(let on)): settings.rules.enabled = on
-            case ("currentWhileOpen", .flag(let on)): settings.rules.currentWhileOpen = on
-            case ("bmsDisagrees", .flag(let on)): settings.rules.bmsDisagrees = on
-            case ("onStale", .word(let word)):
-                guard let action = CANStaleAction(rawValue: word) else {
-                    throw ScenarioError(source: source, line: nil, column: nil, message: "can.onStale must be ignore or openAll, got '\(word)'")
-                }
-                settings.rules.onStale = action
-            case ("preset", .word(let word)):
-                guard let preset = CANPreset(rawValue: word) else {
-                    throw ScenarioError(source: source, line: nil, column: nil, message: "can.preset must be orionDefault or victron, got '\(word)'")
-                }
-                settings.table = preset == .victron ? .victron : .orionDefault
-                settings.messages = preset.messages
-            case ("staleMs", .number(let q)): settings.rules.staleMs = Int(try q.value(in: base, source: source).rounded())
-            case ("openCurrentA", .number(let q)): settings.rules.openCurrentA = try q.value(in: base, source: source)
-            case ("openCurrentMs", .number(let q)): settings.rules.openCurrentMs = Int(try q.value(in: base, source: source).rounded())
-            case ("disagreeMs", .number(let q)): settings.rules.disagreeMs = Int(try q.value(in: base, source: source).rounded())
-            default: throw ScenarioError(source: source, line: nil, column: nil, message: "cannot set can.\(key) to \(override)")
-            }
+            try Self.apply(override, to: "can.\(key)", in: &configuration, base: base, source: source)
         }
-        configuration.can = settings
+    }
+
+    /// Sets one table setting from a scenario's value (a quantity is evaluated in `base`).
+    static func apply(_ override: SocOverride, to key: String, in configuration: inout PackGuardConfiguration,
+                      base: PackGuardConfiguration, source: String) throws(ScenarioError) {
+        guard let setting = Setting.named(key) else {
+            throw ScenarioError(source: source, line: nil, column: nil, message: "unknown setting '\(key)'")
+        }
+        let applied: Bool
+        switch override {
+        case .number(let quantity): applied = setting.set(number: try quantity.value(in: base, source: source), in: &configuration)
+        case .flag(let on): applied = setting.set(flag: on, in: &configuration)
+        case .action(let action): applied = setting.set(word: action.rawValue, in: &configuration) == nil
+        case .word(let word):
+            if let problem = setting.set(word: word, in: &configuration) {
+                throw ScenarioError(source: source, line: nil, column: nil, message: problem)
+            }
+            applied = true
+        }
+        if !applied {
+            throw ScenarioError(source: source, line: nil, column: nil, message: "cannot set \(key) to \(override)")
+        }
     }
 
     /// The line and ADS1115 input the bench wires for a precharge (hardware/precharge.md).
@@ -195,27 +156,15 @@ extension ConfigurationOverrides {
     private func applyPrecharge(to configuration: inout PackGuardConfiguration, base: PackGuardConfiguration,
                                 source: String) throws(ScenarioError) {
         guard !precharge.isEmpty else { return }
-        var settings = configuration.precharge
         var sensed = true
         for (key, override) in precharge.sorted(by: { $0.key < $1.key }) {
-            switch (key, override) {
-            case ("enabled", .flag(let on)): settings.enabled = on
-            case ("sensing", .word(let word)): sensed = word == "busVoltage"
-            case ("targetPercent", .number(let q)): settings.targetPercent = try q.value(in: base, source: source)
-            case ("packVoltageV", .number(let q)): settings.packVoltageV = try q.value(in: base, source: source)
-            case (_, .number(let q)):
-                let value = Int(try q.value(in: base, source: source).rounded())
-                switch key {
-                case "timeMs": settings.timeMs = value
-                case "timeoutMs": settings.timeoutMs = value
-                case "overlapMs": settings.overlapMs = value
-                case "maxAttempts": settings.maxAttempts = value
-                case "attemptWindowS": settings.attemptWindowS = value
-                default: throw ScenarioError(source: source, line: q.line, column: nil, message: "unknown precharge key '\(key)'")
-                }
-            default: throw ScenarioError(source: source, line: nil, column: nil, message: "cannot set precharge.\(key) to \(override)")
+            if key == "sensing", case .word(let word) = override {
+                sensed = word == "busVoltage"
+                continue
             }
+            try Self.apply(override, to: "precharge.\(key)", in: &configuration, base: base, source: source)
         }
+        var settings = configuration.precharge
         if settings.enabled {
             if configuration.outputs[.prechargeRelay] == nil {
                 configuration.outputs[.prechargeRelay] = OutputLineConfiguration(locator: .name(Self.benchPrechargeRelayLine), activeLow: false)

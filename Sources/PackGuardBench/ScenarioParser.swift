@@ -49,6 +49,30 @@ private struct StepReader {
         Quantity(text: try text(node, what), line: node.mark?.line ?? 0)
     }
 
+    /// The names of the table's settings in `section` (and numeric timing only for `timing`).
+    static func settingNames(_ section: String) -> [String] {
+        Setting.all.filter { $0.section == section }.map(\.name)
+    }
+
+    /// A section's overrides, each checked against its setting in the table: numbers as quantities
+    /// (which may name other settings), flags as true or false, words as one of the allowed ones.
+    func settings(_ node: Node, section: String, extra: [String] = []) throws(ScenarioError) -> [String: SocOverride] {
+        var result: [String: SocOverride] = [:]
+        for (name, _, v) in try entries(node, allowed: Self.settingNames(section) + extra, what: "configuration.\(section)") {
+            guard let setting = Setting.named("\(section).\(name)") else { continue }
+            if setting.isNumeric {
+                result[name] = .number(try quantity(v, "\(section).\(name)"))
+            } else if setting.isFlag {
+                result[name] = .flag(try flag(v, "\(section).\(name)"))
+            } else {
+                let word = try text(v, "\(section).\(name)")
+                if let problem = setting.problem(word: word) { throw fail(v, problem) }
+                result[name] = .word(word)
+            }
+        }
+        return result
+    }
+
     func scenario(_ root: Node) throws(ScenarioError) -> Scenario {
         var name: String?
         var description = ""
@@ -80,46 +104,22 @@ private struct StepReader {
                     overrides.lines[name] = try text(v, "reload.lines.\(name)")
                 }
             case "timing":
-                let keys = ["startupHoldMs", "qualifyMs", "minOffMs", "chatterLimit", "chatterWindowS", "switchDebounceMs",
-                            "balanceMaxHours", "feedbackTimeoutMs", "inputStaleMs", "reconcileMs", "loopDeadlineMs"]
-                for (name, _, v) in try entries(value, allowed: keys, what: "configuration.timing") {
+                for (name, _, v) in try entries(value, allowed: Self.settingNames("timing"), what: "configuration.timing") {
                     overrides.timing[name] = try quantity(v, "timing.\(name)")
                 }
             case "soc":
-                let keys = ["enabled", "dischargeCutoffSoc", "chargeStopSoc", "socHysteresis", "socStaleMs", "onSocFault"]
-                for (name, _, v) in try entries(value, allowed: keys, what: "configuration.soc") {
-                    switch name {
-                    case "enabled": overrides.soc[name] = .flag(try flag(v, "soc.enabled"))
-                    case "onSocFault":
-                        guard let action = SocFaultAction(rawValue: try text(v, "onSocFault")) else {
-                            throw fail(v, "onSocFault must be one of \(SocFaultAction.allCases.map(\.rawValue).joined(separator: ", "))")
-                        }
-                        overrides.soc[name] = .action(action)
-                    default: overrides.soc[name] = .number(try quantity(v, "soc.\(name)"))
-                    }
-                }
+                overrides.soc = try settings(value, section: "soc")
             case "precharge":
-                let keys = ["enabled", "sensing", "targetPercent", "timeMs", "timeoutMs", "overlapMs", "maxAttempts",
-                            "attemptWindowS", "packVoltageV"]
-                for (name, _, v) in try entries(value, allowed: keys, what: "configuration.precharge") {
-                    switch name {
-                    case "enabled": overrides.precharge[name] = .flag(try flag(v, "precharge.enabled"))
-                    case "sensing":
-                        let word = try text(v, "precharge.sensing")
-                        guard ["busVoltage", "timer"].contains(word) else { throw fail(v, "precharge.sensing must be busVoltage or timer") }
-                        overrides.precharge[name] = .word(word)
-                    default: overrides.precharge[name] = .number(try quantity(v, "precharge.\(name)"))
-                    }
+                // `sensing` is the bench's: whether it wires a bus-voltage input for the precharge to sense.
+                var bench: [String: SocOverride] = [:]
+                if case .mapping(let mapping) = value, let (_, sensing) = mapping.first(where: { $0.key.string == "sensing" }) {
+                    let word = try text(sensing, "precharge.sensing")
+                    guard ["busVoltage", "timer"].contains(word) else { throw fail(sensing, "precharge.sensing must be busVoltage or timer") }
+                    bench["sensing"] = .word(word)
                 }
+                overrides.precharge = try settings(value, section: "precharge", extra: ["sensing"]).merging(bench) { $1 }
             case "can":
-                let keys = ["enabled", "preset", "onStale", "currentWhileOpen", "bmsDisagrees", "staleMs", "openCurrentA", "openCurrentMs", "disagreeMs"]
-                for (name, _, v) in try entries(value, allowed: keys, what: "configuration.can") {
-                    switch name {
-                    case "enabled", "currentWhileOpen", "bmsDisagrees": overrides.can[name] = .flag(try flag(v, "can.\(name)"))
-                    case "preset", "onStale": overrides.can[name] = .word(try text(v, "can.\(name)"))
-                    default: overrides.can[name] = .number(try quantity(v, "can.\(name)"))
-                    }
-                }
+                overrides.can = try settings(value, section: "can")
             case "inverter":
                 var model = InverterModel()
                 for (name, _, v) in try entries(value, allowed: ["capacitanceMf", "resistorOhms", "bleedTauS"], what: "configuration.inverter") {

@@ -161,7 +161,7 @@ public final class SimulatorPanel: @unchecked Sendable {
             gpio.failNextRead()
             message = "injected: the next GPIO read fails (EIO)"
         case "l":
-            let stall = configuration.timing.loopDeadlineMs * 3
+            let stall = configuration.loop.loopDeadlineMs * 3
             // Work on the control thread before its next step: the loop really is late.
             loop.perform { _ in usleep(useconds_t(stall) * 1000) }
             message = "injected: the control thread stalls \(stall) ms"

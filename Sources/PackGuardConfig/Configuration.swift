@@ -1,57 +1,7 @@
 import PackGuardADC
 import PackGuardCAN
 import PackGuardCore
-
-/// How a GPIO line is found: by its name on any chip (portable across Pi models), or by chip
-/// and offset (for boards whose lines have no names).
-public enum LineLocator: Sendable, Hashable, CustomStringConvertible {
-    case name(String)
-    case chipOffset(chip: String, offset: Int)
-
-    public var description: String {
-        switch self {
-        case .name(let name): name
-        case .chipOffset(let chip, let offset): "\(chip) offset \(offset)"
-        }
-    }
-}
-
-/// The kernel's bias settings for an input line.
-public enum LineBias: String, CaseIterable, Sendable, Hashable {
-    case pullUp
-    case pullDown
-    case disabled
-    case asIs
-}
-
-/// Where an input signal is wired and how its physical level maps to active/inactive.
-public struct InputLineConfiguration: Sendable, Hashable {
-    public var locator: LineLocator
-    public var activeLow: Bool
-    public var bias: LineBias
-    /// Line in the configuration file, for error messages.
-    public var sourceLine: Int
-
-    public init(locator: LineLocator, activeLow: Bool, bias: LineBias, sourceLine: Int = 0) {
-        self.locator = locator
-        self.activeLow = activeLow
-        self.bias = bias
-        self.sourceLine = sourceLine
-    }
-}
-
-/// Where an output signal is wired and which physical level energises it.
-public struct OutputLineConfiguration: Sendable, Hashable {
-    public var locator: LineLocator
-    public var activeLow: Bool
-    public var sourceLine: Int
-
-    public init(locator: LineLocator, activeLow: Bool, sourceLine: Int = 0) {
-        self.locator = locator
-        self.activeLow = activeLow
-        self.sourceLine = sourceLine
-    }
-}
+import PackGuardGPIO
 
 /// The ADS1115 ADC on the Pi's I2C bus: whether the controller reads it, and the device and
 /// channel configuration it reads it with (validated by `ADS1115Configuration.validate()`).
@@ -78,6 +28,15 @@ public struct ADCSettings: Sendable, Equatable {
         get { Int(ads1115.address) }
         set { ads1115.address = UInt8(clamping: newValue) }
     }
+}
+
+/// The control loop's own timing: how often it re-reads what no edge reported, and how late a
+/// step may be before the internal watchdog forces every relay off. The policy never sees these.
+public struct LoopTiming: Sendable, Equatable {
+    public var reconcileMs = 250
+    public var loopDeadlineMs = 200
+
+    public init() {}
 }
 
 /// Optional ownership of the hardware watchdog device.
@@ -174,6 +133,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         didSet { policy.precharge = Self.rules(precharge, adc: adc) }
     }
     public var control = ControlSettings()
+    public var loop = LoopTiming()
     public var can = CANSettings() {
         didSet { policy.can = can.rules }
     }

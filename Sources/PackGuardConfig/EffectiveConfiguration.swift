@@ -1,5 +1,6 @@
 import PackGuardADC
 import PackGuardCore
+import PackGuardGPIO
 
 extension PackGuardConfiguration {
     /// The configuration as the controller will use it, every default filled in, as YAML that
@@ -20,80 +21,36 @@ extension PackGuardConfiguration {
             lines += locatorLines(line.locator)
             lines.append("    activeLow: \(line.activeLow)")
         }
-        let t = timing
-        lines += [
-            "timing:",
-            "  startupHoldMs: \(t.startupHoldMs)",
-            "  qualifyMs: \(t.qualifyMs)",
-            "  minOffMs: \(t.minOffMs)",
-            "  chatterLimit: \(t.chatterLimit)",
-            "  chatterWindowS: \(t.chatterWindowS)",
-            "  switchDebounceMs: \(t.switchDebounceMs)",
-            "  balanceMaxHours: \(t.balanceMaxHours)",
-            "  feedbackTimeoutMs: \(t.feedbackTimeoutMs)",
-            "  inputStaleMs: \(t.inputStaleMs)",
-            "  reconcileMs: \(t.reconcileMs)",
-            "  loopDeadlineMs: \(t.loopDeadlineMs)",
-        ]
-        let s = policy.soc
-        lines += [
-            "soc:",
-            "  enabled: \(s.enabled)",
-            "  dischargeCutoffSoc: \(s.dischargeCutoffSoc)",
-            "  chargeStopSoc: \(s.chargeStopSoc)",
-            "  socHysteresis: \(s.socHysteresis)",
-            "  socStaleMs: \(s.socStaleMs)",
-            "  onSocFault: \(s.onSocFault.rawValue)",
-            "  source: \(s.source.rawValue)",
-        ]
-        lines += adcLines
-        lines += [
-            "heartbeat:",
-            "  minToggleHz: \(heartbeat.minToggleHz)",
-            "precharge:",
-            "  enabled: \(precharge.enabled)",
-            "  targetPercent: \(precharge.targetPercent)",
-            "  timeMs: \(precharge.timeMs)",
-            "  timeoutMs: \(precharge.timeoutMs)",
-            "  overlapMs: \(precharge.overlapMs)",
-            "  maxAttempts: \(precharge.maxAttempts)",
-            "  attemptWindowS: \(precharge.attemptWindowS)",
-        ] + (precharge.packVoltageV.map { ["  packVoltageV: \($0)"] } ?? [])
-        lines += canLines
-        lines += [
-            "watchdog:",
-            "  hardware:",
-            "    enabled: \(hardwareWatchdog.enabled)",
-            "    device: \(hardwareWatchdog.device)",
-            "    timeoutS: \(hardwareWatchdog.timeoutS)",
-            "    petIntervalMs: \(hardwareWatchdog.petIntervalMs)",
-            "paths:",
-            "  controlSocket: \(paths.controlSocket)",
-            "  stateDirectory: \(paths.stateDirectory)",
-            "control:",
-            "  adminGroup: \(control.adminGroup)",
-            "  maxClients: \(control.maxClients)",
-        ]
+        // Every scalar from the settings table, in its order, with the structured parts at the end of
+        // their section.
+        var open: [String] = []
+        for setting in Setting.all {
+            let section = setting.section.split(separator: ".").map(String.init)
+            let shared = zip(open, section).prefix { $0 == $1 }.count
+            if shared < open.count { lines += structuredLines(closing: open.joined(separator: ".")) }
+            for depth in shared..<section.count {
+                lines.append(String(repeating: "  ", count: depth) + section[depth] + ":")
+            }
+            open = section
+            guard let value = setting.text(in: self) else { continue }
+            lines.append(String(repeating: "  ", count: section.count) + "\(setting.name): \(value)")
+        }
+        lines += structuredLines(closing: open.joined(separator: "."))
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The whole `can` section; the decoding table only when it is the file's own.
-    private var canLines: [String] {
-        let rules = can.rules
-        var lines = [
-            "can:",
-            "  enabled: \(rules.enabled)",
-            "  interface: \(quoted(can.interface))",
-            "  bitrate: \(can.bitrate)",
-            "  preset: \(can.table.rawValue)",
-            "  staleMs: \(rules.staleMs)",
-            "  onStale: \(rules.onStale.rawValue)",
-            "  currentWhileOpen: \(rules.currentWhileOpen)",
-            "  openCurrentA: \(rules.openCurrentA)",
-            "  openCurrentMs: \(rules.openCurrentMs)",
-            "  bmsDisagrees: \(rules.bmsDisagrees)",
-            "  disagreeMs: \(rules.disagreeMs)",
-        ]
+    /// What the loader reads itself, at the end of its section: `adc.channels`, `can.messages`.
+    private func structuredLines(closing section: String) -> [String] {
+        switch section {
+        case "adc": adcChannelLines
+        case "can": canMessageLines
+        default: []
+        }
+    }
+
+    /// The decoding table, only when it is the file's own.
+    private var canMessageLines: [String] {
+        var lines: [String] = []
         guard can.table == .custom else { return lines }
         lines.append("  messages:")
         for message in can.messages {
@@ -114,22 +71,10 @@ extension PackGuardConfiguration {
         return lines
     }
 
-    /// The whole `adc` section, every input listed (unused ones as `signal: unused`).
-    private var adcLines: [String] {
+    /// `adc.channels`: every input listed (unused ones as `signal: unused`).
+    private var adcChannelLines: [String] {
         let device = adc.ads1115
-        var lines = [
-            "adc:",
-            "  enabled: \(adc.enabled)",
-            "  bus: \(device.busPath)",
-            "  address: 0x\(String(device.address, radix: 16))",
-            "  pga: \(device.gain.fullScaleVolts)  # full-scale volts",
-            "  dataRate: \(device.dataRate.samplesPerSecond)  # samples per second",
-            "  supplyVolts: \(device.supplyVolts)",
-            "  samplePeriodMs: \(device.samplePeriodMilliseconds)",
-            "  medianSamples: \(device.medianWindow)",
-            "  staleMs: \(device.staleTimeoutMilliseconds)",
-            "  channels:",
-        ]
+        var lines = ["  channels:"]
         for input in 0...3 {
             guard let channel = device.channels.first(where: { $0.channel == input }) else {
                 lines += ["    AIN\(input):", "      signal: unused"]

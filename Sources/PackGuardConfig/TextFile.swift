@@ -35,6 +35,27 @@ public enum TextFile {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// Replaces a text file: written beside it, then renamed over it, so a reader never sees half.
+    public static func write(_ text: String, to path: String) throws(FileReadError) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileReadError(path: temporary, operation: "create", errno: errno) }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let failure = errno
+                close(fd)
+                unlink(temporary)
+                throw FileReadError(path: temporary, operation: "write", errno: failure)
+            }
+            bytes = bytes.dropFirst(count)
+        }
+        guard close(fd) == 0 else { throw FileReadError(path: temporary, operation: "close", errno: errno) }
+        guard rename(temporary, path) == 0 else { throw FileReadError(path: path, operation: "rename \(temporary) to", errno: errno) }
+    }
 }
 
 extension ConfigurationLoader {

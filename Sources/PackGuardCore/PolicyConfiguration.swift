@@ -38,8 +38,6 @@ public struct PolicyTiming: Sendable, Equatable {
     public var balanceMaxHours = 12
     public var feedbackTimeoutMs = 300
     public var inputStaleMs = 1000
-    public var reconcileMs = 250
-    public var loopDeadlineMs = 200
 
     public init() {}
 

@@ -1,4 +1,3 @@
-import PackGuardConfig
 import PackGuardCore
 
 /// A gpioinfo-like listing of every chip and line, marking the configured signals.
@@ -7,11 +6,11 @@ public struct LineListing {
     /// Configured signals whose line was not found.
     public private(set) var missing: [String] = []
 
-    public init(configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError) {
+    public init(wiring: LineWiring, backend: any GPIOBackend) throws(GPIOError) {
         let resolver = try LineResolver(backend: backend)
         var marks: [String: [String]] = [:]  // "chip/offset" → signal keys
-        for (key, locator) in configuration.inputs.map({ ($0.key.rawValue, $0.value.locator) })
-            + configuration.outputs.map({ ($0.key.rawValue, $0.value.locator) }) {
+        for (key, locator) in wiring.inputs.map({ ($0.key.rawValue, $0.value.locator) })
+            + wiring.outputs.map({ ($0.key.rawValue, $0.value.locator) }) {
             do {
                 let found = try resolver.resolve(locator)
                 marks["\(found.chip.path)/\(found.offset)", default: []].append(key)

@@ -1,5 +1,4 @@
 import Glibc
-import PackGuardConfig
 import PackGuardCore
 import Synchronization
 
@@ -102,17 +101,17 @@ public final class SignalLines: Sendable {
 
     /// Requests every configured line. On any failure, whatever was already requested is
     /// released (outputs go back to their pull-downs) and the error names the line.
-    public init(configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError) {
+    public init(wiring: LineWiring, backend: any GPIOBackend) throws(GPIOError) {
         let resolver = try LineResolver(backend: backend)
         var requested = Requested()
         do throws(GPIOError) {
             // Outputs first, so that nothing else happens before every relay is held off.
             for signal in OutputSignal.allCases {
-                guard let line = configuration.outputs[signal] else { continue }
+                guard let line = wiring.outputs[signal] else { continue }
                 requested.outputs.append(try Self.requestOutput(signal, line, resolver: resolver))
             }
             for signal in InputSignal.allCases {
-                guard let line = configuration.inputs[signal] else { continue }
+                guard let line = wiring.inputs[signal] else { continue }
                 requested.inputs.append(try Self.requestInput(signal, line, resolver: resolver))
             }
         } catch {
@@ -208,7 +207,7 @@ public final class SignalLines: Sendable {
     /// released, nothing else has changed, and the error names the line.
     /// Returns the signals whose line changed, for the policy, and the old output lines that could
     /// not be driven off before their release (each was released all the same, to its pull-down).
-    public func reconfigure(to configuration: PackGuardConfiguration, backend: any GPIOBackend) throws(GPIOError)
+    public func reconfigure(to wiring: LineWiring, backend: any GPIOBackend) throws(GPIOError)
         -> (relocation: Relocation, notDrivenOff: [GPIOError]) {
         let resolver = try LineResolver(backend: backend)
         let (oldOutputs, oldInputs) = (outputs.withLock { $0.lines }, inputs.withLock { $0 })
@@ -219,7 +218,7 @@ public final class SignalLines: Sendable {
         do throws(GPIOError) {
             for signal in OutputSignal.allCases {
                 let old = oldOutputs.first { $0.signal == signal }
-                guard let line = configuration.outputs[signal] else {
+                guard let line = wiring.outputs[signal] else {
                     if old != nil { relocation.outputs.insert(signal) }
                     continue
                 }
@@ -234,7 +233,7 @@ public final class SignalLines: Sendable {
             }
             for signal in InputSignal.allCases {
                 let old = oldInputs.first { $0.signal == signal }
-                guard let line = configuration.inputs[signal] else {
+                guard let line = wiring.inputs[signal] else {
                     if old != nil { relocation.inputs.insert(signal) }
                     continue
                 }
@@ -275,7 +274,7 @@ public final class SignalLines: Sendable {
             }
             var applied = PerOutput<Level?>(repeating: nil)
             for line in newOutputs { applied[line.signal] = state.applied[line.signal] ?? .inactive }
-            for signal in relocation.outputs { applied[signal] = configuration.outputs[signal] == nil ? nil : .inactive }
+            for signal in relocation.outputs { applied[signal] = wiring.outputs[signal] == nil ? nil : .inactive }
             state = Outputs(lines: newOutputs, applied: applied)
             inputs.withLock { $0 = newInputs }
         }

@@ -10,6 +10,8 @@ struct CheckConfigCommand: ParsableCommand {
             goes to standard output); 1 when it is not (every error, with file, line and key, goes to \
             standard error). An invalid configuration never starts the controller.
             Use --built-in to check the configuration that `run --simulate` uses.
+            --update-reference FILE rewrites the generated tables of a configuration reference \
+            (hardware/CONFIG.md) from the settings table, and changes nothing else in it.
             """
     )
 
@@ -19,7 +21,24 @@ struct CheckConfigCommand: ParsableCommand {
     @Flag(help: "Check the built-in default configuration instead of a file.")
     var builtIn = false
 
+    @Option(name: .customLong("update-reference"), help: ArgumentHelp(
+        "Rewrite the generated settings tables in this Markdown file (hardware/CONFIG.md) and exit.",
+        valueName: "file"))
+    var referencePath: String?
+
     func run() throws {
+        if let referencePath {
+            do {
+                let text = try TextFile.read(referencePath)
+                let updated = SettingsReference.updating(text)
+                if updated != text { try TextFile.write(updated, to: referencePath) }
+                print(updated == text ? "\(referencePath): up to date" : "\(referencePath): tables rewritten")
+            } catch {
+                printError("\(referencePath): \(error)")
+                throw ExitCode(1)
+            }
+            return
+        }
         do {
             let configuration = builtIn ? BuiltInConfiguration.load() : try loadConfiguration(path)
             print(configuration.effectiveYAML, terminator: "")

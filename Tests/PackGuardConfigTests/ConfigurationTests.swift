@@ -2,6 +2,7 @@ import Foundation
 import PackGuardCore
 import Testing
 @testable import PackGuardConfig
+import PackGuardGPIO
 
 /// The repository root, found from this file's path (Tests/PackGuardConfigTests/…).
 let repositoryRoot: String = {

@@ -13,8 +13,6 @@ struct DefaultTests {
         #expect(t.switchDebounceMs == 50)
         #expect(t.balanceMaxHours == 12)
         #expect(t.feedbackTimeoutMs == 300)
-        #expect(t.reconcileMs == 250)
-        #expect(t.loopDeadlineMs == 200)
         #expect(t.inputStaleMs == 1000)
     }
 

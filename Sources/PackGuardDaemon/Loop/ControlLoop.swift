@@ -95,7 +95,7 @@ public final class ControlLoop: @unchecked Sendable {
             for action in actions { action(controller) }
             let now = controller.clock.now()
             // The step's deadline may be earlier than the one the monitor sleeps towards.
-            monitor.deadlineMoves(to: now + .milliseconds(controller.configuration.timing.loopDeadlineMs))
+            monitor.deadlineMoves(to: now + .milliseconds(controller.configuration.loop.loopDeadlineMs))
             do {
                 try controller.step(now: now)
             } catch {

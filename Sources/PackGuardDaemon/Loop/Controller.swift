@@ -101,7 +101,7 @@ public final class Controller: @unchecked Sendable {
         self.forceOffStore = forceOffStore
         self.events = events
         self.policy = SafetyPolicy(configuration: configuration.policy)
-        self.health = Mutex(Health(loopDeadlineMs: configuration.timing.loopDeadlineMs))
+        self.health = Mutex(Health(loopDeadlineMs: configuration.loop.loopDeadlineMs))
         if configuration.can.rules.enabled { canBus = CANBus(messages: configuration.can.messages) }
     }
 
@@ -149,7 +149,7 @@ public final class Controller: @unchecked Sendable {
             logger.warning("reload: the CAN interface, its use or its identifiers changed: restart packguard to reopen the CAN socket with them")
         }
         for signal in relocation.inputs { lastEdge[signal] = nil }  // a new line's edges start afresh
-        health.withLock { $0.loopDeadlineMs = newConfiguration.timing.loopDeadlineMs }
+        health.withLock { $0.loopDeadlineMs = newConfiguration.loop.loopDeadlineMs }
         let now = clock.now()
         record(policy.reconfigure(to: newConfiguration.policy, relocated: relocation, now: now))
     }
@@ -326,7 +326,7 @@ public final class Controller: @unchecked Sendable {
 
     /// When the loop must step again at the latest.
     public func nextWake(after now: Instant) -> Instant {
-        var wake = now + .milliseconds(configuration.timing.reconcileMs)
+        var wake = now + .milliseconds(configuration.loop.reconcileMs)
         // A healthy step toggles the heartbeat: wake for its guaranteed minimum rate, at 90 % of
         // the interval, so that a wake that comes late (timer rounding, scheduling) still keeps it.
         if configuration.outputs[.heartbeat] != nil {
@@ -515,7 +515,7 @@ public final class Controller: @unchecked Sendable {
             chargeCurrentLimit: analogReport(.chargeLimit, now: now),
             dischargeCurrentLimit: analogReport(.dischargeLimit, now: now),
             can: canReport(now: now),
-            watchdogs: .init(loopDeadlineMs: configuration.timing.loopDeadlineMs, internalTrips: trips,
+            watchdogs: .init(loopDeadlineMs: configuration.loop.loopDeadlineMs, internalTrips: trips,
                              systemd: systemd, hardware: watchdog?.description ?? "not used"),
             events: events.last(20))
     }

@@ -1,5 +1,4 @@
 import PackGuardCore
-import PackGuardConfig
 
 /// Kernel-style bias for an input line.
 public typealias Bias = LineBias

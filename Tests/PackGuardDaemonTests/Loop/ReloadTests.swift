@@ -309,7 +309,7 @@ struct StartupWatchdogTests {
 
     @Test func theLoopWakesForEveryWatchdogPetHoweverLongReconcileIs() throws {
         var configuration = BuiltInConfiguration.load()
-        configuration.policy.timing.reconcileMs = 5000
+        configuration.loop.reconcileMs = 5000
         configuration.policy.timing.inputStaleMs = 10_000
         configuration.hardwareWatchdog.petIntervalMs = 700
         let gpio = SimulatedGPIO.raspberryPi()

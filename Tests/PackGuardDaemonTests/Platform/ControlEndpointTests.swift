@@ -275,7 +275,7 @@ struct ControlFloodTests {
         let configuration = BuiltInConfiguration.load()
         // Timer steps: the heartbeat's guaranteed rate wakes the loop at 90 % of its interval
         // (45 ms at 20 toggles/s), sooner than reconcileMs.
-        let timerStepMs = Double(min(configuration.timing.reconcileMs, configuration.heartbeat.toggleIntervalMs * 9 / 10))
+        let timerStepMs = Double(min(configuration.loop.reconcileMs, configuration.heartbeat.toggleIntervalMs * 9 / 10))
         let lines = try SignalLines(configuration: configuration, backend: gpio)
         let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
                                     clock: SystemClock(), logger: quietLogger)
@@ -306,7 +306,7 @@ struct ControlFloodTests {
         let socketPath = directory + "/control.sock"
         let gpio = SimulatedGPIO.raspberryPi()
         var configuration = BuiltInConfiguration.load()
-        configuration.policy.timing.reconcileMs = 2_000  // timer steps far apart; loopDeadlineMs stays 200
+        configuration.loop.reconcileMs = 2_000  // timer steps far apart; loopDeadlineMs stays 200
         let lines = try SignalLines(configuration: configuration, backend: gpio)
         let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
                                     clock: SystemClock(), logger: quietLogger)
