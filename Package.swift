@@ -60,7 +60,8 @@ let package = Package(
                 "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.embedInCode("Scenarios")]
         ),
         .executableTarget(
             name: "packguard",

@@ -19,10 +19,10 @@ struct ScenarioLibraryTests {
     @Test func builtInScenariosAreTheFilesInTheRepository() throws {
         let directory = repositoryRoot + "/bench/scenarios"
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(BuiltInScenarios.files.map(\.name) == names, "run python3 scripts/embed-scenarios.py")
+        #expect(BuiltInScenarios.files.map(\.name) == names, "add the file to Sources/PackGuardBench/BuiltInScenarios.swift")
         for file in BuiltInScenarios.files {
             let text = try String(contentsOfFile: directory + "/" + file.name, encoding: .utf8)
-            #expect(text.trimmingCharacters(in: .newlines) == file.yaml, "\(file.name): run python3 scripts/embed-scenarios.py")
+            #expect(text.trimmingCharacters(in: .newlines) == file.yaml, "\(file.name): the embedded copy differs")
         }
     }
 
