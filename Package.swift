@@ -30,6 +30,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "PackGuardCore"),
+        .target(name: "PackGuardWords", dependencies: ["PackGuardCore"]),
         .target(
             name: "PackGuardConfig",
             dependencies: ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", .product(name: "Yams", package: "Yams")]
@@ -50,14 +51,14 @@ let package = Package(
         .target(
             name: "PackGuardDaemon",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
+                "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "PackGuardBench",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon",
+                "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -66,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "packguard",
             dependencies: [
-                "PackGuardCore", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon", "PackGuardBench",
+                "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon", "PackGuardBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "PackGuardCoreTests",
             dependencies: [
-                "PackGuardCore",
+                "PackGuardCore", "PackGuardWords",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -92,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardDaemonTests",
-            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardCAN"]
+            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardWords", "PackGuardCAN"]
         ),
         .testTarget(
             name: "PackGuardBenchTests",

@@ -7,15 +7,15 @@ public enum ControllerState: String, Sendable, Equatable {
     case stopped
 }
 
-/// Something the policy did or noticed, with a reason in words a user understands.
-public struct PolicyEvent: Sendable, Equatable, CustomStringConvertible {
+/// Something the policy did or noticed, and why (PackGuardWords renders the reason).
+public struct PolicyEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case outputChanged(OutputSignal, Level)
         case faultRaised(Fault)
         case faultCleared(Fault)
         case stateChanged(ControllerState)
         case balancing(Bool)
-        case socRule(String)
+        case socRule(SocRule)
         case commandAccepted(OperatorCommand)
         case commandRefused(OperatorCommand)
         /// The configuration was reloaded (the policy kept its state).
@@ -24,15 +24,14 @@ public struct PolicyEvent: Sendable, Equatable, CustomStringConvertible {
 
     public var time: Instant
     public var kind: Kind
-    public var reason: String
+    public var reason: Reason
 
-    public init(time: Instant, kind: Kind, reason: String) {
+    public init(time: Instant, kind: Kind, reason: Reason) {
         self.time = time
         self.kind = kind
         self.reason = reason
     }
 
-    public var description: String { "\(time) \(reason)" }
 }
 
 /// The logical level of every output after a step.

@@ -81,7 +81,7 @@ public struct SafetyPolicy: Sendable {
                 relay.openedAt = now  // the minimum off time protects the contactor here too
                 events.append(PolicyEvent(
                     time: now, kind: .outputChanged(contactor.relay, .inactive),
-                    reason: "\(contactor.relay) opened: the configuration reload moved \(moved.joined(separator: ", ")) to another line; it re-qualifies"))
+                    reason: .opened(contactor.relay, because: .reloadMovedLines(moved))))
             }
             relays[contactor.index] = relay
         }
@@ -91,23 +91,23 @@ public struct SafetyPolicy: Sendable {
         && (relocated.outputs.contains(signal) || !newConfiguration.outputs.contains(signal)) {
             if outputs[signal].isActive && signal.isRelay {
                 events.append(PolicyEvent(time: now, kind: .outputChanged(signal, .inactive),
-                                          reason: "\(signal) opened: the configuration reload moved or removed its line"))
+                                          reason: .opened(signal, because: .reloadMovedOrRemovedLine)))
             }
             outputs[signal] = .inactive
         }
         // A running precharge starts again under the new settings (the discharge relay, if
         // already closed, stays closed; only the precharge relay opens early).
         if precharge.phase != .idle {
-            precharge.end(reason: "configuration reloaded during the precharge")
+            precharge.end(reason: .reloadDuringPrecharge)
             if outputs[.prechargeRelay].isActive {
                 outputs[.prechargeRelay] = .inactive
                 events.append(PolicyEvent(time: now, kind: .outputChanged(.prechargeRelay, .inactive),
-                                          reason: "precharge relay opened: configuration reloaded during the precharge"))
+                                          reason: .opened(.prechargeRelay, because: .reloadDuringPrecharge)))
             }
             precharge.pendingReason = nil
         }
         events.append(PolicyEvent(time: now, kind: .reconfigured,
-                                  reason: "configuration reloaded: force-off, latched faults, balancing and SOC states kept"))
+                                  reason: .reloaded))
         return events
     }
 
@@ -184,13 +184,13 @@ public struct SafetyPolicy: Sendable {
         var events: [PolicyEvent] = []
         for signal in OutputSignal.allCases where outputs[signal].isActive && signal.isRelay {
             events.append(PolicyEvent(time: now, kind: .outputChanged(signal, .inactive),
-                                      reason: "\(signal) opened: \(reason)"))
+                                      reason: .opened(signal, because: .shutdown(reason))))
         }
         outputs = OutputLevels(repeating: .inactive)
         balance.active = false
         if !stopped {
             stopped = true
-            events.append(PolicyEvent(time: now, kind: .stateChanged(.stopped), reason: "controller stopped: \(reason)"))
+            events.append(PolicyEvent(time: now, kind: .stateChanged(.stopped), reason: .stopped(reason)))
         }
         return StepResult(outputs: outputs, events: events, nextDeadline: nil, healthy: false)
     }
@@ -214,7 +214,11 @@ public struct SafetyPolicy: Sendable {
         if configuration.soc.source == .can {
             // The SOC rules judge the CAN SOC exactly as they judge the ADC's.
             if let values = input.can {
-                socState.absorb(values.soc.map(SocSample.percent) ?? .invalid(canSocProblem(values)), at: now)
+                if let soc = values.soc {
+                    socState.absorb(.percent(soc), at: now)
+                } else {
+                    socState.invalidate(canSocProblem(values))
+                }
             }
         } else if let sample = input.soc {
             socState.absorb(sample, at: now)
@@ -231,7 +235,7 @@ public struct SafetyPolicy: Sendable {
         if allRead && now - startedAt >= timing.startupHold {
             phase = .running
             events.append(PolicyEvent(time: now, kind: .stateChanged(.running),
-                                      reason: "controller running: every input read, startup hold of \(timing.startupHold) passed"))
+                                      reason: .running(startupHold: timing.startupHold)))
         }
     }
 
@@ -267,39 +271,29 @@ public struct SafetyPolicy: Sendable {
         for contactor in Contactor.allCases where can.disagreeing[contactor.index] {
             current.append(.bmsDisagrees(contactor))
         }
-        if configuration.can.enabled && phase == .running && canStaleReason(now: now) != nil {
+        if configuration.can.enabled && phase == .running && canStaleness(now: now) != nil {
             current.append(.canStale)
         }
         for fault in current where !activeFaults.contains(fault) {
-            events.append(PolicyEvent(time: now, kind: .faultRaised(fault), reason: "fault: \(faultDetail(fault, now: now))"))
+            events.append(PolicyEvent(time: now, kind: .faultRaised(fault), reason: .faultRaised(faultDetail(fault, now: now))))
         }
         for fault in activeFaults where !current.contains(fault) {
-            events.append(PolicyEvent(time: now, kind: .faultCleared(fault), reason: "fault cleared: \(fault)"))
+            events.append(PolicyEvent(time: now, kind: .faultCleared(fault), reason: .faultCleared(fault)))
         }
         activeFaults = current
     }
 
-    private func faultDetail(_ fault: Fault, now: Instant) -> String {
+    private func faultDetail(_ fault: Fault, now: Instant) -> FaultDetail {
         switch fault {
-        case .inputReadError(let signal):
-            "\(fault): \(inputs[signal].readError ?? "unknown error")"
-        case .outputWriteError:
-            "\(fault): \(outputFailure ?? "unknown error")"
-        case .socInvalid:
-            "\(fault): \(socState.invalidReason(now: now))"
-        case .chatter:
-            "\(fault): opened more than \(timing.chatterLimit) times within \(Interval.seconds(timing.chatterWindowS)), until reset"
-        case .prechargeFailed:
-            "\(fault): \(precharge.failure ?? "")"
-        case .currentWhileOpen:
-            "\(fault): \(can.currentDetail ?? "")"
-        case .bmsDisagrees(let contactor):
-            "\(fault): \(disagreementDetail(contactor))"
-        case .canStale:
-            "\(fault): \(canStaleReason(now: now) ?? "frames arriving again"), onStale: \(configuration.can.onStale.rawValue)"
-
-        default:
-            fault.description
+        case .inputReadError(let signal): .inputReadError(signal, inputs[signal].readError)
+        case .outputWriteError: .outputWriteError(outputFailure)
+        case .socInvalid: .socInvalid(socState.problem(now: now))
+        case .chatter(let contactor): .chatter(contactor, limit: timing.chatterLimit, window: .seconds(timing.chatterWindowS))
+        case .prechargeFailed: .prechargeFailed(precharge.failure)
+        case .currentWhileOpen: .currentWhileOpen(can.current)
+        case .bmsDisagrees(let contactor): .bmsDisagrees(contactor, can.disagreement[contactor.index])
+        case .canStale: .canStale(canStaleness(now: now), onStale: configuration.can.onStale)
+        default: .plain(fault)
         }
     }
 
@@ -352,24 +346,22 @@ public struct SafetyPolicy: Sendable {
         return nil
     }
 
-    private func describe(_ block: Block, _ contactor: Contactor, now: Instant) -> String {
+    private func describe(_ block: Block, _ contactor: Contactor, now: Instant) -> Reason {
+        let rules = configuration.soc
         switch block {
-        case .starting: return "controller starting"
-        case .forceOff: return "operator force-off"
-        case .fault(let fault): return faultDetail(fault, now: now)
-        case .chatter: return Fault.chatter(contactor).description
-        case .failedToClose: return Fault.failedToClose(contactor).description
-        case .prechargeFailed: return faultDetail(.prechargeFailed, now: now)
-        case .enableReleased: return "\(contactor.enable) released"
+        case .starting: return .controllerStarting
+        case .forceOff: return .operatorForceOff
+        case .fault(let fault): return .fault(faultDetail(fault, now: now))
+        case .chatter: return .fault(.plain(.chatter(contactor)))
+        case .failedToClose: return .fault(.plain(.failedToClose(contactor)))
+        case .prechargeFailed: return .fault(faultDetail(.prechargeFailed, now: now))
+        case .enableReleased: return .enableReleased(contactor)
         case .soc(.cutoff):
-            let rules = configuration.soc
-            return "SOC at or below discharge cut-off \(percent(rules.dischargeCutoffSoc)) (resumes at \(percent(rules.dischargeCutoffSoc + rules.socHysteresis)))"
+            return .socBelowCutoff(cutoffPercent: rules.dischargeCutoffSoc, resumesAtPercent: rules.dischargeCutoffSoc + rules.socHysteresis)
         case .soc(.chargeStop):
-            let rules = configuration.soc
-            return "SOC at or above charge stop \(percent(rules.chargeStopSoc)) (resumes at \(percent(rules.chargeStopSoc - rules.socHysteresis)))"
+            return .socAboveStop(stopPercent: rules.chargeStopSoc, resumesAtPercent: rules.chargeStopSoc - rules.socHysteresis)
         case .soc(.invalid):
-            let stale = Interval.milliseconds(configuration.soc.socStaleMs)
-            return "SOC invalid (\(socState.invalidReason(now: now, staleAfter: stale))), onSocFault: \(configuration.soc.onSocFault.rawValue)"
+            return .socInvalid(socState.problem(now: now), onSocFault: rules.onSocFault)
         }
     }
 
@@ -384,7 +376,7 @@ public struct SafetyPolicy: Sendable {
             relay.eligibleSince = nil
             if next[relaySignal].isActive {
                 next[relaySignal] = .inactive
-                relay.pendingReason = "\(relaySignal) opened: \(describe(blocked, contactor, now: now))"
+                relay.pendingReason = .opened(relaySignal, because: describe(blocked, contactor, now: now))
             }
             // Whatever would open the discharge relay ends a precharge in the same step.
             if precharged && precharge.phase != .idle {
@@ -399,32 +391,32 @@ public struct SafetyPolicy: Sendable {
         guard qualified && restedEnough else { return }
         guard precharged else {
             next[relaySignal] = .active
-            relay.pendingReason = "\(relaySignal) closed: \(contactor.enable) asserted for \(timing.qualify)"
+            relay.pendingReason = .closed(relaySignal, because: .enableQualified(contactor, for: timing.qualify))
             return
         }
         // With precharge, "qualified" starts a sequence; the relay closes when it completes.
         if let completed = advancePrecharge(now: now) {
             next[relaySignal] = .active
-            relay.pendingReason = "\(relaySignal) closed: \(completed)"
+            relay.pendingReason = .closed(relaySignal, because: completed)
         }
     }
 
     // MARK: - Precharge
 
-    /// Steps the precharge sequence of a qualified discharge relay. Returns the words of a
-    /// completion (the discharge relay closes now), or nil while it is running, failed or refused.
-    private mutating func advancePrecharge(now: Instant) -> String? {
+    /// Steps the precharge sequence of a qualified discharge relay. Returns why it is
+    /// complete (the discharge relay closes now), or nil while it is running, failed or refused.
+    private mutating func advancePrecharge(now: Instant) -> Reason? {
         let rules = configuration.precharge
         switch precharge.phase {
         case .idle:
             precharge.attempts.removeAll { now - $0 > rules.attemptWindow }
             if precharge.attempts.count >= rules.maxAttempts {
-                precharge.fail("\(precharge.attempts.count) precharges within \(rules.attemptWindow) (maxAttempts \(rules.maxAttempts)): the resistor must cool and the cause be found; reset to try again")
+                precharge.fail(.tooManyAttempts(count: precharge.attempts.count, window: rules.attemptWindow, maxAttempts: rules.maxAttempts))
                 return nil
             }
             precharge.attempts.append(now)
             precharge.phase = .charging(since: now)
-            precharge.pendingReason = "\(Contactor.discharge.enable) asserted for \(timing.qualify): precharging before the discharge relay closes"
+            precharge.pendingReason = .prechargeStarted(qualifiedFor: timing.qualify)
             return nil
         case .charging(let since):
             let elapsed = now - since
@@ -432,16 +424,16 @@ public struct SafetyPolicy: Sendable {
             case .timer(let milliseconds):
                 if elapsed >= .milliseconds(milliseconds) {
                     precharge.phase = .overlap(since: since, until: min(now + rules.overlap, since + rules.timeout))
-                    return "precharged for \(elapsed) (timer, no bus voltage sensing)"
+                    return .prechargedByTimer(after: elapsed)
                 }
             case .busVoltage(let target, _):
                 if let bus = precharge.busVolts, let pack = packVolts, pack > 0, bus >= pack * target / 100 {
                     precharge.phase = .overlap(since: since, until: min(now + rules.overlap, since + rules.timeout))
-                    return "bus at \(volts(bus)) = \(percent(bus / pack * 100)) of pack after \(elapsed) of precharge"
+                    return .prechargedByBus(busVolts: bus, percentOfPack: bus / pack * 100, after: elapsed)
                 }
             }
             if elapsed >= rules.timeout {
-                precharge.fail("not complete after \(rules.timeout): \(prechargeShortfall()) (a short, a failed resistor, or a load already on the bus)")
+                precharge.fail(.notComplete(after: rules.timeout, prechargeShortfall()))
             }
             return nil
         case .overlap:
@@ -458,11 +450,11 @@ public struct SafetyPolicy: Sendable {
         }
     }
 
-    private func prechargeShortfall() -> String {
-        guard case .busVoltage(let target, _) = configuration.precharge.completion else { return "timer never completed" }
-        guard let bus = precharge.busVolts else { return "bus voltage unknown (\(precharge.busProblem))" }
-        guard let pack = packVolts, pack > 0 else { return "bus at \(volts(bus)), pack voltage unknown (\(precharge.packProblem))" }
-        return "bus at \(volts(bus)) = \(percent(bus / pack * 100)) of pack \(volts(pack)), target \(percent(target))"
+    private func prechargeShortfall() -> PrechargeShortfall {
+        guard case .busVoltage(let target, _) = configuration.precharge.completion else { return .timerNeverCompleted }
+        guard let bus = precharge.busVolts else { return .busUnknown(precharge.busProblem) }
+        guard let pack = packVolts, pack > 0 else { return .packUnknown(busVolts: bus, precharge.packProblem) }
+        return .busBelowTarget(busVolts: bus, percentOfPack: bus / pack * 100, packVolts: pack, targetPercent: target)
     }
 
     /// Ends the overlap once its time is up or the discharge relay opened, and sets the precharge
@@ -470,14 +462,14 @@ public struct SafetyPolicy: Sendable {
     private mutating func decidePrecharge(now: Instant, next: inout OutputLevels, events: inout [PolicyEvent]) {
         if case .overlap(_, let until) = precharge.phase {
             if !next[.dischargeRelay].isActive {
-                precharge.end(reason: "discharge relay opened")
+                precharge.end(reason: .dischargeRelayOpened)
             } else if now >= until {
                 precharge.phase = .idle
-                precharge.pendingReason = "discharge relay closed \(configuration.precharge.overlap) ago"
+                precharge.pendingReason = .dischargeRelayClosed(ago: configuration.precharge.overlap)
             }
         }
-        if !configuration.precharge.enabled && precharge.phase != .idle { precharge.end(reason: "precharge disabled") }
-        let reason = precharge.pendingReason ?? (precharge.phase == .idle ? "no precharge running" : "precharging")
+        if !configuration.precharge.enabled && precharge.phase != .idle { precharge.end(reason: .prechargeDisabled) }
+        let reason = precharge.pendingReason ?? (precharge.phase == .idle ? .noPrechargeRunning : .precharging)
         precharge.pendingReason = nil
         setRelay(.prechargeRelay, to: Level(precharge.phase != .idle), next: &next, now: now, events: &events, reason: reason)
     }
@@ -486,7 +478,7 @@ public struct SafetyPolicy: Sendable {
                                               events: inout [PolicyEvent]) {
         var relay = relays[contactor.index]
         defer { relays[contactor.index] = relay }
-        let reason = relay.pendingReason ?? "\(contactor.relay) \(closed ? "closed" : "opened")"
+        let reason = relay.pendingReason ?? .changed(contactor.relay, Level(closed))
         relay.pendingReason = nil
         // The contactor is expected to follow from this instant: feedback gets feedbackTimeoutMs.
         relay.feedbackMismatchSince = now
@@ -515,7 +507,7 @@ public struct SafetyPolicy: Sendable {
                     if commandedClosed && !relay.failedToClose {
                         relay.failedToClose = true
                         next[contactor.relay] = .inactive
-                        relay.pendingReason = "\(contactor.relay) opened: \(Fault.failedToClose(contactor))"
+                        relay.pendingReason = .opened(contactor.relay, because: .fault(.plain(.failedToClose(contactor))))
                         relay.eligibleSince = nil
                     } else if !commandedClosed && !relay.welded {
                         relay.welded = true
@@ -529,7 +521,7 @@ public struct SafetyPolicy: Sendable {
             for contactor in Contactor.allCases where next[contactor.relay].isActive {
                 next[contactor.relay] = .inactive
                 relays[contactor.index].eligibleSince = nil
-                relays[contactor.index].pendingReason = "\(contactor.relay) opened: contactor welded, all relays open"
+                relays[contactor.index].pendingReason = .opened(contactor.relay, because: .contactorWelded)
             }
         }
     }
@@ -537,17 +529,15 @@ public struct SafetyPolicy: Sendable {
     // MARK: - CAN
 
     /// Why the CAN data counts as stale now, or nil while every configured message is fresh.
-    private func canStaleReason(now: Instant) -> String? {
-        guard let at = can.receivedAt, let values = can.values else { return "no CAN data yet" }
-        if now - at > configuration.can.stale { return "no CAN data for \(now - at)" }
-        if !values.staleMessages.isEmpty {
-            return "no frame of \(values.staleMessages.joined(separator: ", ")) for \(configuration.can.stale)"
-        }
+    private func canStaleness(now: Instant) -> CANStaleness? {
+        guard let at = can.receivedAt, let values = can.values else { return .noDataYet }
+        if now - at > configuration.can.stale { return .noData(for: now - at) }
+        if !values.staleMessages.isEmpty { return .messagesMissing(values.staleMessages, for: configuration.can.stale) }
         return nil
     }
 
-    private func canSocProblem(_ values: CANPackValues) -> String {
-        values.staleMessages.isEmpty ? "no SOC in the CAN messages yet" : "CAN SOC stale (\(values.staleMessages.joined(separator: ", ")))"
+    private func canSocProblem(_ values: CANPackValues) -> SocProblem {
+        values.staleMessages.isEmpty ? .noCANSocYet : .canSocStale(messages: values.staleMessages)
     }
 
     /// The values, while they are fresh enough to judge by.
@@ -564,14 +554,14 @@ public struct SafetyPolicy: Sendable {
 
         // currentWhileOpen: into the pack through an open charge path, or out through an open
         // discharge relay, for longer than openCurrentMs.
-        var flowing: String?
+        var flowing: (direction: CurrentWhileOpen.Direction, amperes: Double)?
         if rules.currentWhileOpen, let current = values?.packCurrentA {
             let chargePathOpen = !outputs[.chargeRelay].isActive
                 && !(configuration.outputs.contains(.shoreChargerRelay) && outputs[.shoreChargerRelay].isActive)
             if chargePathOpen && -current > rules.openCurrentA {
-                flowing = "\(amps(-current)) into the pack with the charge relay commanded open"
+                flowing = (.intoPack, -current)
             } else if !outputs[.dischargeRelay].isActive && current > rules.openCurrentA {
-                flowing = "\(amps(current)) out of the pack with the discharge relay commanded open"
+                flowing = (.outOfPack, current)
             }
         }
         if let flowing, !can.currentLatched {
@@ -579,7 +569,8 @@ public struct SafetyPolicy: Sendable {
             can.currentSince = since
             if now - since >= rules.openCurrent {
                 can.currentLatched = true
-                can.currentDetail = "\(flowing) for \(now - since) (can.openCurrentA \(amps(rules.openCurrentA)), can.openCurrentMs \(rules.openCurrentMs)); reset once the contactor is checked"
+                can.current = CurrentWhileOpen(direction: flowing.direction, amperes: flowing.amperes, duration: now - since,
+                                               thresholdAmperes: rules.openCurrentA, thresholdMs: rules.openCurrentMs)
             }
         } else if flowing == nil {
             can.currentSince = nil
@@ -598,13 +589,10 @@ public struct SafetyPolicy: Sendable {
             can.disagreeSince[index] = since
             if now - since >= rules.disagree {
                 can.disagreeing[index] = true
-                can.disagreement[index] = "CAN says the BMS's \(contactor) relay is \(bit ? "on" : "off"), \(contactor.enable) reads \(wire.isActive ? "asserted" : "released") (for \(now - since), can.disagreeMs \(rules.disagreeMs))"
+                can.disagreement[index] = Disagreement(contactor: contactor, bmsRelayOn: bit, enableAsserted: wire.isActive,
+                                                        duration: now - since, thresholdMs: rules.disagreeMs)
             }
         }
-    }
-
-    private func disagreementDetail(_ contactor: Contactor) -> String {
-        can.disagreement[contactor.index] ?? "readings differ"
     }
 
     // MARK: - SOC rules
@@ -614,21 +602,21 @@ public struct SafetyPolicy: Sendable {
         guard rules.enabled, let soc = socState.validValue(now: now, staleAfter: .milliseconds(rules.socStaleMs)) else { return }
         if !socState.dischargeCutoff && soc <= rules.dischargeCutoffSoc {
             socState.dischargeCutoff = true
-            events.append(PolicyEvent(time: now, kind: .socRule("dischargeCutoff"),
-                                      reason: "discharge cut-off: SOC \(percent(soc)) at or below \(percent(rules.dischargeCutoffSoc))"))
+            events.append(PolicyEvent(time: now, kind: .socRule(.dischargeCutoff),
+                                      reason: .socRule(.dischargeCutoff, socPercent: soc, thresholdPercent: rules.dischargeCutoffSoc)))
         } else if socState.dischargeCutoff && soc >= rules.dischargeCutoffSoc + rules.socHysteresis {
             socState.dischargeCutoff = false
-            events.append(PolicyEvent(time: now, kind: .socRule("dischargeResume"),
-                                      reason: "discharge allowed again: SOC \(percent(soc)) reached \(percent(rules.dischargeCutoffSoc + rules.socHysteresis))"))
+            events.append(PolicyEvent(time: now, kind: .socRule(.dischargeResume),
+                                      reason: .socRule(.dischargeResume, socPercent: soc, thresholdPercent: rules.dischargeCutoffSoc + rules.socHysteresis)))
         }
         if !socState.chargeStop && soc >= rules.chargeStopSoc {
             socState.chargeStop = true
-            events.append(PolicyEvent(time: now, kind: .socRule("chargeStop"),
-                                      reason: "charge stop: SOC \(percent(soc)) at or above \(percent(rules.chargeStopSoc))"))
+            events.append(PolicyEvent(time: now, kind: .socRule(.chargeStop),
+                                      reason: .socRule(.chargeStop, socPercent: soc, thresholdPercent: rules.chargeStopSoc)))
         } else if socState.chargeStop && soc <= rules.chargeStopSoc - rules.socHysteresis {
             socState.chargeStop = false
-            events.append(PolicyEvent(time: now, kind: .socRule("chargeResume"),
-                                      reason: "charging allowed again: SOC \(percent(soc)) fell to \(percent(rules.chargeStopSoc - rules.socHysteresis))"))
+            events.append(PolicyEvent(time: now, kind: .socRule(.chargeResume),
+                                      reason: .socRule(.chargeResume, socPercent: soc, thresholdPercent: rules.chargeStopSoc - rules.socHysteresis)))
         }
     }
 
@@ -661,22 +649,22 @@ public struct SafetyPolicy: Sendable {
     }
 
     private mutating func decideBalancing(now: Instant, next: inout OutputLevels, events: inout [PolicyEvent]) {
-        var reason: String?
+        var reason: Reason?
         if balance.debounced.isActive {
             if let startedAt = balance.startedAt, !balance.expired, now - startedAt >= timing.balanceMax {
                 balance.expired = true
             }
             if balance.expired {
-                reason = "expired after \(timing.balanceMax): turn the balancing switch off and on again to restart"
+                reason = .balancingExpired(after: timing.balanceMax)
             } else if phase == .starting {
-                reason = "controller starting"
+                reason = .controllerStarting
             } else if forceOff {
-                reason = "operator force-off"
+                reason = .operatorForceOff
             } else if let fault = allRelaysFault {
-                reason = faultDetail(fault, now: now)
+                reason = .fault(faultDetail(fault, now: now))
             }
         } else {
-            reason = "balancing switch off"
+            reason = .balanceSwitchOff
         }
         let wanted = reason == nil
         if wanted && balance.startedAt == nil { balance.startedAt = now }
@@ -684,40 +672,39 @@ public struct SafetyPolicy: Sendable {
             balance.active = wanted
             events.append(PolicyEvent(
                 time: now, kind: .balancing(wanted),
-                reason: wanted ? "balancing mode on: balancing switch on (ends by itself after \(timing.balanceMax))"
-                    : "balancing mode off: \(reason ?? "")"))
+                reason: wanted ? .balancingOn(endsAfter: timing.balanceMax) : .balancingOff(reason ?? .balanceSwitchOff)))
         }
-        let reasonText = reason ?? "balancing mode on"
+        let reasonText = reason ?? .balancingModeOn
         setRelay(.balancePowerRelay, to: Level(wanted), next: &next, now: now, events: &events,
                  reason: reasonText)
 
         // Shore charger: only while balancing, the BMS's Charger Safety is qualified and the
         // charge contactor is closed.
-        var chargerReason = ""
+        var chargerReason = Reason.balancingModeOff
         var chargerWanted = false
         let safety = inputs[.chargerSafety]
         if !balance.active {
-            chargerReason = "balancing mode off"
+            chargerReason = .balancingModeOff
         } else if !configuration.inputs.contains(.chargerSafety) || safety.level != .active {
-            chargerReason = "\(InputSignal.chargerSafety) released"
+            chargerReason = .chargerSafetyReleased
         } else if now - safety.levelSince < timing.qualify {
-            chargerReason = "\(InputSignal.chargerSafety) not yet asserted for \(timing.qualify)"
+            chargerReason = .chargerSafetyNotQualified(timing.qualify)
         } else if !next[.chargeRelay].isActive {
-            chargerReason = "charge relay open"
+            chargerReason = .chargeRelayOpen
         } else {
             chargerWanted = true
-            chargerReason = "balancing, \(InputSignal.chargerSafety) asserted for \(timing.qualify) and charge relay closed"
+            chargerReason = .shoreChargingAllowed(qualifiedFor: timing.qualify)
         }
         setRelay(.shoreChargerRelay, to: Level(chargerWanted), next: &next, now: now, events: &events,
                  reason: chargerReason)
     }
 
     private func setRelay(_ signal: OutputSignal, to level: Level, next: inout OutputLevels, now: Instant,
-                          events: inout [PolicyEvent], reason: String) {
+                          events: inout [PolicyEvent], reason: Reason) {
         guard configuration.outputs.contains(signal), next[signal] != level else { return }
         next[signal] = level
         events.append(PolicyEvent(time: now, kind: .outputChanged(signal, level),
-                                  reason: "\(signal) \(level.isActive ? "closed" : "opened"): \(reason)"))
+                                  reason: level.isActive ? .closed(signal, because: reason) : .opened(signal, because: reason)))
     }
 
     // MARK: - Indicators
@@ -750,17 +737,14 @@ public struct SafetyPolicy: Sendable {
         case .forceOff(let on):
             forceOff = on
             events.append(PolicyEvent(time: now, kind: .commandAccepted(command),
-                                      reason: on ? "operator force-off: every relay held open" : "operator force-off released: relays must qualify again"))
+                                      reason: on ? .forceOffHeld : .forceOffReleased))
         case .reset:
-            var refusals: [String] = []
-            for contactor in Contactor.allCases where relays[contactor.index].welded {
-                if inputs[contactor.feedback].level != .inactive {
-                    refusals.append("\(contactor.feedback) still reads closed")
-                }
+            let stillClosed = Contactor.allCases.filter {
+                relays[$0.index].welded && inputs[$0.feedback].level != .inactive
             }
-            if !refusals.isEmpty {
+            if !stillClosed.isEmpty {
                 events.append(PolicyEvent(time: now, kind: .commandRefused(command),
-                                          reason: "reset refused: \(refusals.joined(separator: "; "))"))
+                                          reason: .resetRefused(stillClosed: stillClosed)))
                 return
             }
             let latched = activeFaults.filter(\.isLatched)
@@ -774,11 +758,10 @@ public struct SafetyPolicy: Sendable {
             precharge.failed = false
             precharge.failure = nil
             can.currentLatched = false
-            can.currentDetail = nil
+            can.current = nil
             can.currentSince = nil
             precharge.attempts.removeAll()
-            let cleared = latched.isEmpty ? "no latched faults" : latched.map(\.description).joined(separator: ", ")
-            events.append(PolicyEvent(time: now, kind: .commandAccepted(command), reason: "reset: cleared \(cleared)"))
+            events.append(PolicyEvent(time: now, kind: .commandAccepted(command), reason: .resetCleared(latched)))
         }
     }
 
@@ -860,7 +843,7 @@ private struct RelayTracker: Sendable {
     var welded = false
     var failedToClose = false
     var feedbackMismatchSince: Instant?
-    var pendingReason: String?
+    var pendingReason: Reason?
 }
 
 private struct PrechargeTracker: Sendable {
@@ -876,26 +859,26 @@ private struct PrechargeTracker: Sendable {
     /// When each sequence of the attempt window started.
     var attempts: [Instant] = []
     var failed = false
-    var failure: String?
+    var failure: PrechargeFailure?
     var bus: VoltageSample?
     var pack: VoltageSample?
     /// Why the precharge relay changes in this step, for its event.
-    var pendingReason: String?
+    var pendingReason: Reason?
 
     var busVolts: Double? { if case .volts(let v)? = bus { v } else { nil } }
     var packVolts: Double? { if case .volts(let v)? = pack { v } else { nil } }
     var busProblem: String { if case .invalid(let why)? = bus { why } else { "no reading yet" } }
     var packProblem: String { if case .invalid(let why)? = pack { why } else { "no reading yet" } }
 
-    mutating func end(reason: String) {
+    mutating func end(reason: Reason) {
         phase = .idle
         pendingReason = reason
     }
 
-    mutating func fail(_ why: String) {
+    mutating func fail(_ why: PrechargeFailure) {
         failed = true
         failure = why
-        end(reason: "precharge failed: \(why)")
+        end(reason: .prechargeFailed(why))
     }
 }
 
@@ -904,10 +887,10 @@ private struct CANTracker: Sendable {
     var receivedAt: Instant?
     var currentSince: Instant?
     var currentLatched = false
-    var currentDetail: String?
+    var current: CurrentWhileOpen?
     var disagreeSince: [Instant?] = [nil, nil]  // indexed by Contactor.index
     var disagreeing = [false, false]
-    var disagreement: [String?] = [nil, nil]
+    var disagreement: [Disagreement?] = [nil, nil]
 }
 
 private struct BalanceTracker: Sendable {
@@ -921,7 +904,7 @@ private struct BalanceTracker: Sendable {
 private struct SocState: Sendable {
     var lastValid: Double?
     var lastValidAt: Instant?
-    var lastProblem: String? = "no SOC reading yet"
+    var lastProblem: SocProblem? = .noReadingYet
     var dischargeCutoff = false
     var chargeStop = false
 
@@ -934,12 +917,18 @@ private struct SocState: Sendable {
         case .percent(let value):
             lastValid = nil
             lastValidAt = nil
-            lastProblem = "implausible SOC \(percent(value))"
+            lastProblem = .implausible(percent: value)
         case .invalid(let why):
             lastValid = nil
             lastValidAt = nil
-            lastProblem = why
+            lastProblem = .invalid(why)
         }
+    }
+
+    mutating func invalidate(_ problem: SocProblem) {
+        lastValid = nil
+        lastValidAt = nil
+        lastProblem = problem
     }
 
     func validValue(now: Instant, staleAfter: Interval) -> Double? {
@@ -949,10 +938,10 @@ private struct SocState: Sendable {
 
     func isValid(now: Instant, staleAfter: Interval) -> Bool { validValue(now: now, staleAfter: staleAfter) != nil }
 
-    func invalidReason(now: Instant?, staleAfter: Interval = .zero) -> String {
+    func problem(now: Instant?) -> SocProblem {
         if let lastProblem { return lastProblem }
-        if let lastValidAt, let now { return "last reading \(now - lastValidAt) old (stale)" }
-        return "stale reading"
+        if let lastValidAt, let now { return .stale(age: now - lastValidAt) }
+        return .stale(age: nil)
     }
 }
 
@@ -970,25 +959,4 @@ extension Contactor {
         default: return nil
         }
     }
-}
-
-/// "47.1 V": tenths, no Foundation formatting in the core.
-func volts(_ value: Double) -> String {
-    guard value.isFinite else { return "\(value) V" }
-    let tenths = Int((abs(value) * 10).rounded())
-    return "\(value < 0 && tenths > 0 ? "-" : "")\(tenths / 10).\(tenths % 10) V"
-}
-
-/// "12.5 A": tenths, no Foundation formatting in the core.
-func amps(_ value: Double) -> String {
-    String(volts(value).dropLast()) + "A"
-}
-
-/// "42 %" or "42.5 %": no Foundation formatting in the core.
-func percent(_ value: Double) -> String {
-    guard value.isFinite else { return "\(value) %" }
-    let tenths = (value * 10).rounded()
-    let whole = Int(tenths) / 10
-    let fraction = abs(Int(tenths) % 10)
-    return fraction == 0 ? "\(Int(tenths) / 10) %" : "\(whole).\(fraction) %"
 }

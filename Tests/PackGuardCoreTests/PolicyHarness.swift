@@ -1,4 +1,5 @@
 @testable import PackGuardCore
+import PackGuardWords
 
 /// Drives a policy on a virtual clock and remembers what it said.
 struct PolicyHarness {
@@ -61,7 +62,7 @@ struct PolicyHarness {
     }
 
     func reasons(containing text: String) -> [String] {
-        events.map(\.reason).filter { $0.contains(text) }
+        events.map(\.reason.words).filter { $0.contains(text) }
     }
 }
 

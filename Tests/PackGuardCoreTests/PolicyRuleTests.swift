@@ -1,5 +1,6 @@
 import Testing
 @testable import PackGuardCore
+import PackGuardWords
 
 @Suite("Defaults")
 struct DefaultTests {
@@ -96,7 +97,7 @@ struct QualificationTests {
         #expect(result.outputs[.chargeRelay] == .active)
         #expect(result.events.contains {
             $0.kind == .outputChanged(.dischargeRelay, .inactive)
-                && $0.reason == "discharge relay opened: Discharge Enable (BMS pin 3) released"
+                && $0.reason == .opened(.dischargeRelay, because: .enableReleased(.discharge))
         })
     }
 
@@ -390,7 +391,7 @@ struct FeedbackTests {
         h.advance(ms: 3500)
         #expect(h.policy.faults.contains(.welded(.charge)))
         let refused = h.step(commands: [.reset])
-        #expect(refused.events.contains { $0.kind == .commandRefused(.reset) && $0.reason.contains("still reads closed") })
+        #expect(refused.events.contains { $0.kind == .commandRefused(.reset) && $0.reason == .resetRefused(stillClosed: [.charge]) })
         #expect(h.policy.faults.contains(.welded(.charge)))
         h.set(.chargeContactorFeedback, .inactive)
         h.step(commands: [.reset])
@@ -408,7 +409,7 @@ struct FaultTests {
         for relay in [OutputSignal.chargeRelay, .dischargeRelay, .balancePowerRelay, .shoreChargerRelay] {
             #expect(result.outputs[relay] == .inactive, "\(relay)")
         }
-        #expect(result.events.contains { $0.reason.contains("read GPIO22: EIO") })
+        #expect(result.events.contains { $0.reason.words.contains("read GPIO22: EIO") })
         #expect(!result.healthy)
         h.advance(ms: 10)  // cause cleared
         #expect(!h.policy.faults.contains(.inputReadError(.chargerSafety)))
@@ -495,7 +496,7 @@ struct IndicatorTests {
         h.step()
         let changes = h.events.filter { if case .outputChanged = $0.kind { true } else { false } }
         #expect(changes.count == 3)
-        #expect(changes.allSatisfy { $0.reason.contains("relay") && $0.reason.contains("BMS pin") })
+        #expect(changes.allSatisfy { $0.reason.words.contains("relay") && $0.reason.words.contains("BMS pin") })
     }
 
     @Test func shutdownOpensEveryRelayAndFurtherStepsChangeNothing() {
@@ -503,7 +504,7 @@ struct IndicatorTests {
         h.startAndCloseBoth()
         let result = h.policy.shutdown(now: h.now, reason: "SIGTERM")
         #expect(!result.outputs[.chargeRelay].isActive && !result.outputs[.dischargeRelay].isActive)
-        #expect(result.events.contains { $0.reason == "charge relay opened: SIGTERM" })
+        #expect(result.events.contains { $0.reason == .opened(.chargeRelay, because: .shutdown("SIGTERM")) })
         h.advance(ms: 10_000)
         #expect(!h.isClosed(.chargeRelay))
     }

@@ -1,6 +1,7 @@
 import PropertyBased
 import Testing
 @testable import PackGuardCore
+import PackGuardWords
 
 /// The minimal wiring plus the precharge relay, with short timings.
 private func prechargeConfiguration(_ completion: PrechargeRules.Completion) -> PolicyConfiguration {
@@ -60,7 +61,7 @@ private struct PrechargeRig {
         }
     }
 
-    func reasons(_ text: String) -> [String] { events.map(\.reason).filter { $0.contains(text) } }
+    func reasons(_ text: String) -> [String] { events.map(\.reason.words).filter { $0.contains(text) } }
 }
 
 private func exp(_ x: Double) -> Double {

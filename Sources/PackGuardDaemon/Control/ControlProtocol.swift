@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import PackGuardCore
+import PackGuardWords
 
 /// One request on the control socket: a JSON object on one line.
 public struct ControlRequest: Codable, Sendable, Equatable {
@@ -132,8 +133,8 @@ extension Controller {
         }
         let refused = result.events.first { $0.kind == .commandRefused(command) }
         let accepted = result.events.first { $0.kind == .commandAccepted(command) }
-        if let refused { return ControlReply(ok: false, error: refused.reason) }
-        return ControlReply(ok: true, message: accepted?.reason ?? "done", status: statusReport)
+        if let refused { return ControlReply(ok: false, error: refused.reason.words) }
+        return ControlReply(ok: true, message: accepted?.reason.words ?? "done", status: statusReport)
     }
 
     /// One control event in the event log and the journal.

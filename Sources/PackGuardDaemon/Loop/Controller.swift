@@ -3,6 +3,7 @@ import PackGuardADC
 import PackGuardCAN
 import PackGuardConfig
 import PackGuardCore
+import PackGuardWords
 import PackGuardGPIO
 import Glibc
 import Synchronization
@@ -414,12 +415,12 @@ public final class Controller: @unchecked Sendable {
     private func record(_ policyEvents: [PolicyEvent]) {
         let uptime = (startedAt.map { clock.now() - $0 } ?? Interval(nanoseconds: 0)).milliseconds
         for event in policyEvents {
-            events.append(kind: event.kind.code, reason: event.reason, uptimeMs: uptime)
+            events.append(kind: event.kind.code, reason: event.reason.words, uptimeMs: uptime)
             switch event.kind {
-            case .faultRaised: logger.error("\(event.reason)")
+            case .faultRaised: logger.error("\(event.reason.words)")
             case .outputChanged, .faultCleared, .stateChanged, .balancing, .socRule, .commandAccepted, .reconfigured:
-                logger.notice("\(event.reason)")
-            case .commandRefused: logger.warning("\(event.reason)")
+                logger.notice("\(event.reason.words)")
+            case .commandRefused: logger.warning("\(event.reason.words)")
             }
         }
     }

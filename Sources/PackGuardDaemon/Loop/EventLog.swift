@@ -50,7 +50,7 @@ extension PolicyEvent.Kind {
         case .faultCleared(let fault): "fault.cleared.\(fault.code)"
         case .stateChanged(let state): "state.\(state.rawValue)"
         case .balancing(let on): "balancing.\(on ? "on" : "off")"
-        case .socRule(let rule): "soc.\(rule)"
+        case .socRule(let rule): "soc.\(rule.rawValue)"
         case .commandAccepted: "command.accepted"
         case .commandRefused: "command.refused"
         case .reconfigured: "configuration.reloaded"
