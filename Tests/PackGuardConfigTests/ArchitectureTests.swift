@@ -1,0 +1,77 @@
+import Testing
+
+/// ARCHITECTURE.md's graph, checked against Package.swift: a target that imports more than its row
+/// allows fails here, so the graph cannot drift from the picture.
+@Suite("Architecture: the module graph points inward")
+struct ArchitectureTests {
+    static let allowed: [String: Set<String>] = [
+        "PackGuardCore": [],
+        "PackGuardWords": ["PackGuardCore"],
+        "PackGuardGPIO": ["PackGuardCore", "CGPIOShim"],
+        "CGPIOShim": ["CLibgpiod"],
+        "PackGuardADC": [],
+        "CSocketCAN": [],
+        "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
+        "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "Yams"],
+        "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
+                            "PackGuardCAN", "Logging"],
+    ]
+
+    /// Each regular target's name and dependencies, read from the manifest's text.
+    static func targets(in manifest: String) -> [String: Set<String>] {
+        var result: [String: Set<String>] = [:]
+        for chunk in manifest.components(separatedBy: ".target(").dropFirst() {
+            guard let nameStart = chunk.range(of: "name: \"") else { continue }
+            let name = String(chunk[nameStart.upperBound...].prefix { $0 != "\"" })
+            var dependencies: Set<String> = []
+            if let list = chunk.range(of: "dependencies: [") {
+                var depth = 1
+                var body = ""
+                for character in chunk[list.upperBound...] {
+                    if character == "[" { depth += 1 }
+                    if character == "]" { depth -= 1; if depth == 0 { break } }
+                    body.append(character)
+                }
+                // "Name" entries and .product(name: "Name", ...): every quoted word that is not a package.
+                let parts = body.components(separatedBy: "\"")
+                for (index, part) in parts.enumerated() where index % 2 == 1 {
+                    let before = parts[index - 1]
+                    if before.hasSuffix("package: ") { continue }
+                    dependencies.insert(part)
+                }
+            }
+            result[name] = dependencies
+        }
+        return result
+    }
+
+    @Test func everyTargetImportsOnlyWhatTheGraphAllows() throws {
+        let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
+        let targets = Self.targets(in: manifest)
+        for (name, allowed) in Self.allowed {
+            let found = try #require(targets[name], "Package.swift has no target \(name)")
+            #expect(found.isSubset(of: allowed), "\(name) depends on \(found.subtracting(allowed).sorted()), which ARCHITECTURE.md does not allow")
+        }
+        #expect(Set(targets.keys).subtracting(Self.allowed.keys).subtracting(["PackGuardBench"]).isEmpty,
+                "a new target needs its row in ARCHITECTURE.md and here: \(Set(targets.keys).subtracting(Self.allowed.keys).sorted())")
+    }
+
+    @Test func onlyTheDaemonTheBenchAndTheCommandLineReadTheConfiguration() throws {
+        let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
+        for (name, dependencies) in Self.targets(in: manifest) where dependencies.contains("PackGuardConfig") {
+            #expect(["PackGuardDaemon", "PackGuardBench"].contains(name), "\(name) imports PackGuardConfig")
+        }
+    }
+
+    @Test func theParserReadsTargetsAndProducts() {
+        let sample = """
+            .target(name: "A", dependencies: ["B", .product(name: "Yams", package: "Yams")]),
+            .target(
+                name: "C"
+            ),
+            """
+        let targets = Self.targets(in: sample)
+        #expect(targets["A"] == ["B", "Yams"])
+        #expect(targets["C"] == [])
+    }
+}
