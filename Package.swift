@@ -46,13 +46,14 @@ let package = Package(
             dependencies: ["PackGuardCore", "CGPIOShim"]
         ),
         .target(name: "PackGuardADC"),
+        .target(name: "PackGuardPlatform"),
         .target(name: "CSocketCAN"),
         .target(name: "PackGuardCAN", dependencies: ["PackGuardCore", "CSocketCAN"]),
         .target(
             name: "PackGuardDaemon",
             dependencies: [
                 "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
-                .product(name: "Logging", package: "swift-log"),
+                "PackGuardPlatform", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -93,7 +94,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardDaemonTests",
-            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardWords", "PackGuardCAN"]
+            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardWords", "PackGuardCAN",
+                           "PackGuardPlatform"]
         ),
         .testTarget(
             name: "PackGuardBenchTests",

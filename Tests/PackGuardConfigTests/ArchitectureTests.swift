@@ -10,11 +10,12 @@ struct ArchitectureTests {
         "PackGuardGPIO": ["PackGuardCore", "CGPIOShim"],
         "CGPIOShim": ["CLibgpiod"],
         "PackGuardADC": [],
+        "PackGuardPlatform": [],
         "CSocketCAN": [],
         "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
         "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "Yams"],
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
-                            "PackGuardCAN", "Logging"],
+                            "PackGuardCAN", "PackGuardPlatform", "Logging"],
     ]
 
     /// Each regular target's name and dependencies, read from the manifest's text.

@@ -56,6 +56,10 @@ public final class Controller: @unchecked Sendable {
     private(set) var startedAt: Instant?
     private var sentReady = false
     private var lastSystemdPet: Instant?
+    /// A failing pet or notification is logged when it starts failing and when it works again,
+    /// not at every step: a dead device must not flood the journal at the step rate.
+    private var hardwarePetFailing = false
+    private var notifyFailing = false
     private var lastHardwarePet: Instant?
     public private(set) var stepCount = 0
     private var lastResult: StepResult?
@@ -441,8 +445,16 @@ public final class Controller: @unchecked Sendable {
             do {
                 try watchdog.pet()
                 lastHardwarePet = now
+                if hardwarePetFailing {
+                    hardwarePetFailing = false
+                    logger.notice("petting \(watchdog.description) works again")
+                }
             } catch {
-                logger.error("petting \(watchdog.description) failed: \(error)")
+                // Retried at every healthy step; if it never works, the device resets the board.
+                if !hardwarePetFailing {
+                    hardwarePetFailing = true
+                    logger.error("petting \(watchdog.description) failed: \(error) (retried at every step; logged again when it works)")
+                }
             }
         }
     }
@@ -451,8 +463,15 @@ public final class Controller: @unchecked Sendable {
         guard let notifier else { return }
         do {
             try notifier.notify(fields)
+            if notifyFailing {
+                notifyFailing = false
+                logger.notice("sd_notify works again")
+            }
         } catch {
-            logger.error("sd_notify \(fields.first ?? "") failed: \(error)")
+            if !notifyFailing {
+                notifyFailing = true
+                logger.error("sd_notify \(fields.first ?? "") failed: \(error) (logged again when it works)")
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 // The Linux watchdog device (/dev/watchdog): if PackGuard stops petting it, the board resets.
 #if os(Linux)
 import Glibc
+import PackGuardPlatform
 import Synchronization
 
 /// A failed watchdog operation, naming the operation, the device and errno.
@@ -104,6 +105,7 @@ public final class HardwareWatchdog: Sendable {
     public let timeoutSeconds: Int32?
     /// The open descriptor, or -1 once closed cleanly.
     private let descriptor: Mutex<Int32>
+    private let system: any SystemCalls
 
     /// Opens (and so arms) the watchdog. With `timeoutSeconds`, sets it with WDIOC_SETTIMEOUT and
     /// records what the driver chose; with nil, leaves the driver's timeout alone and issues no
@@ -112,51 +114,55 @@ public final class HardwareWatchdog: Sendable {
     /// If setting the timeout fails, the watchdog is disarmed with the magic close before the error
     /// is thrown: nothing is being guarded yet, and a configuration mistake must not also reset the
     /// board while the daemon reports it.
-    public init(path: String = defaultPath, timeoutSeconds: Int32?, petMethod: PetMethod = .ioctl)
-        throws(HardwareWatchdogError)
+    public init(path: String = defaultPath, timeoutSeconds: Int32?, petMethod: PetMethod = .ioctl,
+                system: any SystemCalls = LinuxSystemCalls()) throws(HardwareWatchdogError)
     {
-        let opened = open(path, O_WRONLY | O_CLOEXEC)
-        guard opened >= 0 else { throw HardwareWatchdogError(operation: .open, path: path, errno: errno) }
-        let scoped = ScopedDescriptor(opened)
+        let opened: Int32
+        do {
+            opened = try system.open(path, flags: O_WRONLY, mode: 0)
+        } catch {
+            throw HardwareWatchdogError(operation: .open, path: path, errno: error.errno)
+        }
         var actualTimeout: Int32? = nil
         if let timeoutSeconds {
             var value = CInt(timeoutSeconds)
-            let result = withUnsafeMutablePointer(to: &value) { ioctl(scoped.raw, Self.setTimeoutRequest, $0) }
-            guard result >= 0 else {
-                let code = errno
+            do {
+                try system.ioctl(opened, Self.setTimeoutRequest, &value)
+            } catch {
                 // Best effort on a path that is already failing: the error thrown is the timeout's,
-                // and `scoped` closes the descriptor whether or not the 'V' got through.
-                _ = Self.writeByte(Self.magicCloseByte, to: scoped.raw)
+                // and the descriptor is closed whether or not the 'V' got through.
+                do { try system.write(opened, [Self.magicCloseByte]) } catch {}
+                do { try system.close(opened) } catch {}
                 throw HardwareWatchdogError(
-                    operation: .setTimeout, path: path, errno: code, requestedTimeoutSeconds: timeoutSeconds)
+                    operation: .setTimeout, path: path, errno: error.errno, requestedTimeoutSeconds: timeoutSeconds)
             }
             actualTimeout = value
         }
         self.path = path
         self.petMethod = petMethod
         self.timeoutSeconds = actualTimeout
-        descriptor = Mutex(scoped.release())
+        self.system = system
+        descriptor = Mutex(opened)
     }
 
     deinit {
-        // No magic close here, on purpose: see the type's documentation.
+        // No magic close here, on purpose: see the type's documentation. Linux releases the
+        // descriptor even when close reports an error, and a deinit has nobody to report to.
         let raw = descriptor.withLock { $0 }
-        // Linux releases the descriptor even when close reports an error, and a deinit has nobody to
-        // report to.
-        if raw >= 0 { _ = close(raw) }
+        if raw >= 0 { do { try system.close(raw) } catch {} }
     }
 
     /// Keeps the watchdog from resetting the board for another `timeoutSeconds`.
     public func pet() throws(HardwareWatchdogError) {
-        let failure: (HardwareWatchdogError.Operation, Int32)? = descriptor.withLock { raw in
+        let failure: (HardwareWatchdogError.Operation, Int32)? = descriptor.withLock { raw -> (HardwareWatchdogError.Operation, Int32)? in
             guard raw >= 0 else { return (.keepalive, EBADF) }
             switch petMethod {
             case .ioctl:
                 var ignored: CInt = 0
-                let result = withUnsafeMutablePointer(to: &ignored) { ioctl(raw, Self.keepaliveRequest, $0) }
-                return result < 0 ? (.keepalive, errno) : nil
+                return Self.failedErrno { () throws(SystemCallError) in try system.ioctl(raw, Self.keepaliveRequest, &ignored) }
+                    .map { (.keepalive, $0) }
             case .write:
-                return Self.writeByte(Self.petByte, to: raw).map { (.write, $0) }
+                return Self.failedErrno { () throws(SystemCallError) in try system.write(raw, [Self.petByte]) }.map { (.write, $0) }
             }
         }
         if let (operation, code) = failure { throw HardwareWatchdogError(operation: operation, path: path, errno: code) }
@@ -166,27 +172,27 @@ public final class HardwareWatchdog: Sendable {
     /// If the 'V' cannot be written the device stays open (and armed) and the error is thrown, so the
     /// caller may keep petting or retry. A second call does nothing.
     public func closeCleanly() throws(HardwareWatchdogError) {
-        let failure: (HardwareWatchdogError.Operation, Int32)? = descriptor.withLock { raw in
+        let failure: (HardwareWatchdogError.Operation, Int32)? = descriptor.withLock { raw -> (HardwareWatchdogError.Operation, Int32)? in
             guard raw >= 0 else { return nil }
-            if let code = Self.writeByte(Self.magicCloseByte, to: raw) { return (.magicClose, code) }
-            let closing = raw
+            let opened = raw
+            if let code = Self.failedErrno({ () throws(SystemCallError) in try system.write(opened, [Self.magicCloseByte]) }) {
+                return (.magicClose, code)
+            }
             raw = -1
             // Linux has released the descriptor even if close fails, so it is never closed again;
             // the failure is still reported, since the driver may not have seen the release.
-            return close(closing) < 0 ? (.close, errno) : nil
+            return Self.failedErrno { () throws(SystemCallError) in try system.close(opened) }.map { (.close, $0) }
         }
         if let (operation, code) = failure { throw HardwareWatchdogError(operation: operation, path: path, errno: code) }
     }
 
-    /// Writes one byte, retrying on EINTR; returns errno on failure.
-    private static func writeByte(_ byte: UInt8, to raw: Int32) -> Int32? {
-        var value = byte
-        while true {
-            let written = write(raw, &value, 1)
-            if written == 1 { return nil }
-            if written == 0 { return EIO }
-            let code = errno
-            if code != EINTR { return code }
+    /// errno of a failed call, nil when it succeeded.
+    private static func failedErrno(_ call: () throws(SystemCallError) -> Void) -> Int32? {
+        do {
+            try call()
+            return nil
+        } catch {
+            return error.errno
         }
     }
 }

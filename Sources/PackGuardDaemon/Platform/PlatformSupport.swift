@@ -2,12 +2,7 @@
 // addresses and waiting on a descriptor until a deadline.
 #if os(Linux)
 import Glibc
-
-/// "No such file or directory (errno 2)": the C library's words for people, the number for searching.
-func errnoDescription(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    return "\(String(cString: text)) (errno \(code))"
-}
+@_exported import PackGuardPlatform
 
 /// The only owner of one file descriptor for the length of one operation: closed exactly once, when
 /// it goes away, unless `release()` hands it to a longer-lived owner first.
@@ -27,51 +22,6 @@ struct ScopedDescriptor: ~Copyable {
         // Linux releases the descriptor even when close reports an error, and there is nobody here
         // to report it to: nothing can be retried or undone.
         _ = close(raw)
-    }
-}
-
-/// `sockaddr_un` with its exact length, as bind, connect and sendto want it.
-struct UnixSocketAddress {
-    /// sizeof(sun_path): 108 on Linux.
-    static let pathCapacity = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
-    /// offsetof(struct sockaddr_un, sun_path): the family field before the path.
-    static let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path) ?? 2
-
-    private(set) var storage = sockaddr_un()
-    let length: socklen_t
-
-    /// A filesystem socket. The length counts the terminating NUL, as systemd and the kernel's
-    /// own getsockname do. Nil when the path (plus NUL) does not fit in sun_path, or is empty.
-    init?(path: String) {
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count < Self.pathCapacity, !bytes.contains(0) else { return nil }
-        storage.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &storage.sun_path) { sunPath in
-            sunPath.copyBytes(from: bytes)
-            sunPath[bytes.count] = 0
-        }
-        length = socklen_t(Self.pathOffset + bytes.count + 1)
-    }
-
-    /// An abstract socket (Linux only): a leading NUL, then the name's bytes, NOT NUL-terminated.
-    /// Every byte inside the length is part of the name, so the length must be exact or the
-    /// address names a different socket.
-    init?(abstractName name: String) {
-        let bytes = Array(name.utf8)
-        guard 1 + bytes.count <= Self.pathCapacity else { return nil }
-        storage.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &storage.sun_path) { sunPath in
-            sunPath[0] = 0
-            UnsafeMutableRawBufferPointer(rebasing: sunPath[1...]).copyBytes(from: bytes)
-        }
-        length = socklen_t(Self.pathOffset + 1 + bytes.count)
-    }
-
-    /// Calls `body` with the address as the `sockaddr` pointer the socket calls take.
-    func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
-        withUnsafePointer(to: storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
-        }
     }
 }
 

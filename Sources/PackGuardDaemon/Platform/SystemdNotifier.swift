@@ -1,6 +1,7 @@
 // The sd_notify protocol without libsystemd: one datagram of "KEY=value" lines to $NOTIFY_SOCKET.
 #if os(Linux)
 import Glibc
+import PackGuardPlatform
 
 /// Where `$NOTIFY_SOCKET` points.
 public enum SystemdNotifyAddress: Equatable, Sendable {
@@ -72,13 +73,16 @@ public struct SystemdNotifier: Sendable {
     public let watchdogInterval: UInt64?
 
     public var isEnabled: Bool { address != nil }
+    private let system: any SystemCalls
 
-    /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from `environment`.
-    public init(environment: [String: String]) {
-        self.init(environment: environment, processID: getpid())
+    /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from `environment`; sends through
+    /// `system` (a test makes its socket or send fail there).
+    public init(environment: [String: String], system: any SystemCalls = LinuxSystemCalls()) {
+        self.init(environment: environment, processID: getpid(), system: system)
     }
 
-    init(environment: [String: String], processID: pid_t) {
+    init(environment: [String: String], processID: pid_t, system: any SystemCalls = LinuxSystemCalls()) {
+        self.system = system
         address = SystemdNotifyAddress(environmentValue: environment["NOTIFY_SOCKET"])
         watchdogInterval = address == nil ? nil : Self.watchdogInterval(
             microseconds: environment["WATCHDOG_USEC"], pid: environment["WATCHDOG_PID"], processID: processID)
@@ -129,20 +133,22 @@ public struct SystemdNotifier: Sendable {
         }
         guard let socketAddress else { throw .addressTooLong(address.text) }
 
-        let created = makeUnixSocket(type: SOCK_DGRAM, nonBlocking: false)
-        guard created >= 0 else { throw .socket(address: address.text, errno: errno) }
-        let descriptor = ScopedDescriptor(created)
-        while true {
-            let sent = message.withUnsafeBytes { bytes in
-                socketAddress.withSockaddr { pointer, length in
-                    sendto(descriptor.raw, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), pointer, length)
-                }
-            }
-            if sent == message.count { return }
-            if sent >= 0 { throw .shortSend(address: address.text, sent: sent, length: message.count) }
-            let code = errno
-            if code != EINTR { throw .send(address: address.text, errno: code) }
+        let descriptor: Int32
+        do {
+            descriptor = try system.datagramSocket()
+        } catch {
+            throw .socket(address: address.text, errno: error.errno)
         }
+        // A datagram socket that only sent: closing it cannot lose anything, and the send's
+        // outcome is what the caller needs.
+        defer { do { try system.close(descriptor) } catch {} }
+        let sent: Int
+        do {
+            sent = try system.send(descriptor, message, to: socketAddress)
+        } catch {
+            throw .send(address: address.text, errno: error.errno)
+        }
+        if sent != message.count { throw .shortSend(address: address.text, sent: sent, length: message.count) }
     }
 
     /// "READY=1" with the status line systemctl shows.
