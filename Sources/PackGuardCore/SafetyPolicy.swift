@@ -262,9 +262,7 @@ public struct SafetyPolicy: Sendable {
         }
         for contactor in Contactor.allCases {
             let relay = relays[contactor.index]
-            if relay.chatterLockout { current.append(.chatter(contactor)) }
-            if relay.welded { current.append(.welded(contactor)) }
-            if relay.failedToClose { current.append(.failedToClose(contactor)) }
+            for latch in RelayLatch.allCases where relay.latches.contains(latch) { current.append(latch.fault(contactor)) }
         }
         if precharge.failed { current.append(.prechargeFailed) }
         if can.currentLatched { current.append(.currentWhileOpen) }
@@ -337,8 +335,8 @@ public struct SafetyPolicy: Sendable {
         if forceOff { return .forceOff }
         if let fault = allRelaysFault { return .fault(fault) }
         let relay = relays[contactor.index]
-        if relay.chatterLockout { return .chatter }
-        if relay.failedToClose { return .failedToClose }
+        if relay.latches.contains(.chatter) { return .chatter }
+        if relay.latches.contains(.failedToClose) { return .failedToClose }
         if contactor == .discharge && precharge.failed { return .prechargeFailed }
         if can.disagreeing[contactor.index] { return .fault(.bmsDisagrees(contactor)) }
         if let soc = socBlocker(for: contactor, now: now) { return .soc(soc) }
@@ -487,7 +485,7 @@ public struct SafetyPolicy: Sendable {
         relay.openedAt = now
         relay.openings.append(now)
         relay.openings.removeAll { now - $0 > timing.chatterWindow }
-        if relay.openings.count > timing.chatterLimit { relay.chatterLockout = true }
+        if relay.openings.count > timing.chatterLimit { relay.latches.insert(.chatter) }
     }
 
     /// Contactor feedback, when wired: a relay that does not follow its command is a latched fault.
@@ -504,13 +502,13 @@ public struct SafetyPolicy: Sendable {
                 let since = relay.feedbackMismatchSince ?? now
                 relay.feedbackMismatchSince = since
                 if now - since >= timing.feedbackTimeout {
-                    if commandedClosed && !relay.failedToClose {
-                        relay.failedToClose = true
+                    if commandedClosed && !relay.latches.contains(.failedToClose) {
+                        relay.latches.insert(.failedToClose)
                         next[contactor.relay] = .inactive
                         relay.pendingReason = .opened(contactor.relay, because: .fault(.plain(.failedToClose(contactor))))
                         relay.eligibleSince = nil
-                    } else if !commandedClosed && !relay.welded {
-                        relay.welded = true
+                    } else if !commandedClosed && !relay.latches.contains(.welded) {
+                        relay.latches.insert(.welded)
                         weldedNow = true
                     }
                 }
@@ -740,7 +738,7 @@ public struct SafetyPolicy: Sendable {
                                       reason: on ? .forceOffHeld : .forceOffReleased))
         case .reset:
             let stillClosed = Contactor.allCases.filter {
-                relays[$0.index].welded && inputs[$0.feedback].level != .inactive
+                relays[$0.index].latches.contains(.welded) && inputs[$0.feedback].level != .inactive
             }
             if !stillClosed.isEmpty {
                 events.append(PolicyEvent(time: now, kind: .commandRefused(command),
@@ -749,10 +747,8 @@ public struct SafetyPolicy: Sendable {
             }
             let latched = activeFaults.filter(\.isLatched)
             for index in relays.indices {
-                relays[index].chatterLockout = false
+                relays[index].latches.removeAll()
                 relays[index].openings.removeAll()
-                relays[index].welded = false
-                relays[index].failedToClose = false
                 relays[index].feedbackMismatchSince = nil
             }
             precharge.failed = false
@@ -835,13 +831,28 @@ private struct InputTracker: Sendable {
     }
 }
 
+/// A per-relay latch: the relay stays open (welded: every relay) until `reset`.
+private enum RelayLatch: CaseIterable, Sendable, Hashable {
+    case chatter
+    case welded
+    case failedToClose
+
+    func fault(_ contactor: Contactor) -> Fault {
+        switch self {
+        case .chatter: .chatter(contactor)
+        case .welded: .welded(contactor)
+        case .failedToClose: .failedToClose(contactor)
+        }
+    }
+}
+
 private struct RelayTracker: Sendable {
     var eligibleSince: Instant?
     var openedAt: Instant?
     var openings: [Instant] = []
-    var chatterLockout = false
-    var welded = false
-    var failedToClose = false
+    /// What latched this relay open until a reset. A set, not flags: a contactor can fail to close
+    /// and later weld, and each latch is its own fault.
+    var latches: Set<RelayLatch> = []
     var feedbackMismatchSince: Instant?
     var pendingReason: Reason?
 }
