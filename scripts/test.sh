@@ -25,6 +25,7 @@ echo "==> command-line checks"
 bin=$(swift build --show-bin-path)/packguard
 "$bin" check-config hardware/pi/packguard.yaml >/dev/null
 "$bin" check-config --built-in >/dev/null
+[ "$("$bin" check-config --quiet hardware/pi/packguard.yaml)" = "hardware/pi/packguard.yaml: valid" ]
 bad=$(mktemp --suffix=.yaml)
 printf 'inputs:\n  chargeEnable: { line: GPIO17\n' >"$bad"
 if "$bin" check-config "$bad" 2>/dev/null; then

@@ -9,7 +9,9 @@ struct CheckConfigCommand: ParsableCommand {
             Exit status 0 when the file is valid (the effective configuration, every default filled in, \
             goes to standard output); 1 when it is not (every error, with file, line and key, goes to \
             standard error). An invalid configuration never starts the controller.
-            Use --built-in to check the configuration that `run --simulate` uses.
+            Use --built-in to check the configuration that `run --simulate` uses, and --quiet for one \
+            line instead of the effective configuration (the unit's ExecStartPre uses it, so the journal \
+            does not get the whole file at every start).
             --update-reference FILE rewrites the generated tables of a configuration reference \
             (hardware/CONFIG.md) from the settings table, and changes nothing else in it.
             """
@@ -20,6 +22,9 @@ struct CheckConfigCommand: ParsableCommand {
 
     @Flag(help: "Check the built-in default configuration instead of a file.")
     var builtIn = false
+
+    @Flag(help: "Print one line (the file is valid) instead of the effective configuration; errors are printed as always.")
+    var quiet = false
 
     @Option(name: .customLong("update-reference"), help: ArgumentHelp(
         "Rewrite the generated settings tables in this Markdown file (hardware/CONFIG.md) and exit.",
@@ -41,7 +46,11 @@ struct CheckConfigCommand: ParsableCommand {
         }
         do {
             let configuration = builtIn ? BuiltInConfiguration.load() : try loadConfiguration(path)
-            print(configuration.effectiveYAML, terminator: "")
+            if quiet {
+                print("\(configuration.source): valid")
+            } else {
+                print(configuration.effectiveYAML, terminator: "")
+            }
         } catch {
             printError(error.description)
             throw ExitCode(1)
