@@ -392,7 +392,7 @@ if ip link add dev vcan0 type vcan 2>"$work/vcan.err" && ip link set up vcan0; t
     now_us; can_at=$NOW
     systemctl restart packguard >/dev/null 2>&1
     nap 3
-    # Since the restart: check-config echoes the whole configuration into the journal at every attempt.
+    # Since the restart: the refusal names vcan0 (check-config --quiet adds one line per attempt).
     refused=$(journal_since $(( can_at / 1000000 )) | grep -m1 "CAN vcan0: .*failed" || true)
     if ! unit_active && relays_off && [ -n "$refused" ]; then
         ok "can: without the drop-in the sandbox hides vcan0; the service refuses to start, every relay off" "${refused##*packguard*]: }"
