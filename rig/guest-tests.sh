@@ -7,7 +7,7 @@
 #   RIG-TEST ok <name> [| detail]      RIG-TEST FAIL <name> | reason      RIG-NOTE <text>
 #   RIG-GUEST-DONE passed=N failed=M   then the watchdog test, which must end in a watchdog reset:
 #   RIG-WATCHDOG frozen pid=P uptime=S (daemon stopped with SIGSTOP); RIG-WATCHDOG survived (no reset: failure)
-#   Perf mode only (rig/run.sh --perf), before the watchdog test: RIG-PERF <program> n=.. p50_us=.. ... or
+#   Perf mode only (rig/run.sh's default), before the watchdog test: RIG-PERF <program> n=.. p50_us=.. ... or
 #   RIG-PERF-FAILED <what> | <why>, from Benchmarks/reflex/measure-in-guest.sh; rig/run.sh judges them.
 # Environment (from guest-init.sh): PACKGUARD_BIN, SIM (sysfs dir of the gpio-sim chip), I2C_BUS,
 # SCRATCH (a tmpfs), RIG_DIR, RIG_BUILD (v1 or v2: the libgpiod of this boot's build), RIG_FAULT_SO;
@@ -321,12 +321,13 @@ source "$RIG_DIR/guest-precharge.sh"
 source "$RIG_DIR/guest-can.sh"
 
 # ---------------------------------------------------------------------------------------------------
-# Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
-# (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.
+# Perf mode (rig/run.sh's default): edge -> output latency of the C reflex baseline, the Python script and
+# `packguard run` (release build), idle and with two CPU hogs, timed from outside through gpio-sim's sysfs.
+# Before the watchdog test, which ends the guest.
 if [ -n "${PACKGUARD_PERF_BIN:-}" ]; then
     rest_lines
     now_us; perf_at=$NOW
-    note "perf: Benchmarks/reflex/measure-in-guest.sh, ${RIG_PERF_EDGES:-1000} edges per program ($PACKGUARD_PERF_BIN)"
+    note "perf: Benchmarks/reflex/measure-in-guest.sh, ${RIG_PERF_EDGES:-1000} edges per program and condition ($PACKGUARD_PERF_BIN)"
     bash "$RIG_DIR/../Benchmarks/reflex/measure-in-guest.sh" --packguard "$PACKGUARD_PERF_BIN" --sim "$SIM" --scratch "$SCRATCH"
     now_us; note "perf: measured in $(( (NOW - perf_at) / 1000000 )) s"
 fi
