@@ -94,10 +94,11 @@ public final class ControlLoop: @unchecked Sendable {
             }
             for action in actions { action(controller) }
             let now = controller.clock.now()
-            // The step's deadline may be earlier than the one the monitor sleeps towards.
-            monitor.deadlineMoves(to: now + .milliseconds(controller.configuration.timing.loopDeadlineMs))
+            let deadline = now + .milliseconds(controller.configuration.timing.loopDeadlineMs)
             do {
-                try controller.step(now: now)
+                // The step's deadline may be earlier than the one the monitor sleeps towards: it
+                // is told right after the off fast path, which must wait for nothing.
+                try controller.step(now: now, handOff: { monitor.deadlineMoves(to: deadline) })
             } catch {
                 controller.lines.release()
                 throw error
