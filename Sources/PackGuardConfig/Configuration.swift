@@ -174,6 +174,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         didSet { policy.precharge = Self.rules(precharge, adc: adc) }
     }
     public var control = ControlSettings()
+    public var realtime = RealtimeSettings()
     public var can = CANSettings() {
         didSet { policy.can = can.rules }
     }

@@ -194,7 +194,7 @@ private struct Reader {
     // MARK: The document
 
     mutating func document(_ root: Node) -> PackGuardConfiguration? {
-        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge", "control", "can"]
+        let top = ["configVersion", "inputs", "outputs", "timing", "soc", "adc", "watchdog", "paths", "heartbeat", "precharge", "control", "can", "realtime"]
         guard let entries = mapping(root, "", allowed: top) else { return nil }
         if let (_, node) = entries["configVersion"], node.int != 1 {
             fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
@@ -231,6 +231,7 @@ private struct Reader {
                                                    precharge: precharge)
         configuration.control = control(entries["control"]?.value)
         configuration.can = can
+        configuration.realtime = realtime(entries["realtime"]?.value)
         return configuration
     }
 
@@ -615,6 +616,23 @@ extension Reader {
         }
         control.maxClients = int(e, "maxClients", "control", default: control.maxClients, in: 1...1024, unit: "connections")
         return control
+    }
+
+    /// `realtime:` (RealtimeSettings.swift).
+    mutating func realtime(_ node: Node?) -> RealtimeSettings {
+        var settings = RealtimeSettings()
+        guard let node, let e = mapping(node, "realtime", allowed: ["scheduling", "priority", "lockMemory"]) else { return settings }
+        if let (_, schedulingNode) = e["scheduling"] {
+            if let scheduling = schedulingNode.string.flatMap(RealtimeSettings.Scheduling.init(rawValue:)) {
+                settings.scheduling = scheduling
+            } else {
+                fail(schedulingNode, "realtime.scheduling",
+                     "expected one of \(RealtimeSettings.Scheduling.allCases.map(\.rawValue).joined(separator: ", ")), got '\(schedulingNode.string ?? "?")'")
+            }
+        }
+        settings.priority = int(e, "priority", "realtime", default: settings.priority, in: RealtimeSettings.priorities, unit: "SCHED_FIFO priority")
+        settings.lockMemory = bool(e, "lockMemory", "realtime", default: settings.lockMemory) ?? settings.lockMemory
+        return settings
     }
 }
 

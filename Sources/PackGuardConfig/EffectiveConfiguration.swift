@@ -73,6 +73,10 @@ extension PackGuardConfiguration {
             "control:",
             "  adminGroup: \(control.adminGroup)",
             "  maxClients: \(control.maxClients)",
+            "realtime:",
+            "  scheduling: \(realtime.scheduling.rawValue)",
+            "  priority: \(realtime.priority)",
+            "  lockMemory: \(realtime.lockMemory)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

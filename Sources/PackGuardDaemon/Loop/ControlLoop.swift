@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import PackGuardConfig
 import PackGuardCore
 import Synchronization
 
@@ -38,16 +39,18 @@ public final class ControlLoop: @unchecked Sendable {
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
     private let logger: Logger
+    /// Applied once the monitor thread runs; nil leaves scheduling and memory as they are (tests).
+    private let realtime: RealtimeSettings?
 
     struct Requests {
         var stopReason: String?
         var beforeStep: [@Sendable (Controller) -> Void] = []
     }
 
-    public init(controller: Controller, logger: Logger,
-) throws(ControllerFatalError) {
+    public init(controller: Controller, logger: Logger, realtime: RealtimeSettings? = nil) throws(ControllerFatalError) {
         self.controller = controller
         self.logger = logger
+        self.realtime = realtime
         self.wakePipe = try WakePipe()
     }
 
@@ -85,6 +88,7 @@ public final class ControlLoop: @unchecked Sendable {
             throw ControllerFatalError(description: "cannot start the internal watchdog thread: errno \(errno)")
         }
         defer { monitor.stop() }
+        if let realtime { RealtimeSetup.apply(realtime, monitor: monitor.threadHandle, logger: logger) }
         controller.restorePersistentState()
         var stopReason: String?
         while stopReason == nil {
@@ -219,6 +223,9 @@ final class DeadlineMonitor: @unchecked Sendable {
     private let wake: WakePipe
     private let state = Mutex(State())
     private var thread: pthread_t?
+
+    /// The monitor's thread while it runs (for its scheduling).
+    var threadHandle: pthread_t? { thread }
 
     struct State {
         var running = false
