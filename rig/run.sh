@@ -29,7 +29,8 @@
 #              RIG_PERF_SYSCALL_CYCLES (cycles counted under strace per program, default 200),
 #              RIG_PERF_TRACE (1: also keep a timed strace of 3 cycles per program in rig/out/trace-NAME.txt),
 #              RIG_PERF_BIN_V1, RIG_PERF_BIN_V2 (a release packguard to measure instead of this clone's, e.g. an
-#              older build for a before/after comparison; its path must contain /release/),
+#              older build for a before/after comparison; its path must contain /release/), RIG_PERF_CONFIG (the
+#              shipped configuration of that build, which the measured one is made from),
 #              RIG_BUILDS (v1: only the libgpiod v1 build and guest, for a quick look; CI runs both, the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -139,7 +140,7 @@ total_passed=0 total_failed=0 timings=
 run_guest() {
     local name=$1 bin=$2 perf_bin=$3
     local perf_append=
-    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0}"
+    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}"
     # The guest mounts a tmpfs at its scratch directory: never over the clone or the binaries.
     local scratch=/tmp
     case " $repo/ $bin $perf_bin $kernel_dir/ $GPIOD2_PREFIX/" in *" /tmp/"*) scratch=/mnt ;; esac
@@ -238,7 +239,7 @@ run_guest() {
                 elif [ "$(field n "$result")" != "$perf_edges" ] || { [ $program = packguard ] && [ "$(field build "$result")" != release ]; }; then
                     fail "$pname" "unexpected result: $result"
                 else
-                    local line="p50 $(field p50_us "$result") us, p99 $(field p99_us "$result") us, max $(field max_us "$result") us (n = $(field n "$result"))"
+                    local line="p50 $(field p50_us "$result") us, p99 $(field p99_us "$result") us, max $(field max_us "$result") us (n = $(field n "$result")), VmHWM $(field hwm_kib "$result") KiB"
                     if [ -n "$reflex" ] && [ $program != reflex ]; then
                         line="$line; x reflex: p50 $(ratio "$(field p50_us "$result")" "$(field p50_us "$reflex")"), p99 $(ratio "$(field p99_us "$result")" "$(field p99_us "$reflex")")"
                     fi

@@ -17,8 +17,10 @@
 #                release build (`swift build -c release`): a debug build measures the debug build
 #   --count      timed edges per program (default: $RIG_PERF_EDGES, else 1000), after 20 warm-up edges
 #   --scratch    a writable directory (default: $SCRATCH, else /tmp)
+# Environment: RIG_PERF_CONFIG, the configuration the daemon's is made from (default: hardware/pi/packguard.yaml;
+#   an older build needs the shipped file of its own version).
 # Output, one line each (also the protocol rig/run.sh reads from the console):
-#   RIG-PERF <program> condition=<idle|load> n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=..
+#   RIG-PERF <program> condition=<idle|load> n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=.. hwm_kib=..
 #     programs: reflex, python, packguard (this one ends in build=release|debug|unknown)
 #   RIG-PERF-SYSCALLS <program> cycles=200 per_cycle=.. top=call:per_cycle,...   (idle; see count_syscalls)
 #   RIG-PERF-FAILED <program> condition=<idle|load> | <why>   (that program is skipped, the others still run;
@@ -103,8 +105,10 @@ measure_program() {
         failed_one "$name condition=$condition" "$result; log: $(tail -3 "$log" | tr '\n' ' ')"
         return
     fi
+    # Peak resident size over the whole run (a Python script's interpreter included).
+    local hwm; hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
     stop "$pid"
-    echo "RIG-PERF $result$suffix"
+    echo "RIG-PERF $result hwm_kib=${hwm:-?}$suffix"
 }
 
 # packguard run: the shipped configuration with timings shortened so that a cycle is quick
@@ -120,7 +124,7 @@ awk -v sock="$work/control.sock" -v state="$work/state" '
     section == "timing:" && /^  chatterWindowS:/ { sub(/: [0-9]+/, ": 1") }
     section == "paths:" && /^  controlSocket:/ { sub(/controlSocket: [^ ]*/, "controlSocket: " sock) }
     section == "paths:" && /^  stateDirectory:/ { sub(/stateDirectory: [^ ]*/, "stateDirectory: " state) }
-    { print }' "$repo/hardware/pi/packguard.yaml" >"$config"
+    { print }' "${RIG_PERF_CONFIG:-$repo/hardware/pi/packguard.yaml}" >"$config"
 checked=$("$bin" check-config "$config" 2>&1) || failed "packguard condition=idle" "configuration: $checked"
 
 # count_syscalls NAME READY COMMAND...: the system calls of every thread of COMMAND over
@@ -155,7 +159,7 @@ count_syscalls() {
     total=$(awk '$NF == "total" { print $4 }' "$summary")
     [ -n "$total" ] || { failed_one "$name syscalls" "no strace summary: $(head -3 "$summary" | tr '\n' ' ')"; return; }
     echo "RIG-PERF-SYSCALLS $name cycles=$syscall_cycles per_cycle=$(awk -v t="$total" -v n="$syscall_cycles" 'BEGIN { printf "%.1f", t / n }')" \
-        "top=$(awk -v n="$syscall_cycles" '$1 ~ /^[0-9.]+$/ && NF >= 5 { printf "%s%s:%.1f", sep, $NF, $4 / n; sep = "," }' "$summary" | cut -d, -f1-8)"
+        "top=$(awk -v n="$syscall_cycles" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "%s%s:%.1f", sep, $NF, $4 / n; sep = "," }' "$summary" | cut -d, -f1-8)"
 }
 
 for condition in idle load; do

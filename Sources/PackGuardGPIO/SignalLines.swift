@@ -312,11 +312,16 @@ public final class SignalLines: Sendable {
 
     /// Drains pending edge events (each names its signal), oldest first across lines: each line
     /// has its own request, so the kernel's timestamps restore the order between lines.
-    public func readEdgeEvents() throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] {
+    /// `readable`: the event descriptors poll(2) just reported ready; only their lines are read
+    /// (the others cost a system call each for nothing). nil reads every line, which the loop
+    /// does on every wake that is not an edge, so a line whose descriptor never wakes poll (a
+    /// vanished chip, on libgpiod v1) is still read at the loop's timer.
+    public func readEdgeEvents(readable: [Int32]? = nil) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] {
         try inputs.withLock { (lines) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] in
             var result: [(signal: InputSignal, event: EdgeEvent)] = []
             var sources = 0
             for line in lines {
+                if let readable, let fd = line.request.eventFileDescriptor, !readable.contains(fd) { continue }
                 let events = try line.request.readEdgeEvents()
                 guard !events.isEmpty else { continue }
                 sources += 1

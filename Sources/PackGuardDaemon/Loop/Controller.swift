@@ -167,7 +167,9 @@ public final class Controller: @unchecked Sendable {
     /// the reconciling read of every input, ADC sampling, the full step, the outputs with their
     /// read-back and the status. The policy decides every level; this only orders the I/O.
     @discardableResult
-    public func step(now: Instant, handOff: () -> Void = {}) throws(ControllerFatalError) -> StepResult {
+    /// `readableEdges`: the event descriptors poll(2) reported ready for this wake, or nil (read
+    /// every line: a timer wake, a command, a test).
+    public func step(now: Instant, readableEdges: [Int32]? = nil, handOff: () -> Void = {}) throws(ControllerFatalError) -> StepResult {
         if startedAt == nil { startedAt = now }
         health.withLock { $0.deadline = now + .milliseconds($0.loopDeadlineMs) }
         let missedDeadline = health.withLock { health -> Bool in
@@ -180,7 +182,7 @@ public final class Controller: @unchecked Sendable {
         edgeResults.removeAll(keepingCapacity: true)
         var edgeReadError: GPIOError?
         do throws(GPIOError) {
-            for (signal, event) in try lines.readEdgeEvents() {
+            for (signal, event) in try lines.readEdgeEvents(readable: readableEdges) {
                 // Two rising edges in a row: the kernel merged or lost the falling edge of a short
                 // pulse between them (or its buffer overflowed). The release happened; the policy
                 // must see it, or a relay could stay closed through it.

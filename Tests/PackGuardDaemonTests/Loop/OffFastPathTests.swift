@@ -78,6 +78,23 @@ struct OffFastPathTests {
         #expect(rig.controller.currentPolicy.faults.contains { $0.code == "outputWriteError" }, "\(rig.controller.currentPolicy.faults)")
     }
 
+    @Test func onlyTheLinesPollReportedAreReadAndTheOthersKeepTheirEvents() throws {
+        let rig = try closedRig()
+        let fds = rig.controller.lines.eventFileDescriptors
+        try #require(fds.count == 4)
+        rig.bms("GPIO27", asserted: false)
+        rig.bms("GPIO17", asserted: false)
+        rig.gpio.startTrace()
+        #expect(try rig.controller.lines.readEdgeEvents(readable: []).isEmpty)
+        #expect(rig.gpio.takeTrace().isEmpty, "no line is read")
+        // In signal order: chargeEnable (GPIO17) first, dischargeEnable (GPIO27) second.
+        let discharge = try rig.controller.lines.readEdgeEvents(readable: [fds[1]])
+        #expect(discharge.map(\.signal) == [.dischargeEnable])
+        #expect(rig.gpio.takeTrace() == ["edges GPIO27"])
+        let rest = try rig.controller.lines.readEdgeEvents()
+        #expect(rest.map(\.signal) == [.chargeEnable], "the line not reported keeps its event for the next full read")
+    }
+
     /// A deterministic generator (SplitMix64): the same seed gives the same run.
     struct SplitMix: RandomNumberGenerator {
         var state: UInt64
