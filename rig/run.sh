@@ -30,7 +30,8 @@
 #              RIG_PERF_TRACE (1: also keep a timed strace of 3 cycles per program in rig/out/trace-NAME.txt),
 #              RIG_PERF_BIN_V1, RIG_PERF_BIN_V2 (a release packguard to measure instead of this clone's, e.g. an
 #              older build for a before/after comparison; its path must contain /release/), RIG_PERF_CONFIG (the
-#              shipped configuration of that build, which the measured one is made from),
+#              shipped configuration of that build, which the measured one is made from), RIG_PERF_SCHEDULING and
+#              RIG_PERF_LOCK_MEMORY (override realtime.scheduling / realtime.lockMemory of the measured daemon),
 #              RIG_BUILDS (v1: only the libgpiod v1 build and guest, for a quick look; CI runs both, the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -140,7 +141,7 @@ total_passed=0 total_failed=0 timings=
 run_guest() {
     local name=$1 bin=$2 perf_bin=$3
     local perf_append=
-    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}"
+    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}${RIG_PERF_SCHEDULING:+ RIG_PERF_SCHEDULING=$RIG_PERF_SCHEDULING}${RIG_PERF_LOCK_MEMORY:+ RIG_PERF_LOCK_MEMORY=$RIG_PERF_LOCK_MEMORY}"
     # The guest mounts a tmpfs at its scratch directory: never over the clone or the binaries.
     local scratch=/tmp
     case " $repo/ $bin $perf_bin $kernel_dir/ $GPIOD2_PREFIX/" in *" /tmp/"*) scratch=/mnt ;; esac
@@ -148,11 +149,13 @@ run_guest() {
     : >"$console"
     echo "==> rig $name: boot qemu ($accel, 2 CPUs, 512 MiB) with $kernel_dir/bzImage; console in $console"
     local boot_started; boot_started=$(date +%s)
+    # -smp 2,sockets=2: the kernel has no ACPI, and SeaBIOS's MP table lists one processor per socket
+    # (with -smp 2 alone the guest ran on one CPU).
     # clocksource=tsc tsc=reliable: under TCG on a busy host the kernel's clocksource watchdog can mark
     # the TSC unstable and fall back to jiffies (a 4 ms clock), which ruins every timing in the guest.
     set +e
     timeout -k 10 "${RIG_QEMU_TIMEOUT:-600}" qemu-system-x86_64 \
-        -nodefaults -machine "accel=$accel" -cpu max -smp 2 -m 512 -no-reboot \
+        -nodefaults -machine "accel=$accel" -cpu max -smp 2,sockets=2,cores=1 -m 512 -no-reboot \
         -display none -monitor none -serial "file:$console" \
         -kernel "$kernel_dir/bzImage" \
         -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \

@@ -17,7 +17,8 @@
 #                release build (`swift build -c release`): a debug build measures the debug build
 #   --count      timed edges per program (default: $RIG_PERF_EDGES, else 1000), after 20 warm-up edges
 #   --scratch    a writable directory (default: $SCRATCH, else /tmp)
-# Environment: RIG_PERF_CONFIG, the configuration the daemon's is made from (default: hardware/pi/packguard.yaml;
+# Environment: RIG_PERF_SCHEDULING (fifo|other) and RIG_PERF_LOCK_MEMORY (true|false) override the
+#   configuration's realtime.scheduling and realtime.lockMemory; RIG_PERF_CONFIG, the configuration the daemon's is made from (default: hardware/pi/packguard.yaml;
 #   an older build needs the shipped file of its own version).
 # Output, one line each (also the protocol rig/run.sh reads from the console):
 #   RIG-PERF <program> condition=<idle|load> n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=.. hwm_kib=..
@@ -60,7 +61,17 @@ value_file=$sim/sim_gpio${RELAY#GPIO}/value
 work=$scratch/perf
 mkdir -p "$work" || failed "setup" "cannot create $work"
 # meter NAME [latency options]: times the program now running (COUNT edges after 20 warm-up edges by default).
-meter() { local name=$1; shift; "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 --label "$name condition=$condition" "$@" 2>&1; }
+# The meter runs SCHED_FIFO 40, above any program it times (packguard's control thread runs at 10), and spins
+# on a CPU of its own: it is never the one that waits, so idle or under load it times the program, not itself.
+# The guest's RT throttling is off while it runs (else the spinning meter stalls 50 ms in every second).
+meter() {
+    local name=$1; shift
+    chrt -f 40 "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 \
+        --label "$name condition=$condition" "$@" 2>&1
+}
+rt_runtime=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null)
+echo -1 >/proc/sys/kernel/sched_rt_runtime_us 2>/dev/null
+restore_rt_runtime() { [ -z "$rt_runtime" ] || echo "$rt_runtime" >/proc/sys/kernel/sched_rt_runtime_us 2>/dev/null; }
 # Waits up to 30 s for a line in FILE matching PATTERN while PID lives.
 wait_for_line() {
     local i
@@ -73,7 +84,17 @@ wait_for_line() {
 }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-echo "RIG-NOTE perf: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown), CPUs online $(cat /sys/devices/system/cpu/online 2>/dev/null), usable $(nproc)"
+# The meter needs a clock in microseconds: under TCG the kernel sometimes starts on jiffies (4 ms) when
+# its TSC calibration is disturbed by a busy host. Switch to the TSC when the kernel has it.
+clocksource=/sys/devices/system/clocksource/clocksource0
+if [ "$(cat "$clocksource/current_clocksource" 2>/dev/null)" != tsc ] \
+    && grep -qw tsc "$clocksource/available_clocksource" 2>/dev/null; then
+    echo tsc >"$clocksource/current_clocksource" 2>/dev/null
+fi
+echo "RIG-NOTE perf: clocksource $(cat "$clocksource/current_clocksource" 2>/dev/null || echo unknown) (available: $(cat "$clocksource/available_clocksource" 2>/dev/null)), CPUs online $(cat /sys/devices/system/cpu/online 2>/dev/null), usable $(nproc)"
+if [ "$(cat "$clocksource/current_clocksource" 2>/dev/null)" != tsc ]; then
+    echo "RIG-NOTE perf: the kernel on the clock: $(dmesg 2>/dev/null | grep -iE 'tsc|clocksource' | tail -4 | tr '\n' ';')"
+fi
 python=/usr/bin/python3
 hogs=()
 start_hogs() {
@@ -85,7 +106,7 @@ stop_hogs() {
     for hog in "${hogs[@]}"; do kill -KILL "$hog" 2>/dev/null; wait "$hog" 2>/dev/null; done
     hogs=()
 }
-trap stop_hogs EXIT
+trap 'stop_hogs; restore_rt_runtime' EXIT
 
 # measure_program NAME READY SUFFIX COMMAND...: starts COMMAND, waits for READY in its output (the
 # program now follows the input), times it, stops it, and prints its RIG-PERF line (SUFFIX appended)
@@ -109,13 +130,16 @@ measure_program() {
     local hwm; hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
     stop "$pid"
     echo "RIG-PERF $result hwm_kib=${hwm:-?}$suffix"
+    # Anything the program said besides its relay changes (a warning, a missed deadline) is worth seeing.
+    local said; said=$(grep -v -E 'relay (opened|closed)|ready' "$log" | sort | uniq -c | sort -rn | head -8 | tr -s ' ' | tr '\n' ';')
+    [ -z "$said" ] || echo "RIG-NOTE perf: $name condition=$condition said: $said"
 }
 
 # packguard run: the shipped configuration with timings shortened so that a cycle is quick
 # (the relay re-closes 20 ms after the enable returns, the smallest qualifyMs the configuration
 # accepts; no minimum off time; no chatter lockout at this rate) and scratch paths.
 config=$work/packguard.yaml
-awk -v sock="$work/control.sock" -v state="$work/state" '
+awk -v sock="$work/control.sock" -v state="$work/state" -v scheduling="${RIG_PERF_SCHEDULING:-}" -v lock="${RIG_PERF_LOCK_MEMORY:-}" '
     /^[A-Za-z]/ { section = $1 }
     section == "timing:" && /^  startupHoldMs:/ { sub(/: [0-9]+/, ": 0") }
     section == "timing:" && /^  qualifyMs:/ { sub(/: [0-9]+/, ": 20") }
@@ -124,6 +148,8 @@ awk -v sock="$work/control.sock" -v state="$work/state" '
     section == "timing:" && /^  chatterWindowS:/ { sub(/: [0-9]+/, ": 1") }
     section == "paths:" && /^  controlSocket:/ { sub(/controlSocket: [^ ]*/, "controlSocket: " sock) }
     section == "paths:" && /^  stateDirectory:/ { sub(/stateDirectory: [^ ]*/, "stateDirectory: " state) }
+    section == "realtime:" && scheduling != "" && /^  scheduling:/ { sub(/scheduling: [a-z]+/, "scheduling: " scheduling) }
+    section == "realtime:" && lock != "" && /^  lockMemory:/ { sub(/lockMemory: [a-z]+/, "lockMemory: " lock) }
     { print }' "${RIG_PERF_CONFIG:-$repo/hardware/pi/packguard.yaml}" >"$config"
 checked=$("$bin" check-config "$config" 2>&1) || failed "packguard condition=idle" "configuration: $checked"
 
