@@ -7,7 +7,8 @@
 #
 # Environment, from the kernel command line: PACKGUARD_BIN (the packguard binary), RIG_KERNEL_DIR
 # (holds i2c-stub.ko), RIG_SCRATCH (where the tmpfs goes; never over the clone or the binary); in perf mode
-# (rig/run.sh --perf) also PACKGUARD_PERF_BIN (a release build) and RIG_PERF_EDGES, passed on to guest-tests.sh.
+# (rig/run.sh's default) also PACKGUARD_PERF_BIN (a release build) and RIG_PERF_EDGES, passed on to
+# guest-tests.sh, and RIG_PERF_ONLY (1: rig/run.sh --perf-only, only the latency measurements run).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 rig=$(cd "$(dirname "$0")" && pwd)
@@ -79,5 +80,10 @@ done
 echo "RIG-SETUP gpio=/dev/$SIM_CHIP ($SIM) i2c=$I2C_BUS watchdog=/dev/watchdog uptime=$(cut -d' ' -f1 /proc/uptime)"
 
 export PACKGUARD_BIN SCRATCH=$scratch RIG_DIR=$rig
+if [ "${RIG_PERF_ONLY:-0}" = 1 ]; then
+    bash "$rig/../Benchmarks/reflex/measure-in-guest.sh" --packguard "$PACKGUARD_PERF_BIN" --sim "$SIM" --scratch "$scratch"
+    echo "RIG-GUEST-DONE perf only"
+    finish
+fi
 bash "$rig/guest-tests.sh"
 finish

@@ -7,7 +7,7 @@
 #   RIG-TEST ok <name> [| detail]      RIG-TEST FAIL <name> | reason      RIG-NOTE <text>
 #   RIG-GUEST-DONE passed=N failed=M   then the watchdog test, which must end in a watchdog reset:
 #   RIG-WATCHDOG frozen pid=P uptime=S (daemon stopped with SIGSTOP); RIG-WATCHDOG survived (no reset: failure)
-#   Perf mode only (rig/run.sh --perf), before the watchdog test: RIG-PERF <program> n=.. p50_us=.. ... or
+#   Perf mode only (rig/run.sh's default), before the watchdog test: RIG-PERF <program> n=.. p50_us=.. ... or
 #   RIG-PERF-FAILED <what> | <why>, from Benchmarks/reflex/measure-in-guest.sh; rig/run.sh judges them.
 # Environment (from guest-init.sh): PACKGUARD_BIN, SIM (sysfs dir of the gpio-sim chip), I2C_BUS,
 # SCRATCH (a tmpfs), RIG_DIR, RIG_BUILD (v1 or v2: the libgpiod of this boot's build), RIG_FAULT_SO;
@@ -321,12 +321,60 @@ source "$RIG_DIR/guest-precharge.sh"
 source "$RIG_DIR/guest-can.sh"
 
 # ---------------------------------------------------------------------------------------------------
-# Perf mode (rig/run.sh --perf): edge -> output latency of the C reflex baseline and of `packguard run`
-# (release build), timed from outside through gpio-sim's sysfs. Before the watchdog test, which ends the guest.
+# Realtime (hardware/CONFIG.md `realtime`): as root the control thread runs SCHED_FIFO 10, the internal
+# watchdog thread 11, and the memory is locked; without CAP_SYS_NICE and CAP_IPC_LOCK, with RLIMIT_RTPRIO 0
+# and a small RLIMIT_MEMLOCK (a manual run as a normal user) it logs one warning and runs normally.
+rest_lines
+rt_config=$work/packguard-rt.yaml
+make_config "$rt_config" 0
+# thread_policies PID: "policy/priority" of every thread (/proc/PID/task/TID/stat fields 41 and 40), sorted.
+thread_policies() {
+    local task stat
+    for task in /proc/"$1"/task/*; do
+        read -r stat <"$task/stat" || continue
+        set -- ${stat##*) }
+        echo "${39}/${38}"
+    done | sort | tr '\n' ' '
+}
+# rt_run NAME PREFIX...: starts the daemon under PREFIX, waits for ready, sets RT_THREADS, RT_LOCKED, RT_LOG.
+rt_run() {
+    local name=$1; shift
+    RT_LOG=$work/rt-$name.log
+    rm -f "$sock"
+    "$@" "$bin" run --config "$rt_config" >"$RT_LOG" 2>&1 &
+    pid=$!
+    RT_THREADS= RT_LOCKED=
+    if wait_for 20000 grep -q "ready: " "$RT_LOG"; then
+        RT_THREADS=$(thread_policies "$pid")
+        RT_LOCKED=$(sed -n 's/^VmLck:[[:space:]]*//p' "/proc/$pid/status")
+    fi
+    stop_daemon
+}
+rt_run granted env
+rt_line=$(grep 'realtime: ' "$RT_LOG" | tr '\n' ' ')
+if [[ $RT_THREADS == *"1/10 "* ]] && [[ $RT_THREADS == *"1/11 "* ]] && [ "${RT_LOCKED%% *}" -gt 0 ] 2>/dev/null \
+    && [ "$(grep -c 'realtime: ' "$RT_LOG")" = 1 ] && [[ $rt_line == *"SCHED_FIFO 10, internal watchdog thread SCHED_FIFO 11; memory locked"* ]]; then
+    ok "realtime: as root, control thread SCHED_FIFO 10, watchdog thread 11, memory locked" "threads (policy/priority) $RT_THREADS; VmLck $RT_LOCKED; $rt_line"
+else
+    bad "realtime: as root, control thread SCHED_FIFO 10, watchdog thread 11, memory locked" "threads ${RT_THREADS:-none (not ready)}; VmLck ${RT_LOCKED:-?}; log: $rt_line"
+fi
+rt_run refused prlimit --rtprio=0 --memlock=65536 setpriv --bounding-set=-sys_nice,-ipc_lock
+rt_line=$(grep 'realtime: ' "$RT_LOG" | tr '\n' ' ')
+if [ -n "$RT_THREADS" ] && [[ $RT_THREADS != *"1/"* ]] && [ "$(grep -c 'realtime: ' "$RT_LOG")" = 1 ] \
+    && [[ $rt_line == *"refused (errno 1: no permission)"*"mlockall refused"*"running on as a normal process"* ]]; then
+    ok "realtime: without the permission, one warning and a normal process that runs" "threads $RT_THREADS; $rt_line"
+else
+    bad "realtime: without the permission, one warning and a normal process that runs" "threads ${RT_THREADS:-none (not ready)}; log: $rt_line $(tail -3 "$RT_LOG" | tr '\n' ' ')"
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Perf mode (rig/run.sh's default): edge -> output latency of the C reflex baseline, the Python script and
+# `packguard run` (release build), idle and with two CPU hogs, timed from outside through gpio-sim's sysfs.
+# Before the watchdog test, which ends the guest.
 if [ -n "${PACKGUARD_PERF_BIN:-}" ]; then
     rest_lines
     now_us; perf_at=$NOW
-    note "perf: Benchmarks/reflex/measure-in-guest.sh, ${RIG_PERF_EDGES:-1000} edges per program ($PACKGUARD_PERF_BIN)"
+    note "perf: Benchmarks/reflex/measure-in-guest.sh, ${RIG_PERF_EDGES:-1000} edges per program and condition ($PACKGUARD_PERF_BIN)"
     bash "$RIG_DIR/../Benchmarks/reflex/measure-in-guest.sh" --packguard "$PACKGUARD_PERF_BIN" --sim "$SIM" --scratch "$SCRATCH"
     now_us; note "perf: measured in $(( (NOW - perf_at) / 1000000 )) s"
 fi

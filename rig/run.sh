@@ -11,36 +11,56 @@
 # `rig: N passed, M failed (both builds)`; exits non-zero on any failure in either. The guests' console
 # logs are kept in rig/out/console-v1.log and console-v2.log.
 #
-# --perf (or RIG_PERF=1), opt-in: also builds Benchmarks/reflex and a release packguard of each build, and each
-# guest measures edge -> output latency (Benchmarks/reflex/measure-in-guest.sh: the C reflex baseline, then
-# `packguard run` of that build, RIG_PERF_EDGES edges each, default 1000) before the watchdog test; two more
-# tests per build, failing on a RIG-PERF-FAILED line or a missing result. About 30 s more per guest, plus the
-# release builds.
+# Perf mode, on by default (every CI run): also builds Benchmarks/reflex and a release packguard of each
+# build, and each guest measures edge -> output latency before the watchdog test
+# (Benchmarks/reflex/measure-in-guest.sh, RIG_PERF_EDGES edges each, default 1000): the C reflex baseline,
+# a 10-line Python gpiod script (Benchmarks/reflex/mirror.py, python3-libgpiod) and `packguard run` of
+# that build, idle and with two CPU hogs. Prints one line per program and condition with p50/p99/max and
+# the ratios to the reflex of the same condition in the same boot, and keeps them in rig/out/perf-NAME.txt.
+# A program that does not run or gives no result fails; a timing never does. About 2-3 min more per guest
+# under TCG, plus the release builds.
 #
-# Usage: rig/run.sh [--perf]
+# Usage: rig/run.sh [--no-perf | --perf-only]
+#   --no-perf    the tests only (RIG_PERF=0)
+#   --perf-only  only the latency measurements, in both guests (release builds only; no other test)
 # Environment: PACKGUARD_RIG_CACHE (kernel cache, default /var/cache/packguard-rig),
 #              RIG_QEMU_TIMEOUT (seconds, default 600), RIG_ACCEL (default tcg: software emulation; nested KVM hung here),
-#              RIG_PERF (1: as --perf), RIG_PERF_EDGES (timed edges per program in perf mode, default 1000).
+#              RIG_PERF (0: as --no-perf; default 1), RIG_PERF_EDGES (timed edges per program and condition, default 1000),
+#              RIG_PERF_SYSCALL_CYCLES (cycles counted under strace per program, default 200),
+#              RIG_PERF_TRACE (1: also keep a timed strace of 3 cycles per program in rig/out/trace-NAME.txt),
+#              RIG_PERF_BIN_V1, RIG_PERF_BIN_V2 (a release packguard to measure instead of this clone's, e.g. an
+#              older build for a before/after comparison; its path must contain /release/), RIG_PERF_CONFIG (the
+#              shipped configuration of that build, which the measured one is made from), RIG_PERF_SCHEDULING and
+#              RIG_PERF_LOCK_MEMORY (override realtime.scheduling / realtime.lockMemory of the measured daemon),
+#              RIG_BUILDS (v1: only the libgpiod v1 build and guest, for a quick look; CI runs both, the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd -P)
 source scripts/lib.sh
 started=$(date +%s)
-perf=${RIG_PERF:-0}
+perf=${RIG_PERF:-1}
+perf_only=0
 [ "$perf" = 0 ] || [ "$perf" = 1 ] || { echo "rig: RIG_PERF must be 0 or 1" >&2; exit 2; }
 for arg in "$@"; do
     case "$arg" in
-        --perf) perf=1 ;;
-        *) echo "usage: rig/run.sh [--perf]" >&2; exit 2 ;;
+        --perf) perf=1 ;;  # the default; kept for old command lines
+        --no-perf) perf=0 ;;
+        --perf-only) perf=1 perf_only=1 ;;
+        *) echo "usage: rig/run.sh [--no-perf | --perf-only]" >&2; exit 2 ;;
     esac
 done
 perf_edges=${RIG_PERF_EDGES:-1000}
+builds=${RIG_BUILDS:-both}
+[ "$builds" = both ] || [ "$builds" = v1 ] || { echo "rig: RIG_BUILDS must be both or v1" >&2; exit 2; }
 [ "$perf" = 0 ] || [[ $perf_edges =~ ^[1-9][0-9]*$ ]] || { echo "rig: RIG_PERF_EDGES must be a positive integer" >&2; exit 2; }
 
 ensure_swift
 ensure_packages libgpiod-dev pkg-config
 # The rig's own packages, without recommends (qemu's pull in much that a headless boot never uses).
 rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils make gcc kmod can-utils iproute2)
+# Perf mode: the Python baseline's gpiod bindings (the guest runs the host's /usr/bin/python3),
+# and strace, which counts each program's system calls per cycle.
+[ "$perf" = 0 ] || rig_packages+=(python3-libgpiod strace)
 missing=()
 for package in "${rig_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -58,6 +78,7 @@ kernel_s=$(( $(date +%s) - kernel_started ))
 
 out=$repo/rig/out
 mkdir -p "$out"
+rm -f "$out"/perf-v*.txt
 # Two builds, each booted in its own guest (the watchdog test ends a guest with a reset):
 #   v1: Debian's libgpiod-dev (1.6.3, Raspberry Pi OS bookworm), .build
 #   v2: libgpiod 2.x (Raspberry Pi OS trixie), the prefix rig/build-libgpiod2.sh makes, .build-gpiod2
@@ -65,28 +86,33 @@ mkdir -p "$out"
 build_packguard() {
     local name=$1; shift
     local log="$out/build-$name.log"
-    echo "==> rig: build packguard ($name)"
-    if ! swift build "$@" --product packguard >"$log" 2>&1; then
-        tail -30 "$log" >&2; echo "rig: swift build ($name) failed" >&2; exit 1
+    : >"$log"
+    BIN= PERF_BIN=
+    if [ "$perf_only" = 0 ]; then
+        echo "==> rig: build packguard ($name)"
+        if ! swift build "$@" --product packguard >"$log" 2>&1; then
+            tail -30 "$log" >&2; echo "rig: swift build ($name) failed" >&2; exit 1
+        fi
+        tail -1 "$log"
+        BIN=$(swift build "$@" --show-bin-path)/packguard
+        [ -x "$BIN" ] || { echo "rig: no $BIN" >&2; exit 1; }
     fi
-    tail -1 "$log"
-    BIN=$(swift build "$@" --show-bin-path)/packguard
-    [ -x "$BIN" ] || { echo "rig: no $BIN" >&2; exit 1; }
-    PERF_BIN=
     if [ "$perf" = 1 ]; then
         # The guest's root file system is read-only: the release build is made here.
+        echo "==> rig: build packguard -c release ($name)"
         if ! swift build -c release "$@" --product packguard >>"$log" 2>&1; then
             tail -30 "$log" >&2; echo "rig: swift build -c release ($name) failed" >&2; exit 1
         fi
         tail -1 "$log"
         PERF_BIN=$(swift build -c release "$@" --show-bin-path)/packguard
         [ -x "$PERF_BIN" ] || { echo "rig: no $PERF_BIN" >&2; exit 1; }
+        [ -n "$BIN" ] || BIN=$PERF_BIN
     fi
 }
 
 build_started=$(date +%s)
 build_packguard v1
-bin_v1=$BIN perf_bin_v1=$PERF_BIN
+bin_v1=$BIN perf_bin_v1=${RIG_PERF_BIN_V1:-$PERF_BIN}
 if [ "$perf" = 1 ]; then
     # The C reflex baseline (libgpiod v1 API), built against Debian's library.
     echo "==> rig: perf mode: build Benchmarks/reflex"
@@ -100,8 +126,11 @@ gcc -O2 -Wall -Wextra -Werror -fPIC -shared -o "$fault_so" rig/fault-set-values.
     || { echo "rig: cannot compile rig/fault-set-values.c" >&2; exit 1; }
 echo "==> rig: libgpiod 2.x"
 use_libgpiod2   # exports PKG_CONFIG_PATH: every build below is v2
-build_packguard v2 "${GPIOD2_SWIFT_ARGS[@]}"
-bin_v2=$BIN perf_bin_v2=$PERF_BIN
+bin_v2= perf_bin_v2=
+if [ "$builds" != v1 ]; then
+    build_packguard v2 "${GPIOD2_SWIFT_ARGS[@]}"
+    bin_v2=$BIN perf_bin_v2=${RIG_PERF_BIN_V2:-$PERF_BIN}
+fi
 build_s=$(( $(date +%s) - build_started ))
 
 accel=${RIG_ACCEL:-tcg}
@@ -112,7 +141,7 @@ total_passed=0 total_failed=0 timings=
 run_guest() {
     local name=$1 bin=$2 perf_bin=$3
     local perf_append=
-    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges"
+    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}${RIG_PERF_SCHEDULING:+ RIG_PERF_SCHEDULING=$RIG_PERF_SCHEDULING}${RIG_PERF_LOCK_MEMORY:+ RIG_PERF_LOCK_MEMORY=$RIG_PERF_LOCK_MEMORY}"
     # The guest mounts a tmpfs at its scratch directory: never over the clone or the binaries.
     local scratch=/tmp
     case " $repo/ $bin $perf_bin $kernel_dir/ $GPIOD2_PREFIX/" in *" /tmp/"*) scratch=/mnt ;; esac
@@ -120,14 +149,18 @@ run_guest() {
     : >"$console"
     echo "==> rig $name: boot qemu ($accel, 2 CPUs, 512 MiB) with $kernel_dir/bzImage; console in $console"
     local boot_started; boot_started=$(date +%s)
+    # -smp 2,sockets=2: the kernel has no ACPI, and SeaBIOS's MP table lists one processor per socket
+    # (with -smp 2 alone the guest ran on one CPU).
+    # clocksource=tsc tsc=reliable: under TCG on a busy host the kernel's clocksource watchdog can mark
+    # the TSC unstable and fall back to jiffies (a 4 ms clock), which ruins every timing in the guest.
     set +e
     timeout -k 10 "${RIG_QEMU_TIMEOUT:-600}" qemu-system-x86_64 \
-        -nodefaults -machine "accel=$accel" -cpu max -smp 2 -m 512 -no-reboot \
+        -nodefaults -machine "accel=$accel" -cpu max -smp 2,sockets=2,cores=1 -m 512 -no-reboot \
         -display none -monitor none -serial "file:$console" \
         -kernel "$kernel_dir/bzImage" \
         -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
         -device virtio-9p-pci,fsdev=root,mount_tag=hostroot \
-        -append "console=ttyS0 loglevel=3 panic=-1 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$repo/rig/guest-init.sh PACKGUARD_BIN=$bin RIG_KERNEL_DIR=$kernel_dir RIG_SCRATCH=$scratch RIG_BUILD=$name RIG_FAULT_SO=$fault_so$perf_append" \
+        -append "console=ttyS0 loglevel=3 panic=-1 clocksource=tsc tsc=reliable root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$repo/rig/guest-init.sh PACKGUARD_BIN=$bin RIG_KERNEL_DIR=$kernel_dir RIG_SCRATCH=$scratch RIG_BUILD=$name RIG_FAULT_SO=$fault_so$perf_append" \
         >"$out/qemu-$name.log" 2>&1 &
     local qemu_pid=$!
     # Show the results as the guest prints them.
@@ -137,7 +170,7 @@ run_guest() {
             "RIG-TEST FAIL "*) echo "  FAIL  ${line#RIG-TEST FAIL }" ;;
             "RIG-NOTE daemon log"*|"daemon| "*) ;;
             "RIG-NOTE "*) echo "        ${line#RIG-NOTE }" ;;
-            "RIG-BOOTED "*|"RIG-SETUP "*|"RIG-SETUP-FAILED "*|"RIG-WATCHDOG "*|"RIG-PERF "*|"RIG-PERF-FAILED "*) echo "  ${line}" ;;
+            "RIG-BOOTED "*|"RIG-SETUP "*|"RIG-SETUP-FAILED "*|"RIG-WATCHDOG "*|"RIG-PERF-FAILED "*) echo "  ${line}" ;;
         esac
     done
     wait $qemu_pid
@@ -161,7 +194,9 @@ run_guest() {
 
     # The watchdog test ends the guest: positively assert that softdog reset it after the daemon froze.
     local frozen; frozen=$(grep -m1 '^RIG-WATCHDOG frozen' <<<"$log" || true)
-    if [ -n "$frozen" ]; then
+    if [ "$perf_only" = 1 ]; then
+        :  # no watchdog test in a perf-only boot
+    elif [ -n "$frozen" ]; then
         local after reset frozen_at reset_at after_s
         after=$(sed -n '/^RIG-WATCHDOG frozen/,$p' <<<"$log")
         if grep -q '^RIG-WATCHDOG survived' <<<"$after"; then
@@ -185,26 +220,51 @@ run_guest() {
         fail "watchdog: daemon frozen (SIGSTOP) -> guest reset" "the watchdog test did not start"
     fi
 
-    # Perf mode: both results, from the same guest, or a failure.
+    # Perf mode: every program in both conditions, from the same guest, or a failure; ratios to the
+    # reflex of the same condition. Timings never fail.
     if [ -n "$perf_bin" ]; then
         field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-        local perf_failed program result pname
-        perf_failed=$(grep '^RIG-PERF-FAILED' <<<"$log" || true)
-        for program in reflex packguard; do
-            pname="perf: edge -> output latency, $( [ $program = reflex ] && echo "C libgpiod v1 reflex baseline" || echo "packguard run (release, libgpiod $name)")"
-            result=$(grep -m1 "^RIG-PERF $program n=" <<<"$log" || true)
-            if [ -z "$result" ]; then
-                fail "$pname" "no result${perf_failed:+: $perf_failed}"
-            elif [ "$(field n "$result")" != "$perf_edges" ] || { [ $program = packguard ] && [ "$(field build "$result")" != release ]; }; then
-                fail "$pname" "unexpected result: $result"
+        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "?" }'; }
+        local condition program result pname reflex perf_file=$out/perf-$name.txt
+        : >"$perf_file"
+        for condition in idle load; do
+            reflex=$(grep -m1 "^RIG-PERF reflex condition=$condition n=" <<<"$log" || true)
+            for program in reflex python packguard; do
+                case $program in
+                    reflex) pname="C libgpiod v1 reflex" ;;
+                    python) pname="Python gpiod 1.6 script" ;;
+                    packguard) pname="packguard run (release, libgpiod $name)" ;;
+                esac
+                if [ $condition = load ]; then pname="perf load (two CPU hogs): $pname"; else pname="perf idle: $pname"; fi
+                result=$(grep -m1 "^RIG-PERF $program condition=$condition n=" <<<"$log" || true)
+                if [ -z "$result" ]; then
+                    fail "$pname" "no result: $(grep -m1 "^RIG-PERF-FAILED $program condition=$condition" <<<"$log" || echo "the measurement did not reach it")"
+                elif [ "$(field n "$result")" != "$perf_edges" ] || { [ $program = packguard ] && [ "$(field build "$result")" != release ]; }; then
+                    fail "$pname" "unexpected result: $result"
+                else
+                    local line="p50 $(field p50_us "$result") us, p99 $(field p99_us "$result") us, max $(field max_us "$result") us (n = $(field n "$result")), VmHWM $(field hwm_kib "$result") KiB"
+                    if [ -n "$reflex" ] && [ $program != reflex ]; then
+                        line="$line; x reflex: p50 $(ratio "$(field p50_us "$result")" "$(field p50_us "$reflex")"), p99 $(ratio "$(field p99_us "$result")" "$(field p99_us "$reflex")")"
+                    fi
+                    echo "  ok    $pname | $line"
+                    echo "$name $condition $program $line" >>"$perf_file"
+                    passed=$((passed + 1))
+                fi
+            done
+        done
+        # System calls per assert/release cycle (not a timing: reported, never judged).
+        local counted
+        for program in reflex python packguard; do
+            counted=$(grep -m1 "^RIG-PERF-SYSCALLS $program " <<<"$log" || true)
+            if [ -z "$counted" ]; then
+                fail "perf syscalls: $program" "no count: $(grep -m1 "^RIG-PERF-FAILED $program syscalls" <<<"$log" || echo "the count did not run")"
             else
-                echo "  ok    $pname | p50 $(field p50_us "$result") us, p99 $(field p99_us "$result") us, max $(field max_us "$result") us (n = $(field n "$result"))"
+                echo "  ok    perf syscalls: $program | $(field per_cycle "$counted") per assert/release cycle, all threads ($(field top "$counted"))"
+                echo "$name syscalls $program $(field per_cycle "$counted") per cycle ($(field top "$counted"))" >>"$perf_file"
                 passed=$((passed + 1))
             fi
         done
-        if [ -n "$perf_failed" ] && grep -q '^RIG-PERF packguard n=' <<<"$log"; then
-            fail "perf: Benchmarks/reflex/measure-in-guest.sh" "$perf_failed"
-        fi
+        grep '^RIG-TRACE ' <<<"$log" | sed 's/^RIG-TRACE //' >"$out/trace-$name.txt" || true
     fi
 
     local booted; booted=$(sed -n 's/^RIG-BOOTED uptime=\([0-9.]*\).*/\1/p' <<<"$log")
@@ -217,9 +277,13 @@ run_guest() {
 }
 
 run_guest v1 "$bin_v1" "$perf_bin_v1"
-run_guest v2 "$bin_v2" "$perf_bin_v2"
+[ "$builds" = v1 ] || run_guest v2 "$bin_v2" "$perf_bin_v2"
 
 echo "rig: kernel ${kernel_s} s ($( [ "$kernel_s" -lt 5 ] && echo reused || echo built)), builds ${build_s} s${timings}, total $(( $(date +%s) - started )) s"
+if [ "$perf" = 1 ] && compgen -G "$out/perf-v*.txt" >/dev/null; then
+    echo "rig: perf, release -> relay 0 in us (TCG guest, 2 CPUs; ratios to the C reflex of the same boot and condition):"
+    sed 's/^/  /' "$out"/perf-v*.txt
+fi
 printf '%s' "$summaries"
-echo "rig: $total_passed passed, $total_failed failed (both builds)"
+echo "rig: $total_passed passed, $total_failed failed ($( [ "$builds" = v1 ] && echo "v1 build only" || echo "both builds"))"
 [ "$total_failed" = 0 ] && [ "$total_passed" -gt 0 ]

@@ -92,6 +92,14 @@ int main(int argc, char **argv) {
         i++;
     }
     if (!pull_path || !value_path || count < 1 || warmup < 0) goto usage;
+    /* A guest whose kernel fell back to the jiffies clocksource (TSC marked unstable) has a clock
+     * in milliseconds: refuse to measure rather than print zeros. */
+    struct timespec resolution;
+    if (clock_getres(CLOCK_MONOTONIC, &resolution) < 0 || resolution.tv_sec > 0 || resolution.tv_nsec > 1000) {
+        fprintf(stderr, "%s: CLOCK_MONOTONIC resolution is %ld ns (see the current_clocksource): no measurement\n",
+                label, (long)resolution.tv_sec * 1000000000L + resolution.tv_nsec);
+        return 1;
+    }
     pull_fd = open(pull_path, O_WRONLY);
     value_fd = open(value_path, O_RDONLY);
     if (pull_fd < 0 || value_fd < 0) {

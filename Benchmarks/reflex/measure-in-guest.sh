@@ -1,8 +1,10 @@
 #!/bin/bash
-# Reaction latency on a real kernel, side by side: the C reflex baseline (reflex.c: event -> set
-# value, the floor any controller can reach) and `packguard run`, each timed from outside by
-# latency.c through gpio-sim's sysfs: a write of the Discharge Enable line's `pull` (the BMS
-# releasing its open-drain output) to the discharge relay line's `value` reading 0.
+# Reaction latency on a real kernel, side by side in one boot: the C reflex baseline (reflex.c: event ->
+# set value, the floor any controller can reach), a 10-line Python gpiod script (mirror.py, Debian's
+# python3-libgpiod 1.6) and `packguard run`, each timed from outside by latency.c through gpio-sim's
+# sysfs: a write of the Discharge Enable line's `pull` (the BMS releasing its open-drain output) to the
+# discharge relay line's `value` reading 0. Each program runs twice: idle, then with two CPU hogs
+# (busy shell loops, one per CPU of the rig's guest, at the default priority).
 #
 # Runs inside the rig's qemu guest (rig/run.sh, rig/guest-init.sh), after the gpio-sim chip with
 # lines GPIO0..GPIO27 exists. Nothing may hold GPIO27 or GPIO20 when it starts; it leaves both
@@ -15,10 +17,15 @@
 #                release build (`swift build -c release`): a debug build measures the debug build
 #   --count      timed edges per program (default: $RIG_PERF_EDGES, else 1000), after 20 warm-up edges
 #   --scratch    a writable directory (default: $SCRATCH, else /tmp)
+# Environment: RIG_PERF_SCHEDULING (fifo|other) and RIG_PERF_LOCK_MEMORY (true|false) override the
+#   configuration's realtime.scheduling and realtime.lockMemory; RIG_PERF_CONFIG, the configuration the daemon's is made from (default: hardware/pi/packguard.yaml;
+#   an older build needs the shipped file of its own version).
 # Output, one line each (also the protocol rig/run.sh reads from the console):
-#   RIG-PERF reflex n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=..
-#   RIG-PERF packguard n=1000 p50_us=.. ... build=release
-#   RIG-PERF-FAILED <what> | <why>        (and exit 1)
+#   RIG-PERF <program> condition=<idle|load> n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=.. hwm_kib=..
+#     programs: reflex, python, packguard (this one ends in build=release|debug|unknown)
+#   RIG-PERF-SYSCALLS <program> cycles=200 per_cycle=.. top=call:per_cycle,...   (idle; see count_syscalls)
+#   RIG-PERF-FAILED <program> condition=<idle|load> | <why>   (that program is skipped, the others still run;
+#                                                              exit 1 at the end)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -37,6 +44,9 @@ while [ $# -gt 0 ]; do
 done
 
 failed() { echo "RIG-PERF-FAILED $1 | $2"; exit 1; }
+any_failed=0
+# One program's failure in one condition: reported, and the others still run.
+failed_one() { echo "RIG-PERF-FAILED $1 | $2"; any_failed=1; }
 [ -d "$sim/sim_gpio27" ] && [ -d "$sim/sim_gpio20" ] || failed "setup" "no gpio-sim lines under '$sim' (--sim)"
 [ -x "$here/build/reflex" ] && [ -x "$here/build/latency" ] \
     || failed "setup" "no $here/build/{reflex,latency}: run 'make -C Benchmarks/reflex' on the host first"
@@ -50,7 +60,18 @@ pull_file=$sim/sim_gpio${ENABLE#GPIO}/pull
 value_file=$sim/sim_gpio${RELAY#GPIO}/value
 work=$scratch/perf
 mkdir -p "$work" || failed "setup" "cannot create $work"
-meter() { "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 --label "$1" 2>&1; }
+# meter NAME [latency options]: times the program now running (COUNT edges after 20 warm-up edges by default).
+# The meter runs SCHED_FIFO 40, above any program it times (packguard's control thread runs at 10), and spins
+# on a CPU of its own: it is never the one that waits, so idle or under load it times the program, not itself.
+# The guest's RT throttling is off while it runs (else the spinning meter stalls 50 ms in every second).
+meter() {
+    local name=$1; shift
+    chrt -f 40 "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 \
+        --label "$name condition=$condition" "$@" 2>&1
+}
+rt_runtime=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null)
+echo -1 >/proc/sys/kernel/sched_rt_runtime_us 2>/dev/null
+restore_rt_runtime() { [ -z "$rt_runtime" ] || echo "$rt_runtime" >/proc/sys/kernel/sched_rt_runtime_us 2>/dev/null; }
 # Waits up to 30 s for a line in FILE matching PATTERN while PID lives.
 wait_for_line() {
     local i
@@ -63,19 +84,62 @@ wait_for_line() {
 }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-# 1. The reflex baseline.
-"$here/build/reflex" "$ENABLE" "$RELAY" >"$work/reflex.log" 2>&1 &
-reflex=$!
-wait_for_line "$work/reflex.log" "reflex: ready" "$reflex" || failed "reflex" "did not start: $(tr '\n' ' ' <"$work/reflex.log")"
-result=$(meter reflex) || { stop "$reflex"; failed "reflex" "$result"; }
-stop "$reflex"
-echo "RIG-PERF $result"
+# The meter needs a clock in microseconds: under TCG the kernel sometimes starts on jiffies (4 ms) when
+# its TSC calibration is disturbed by a busy host. Switch to the TSC when the kernel has it.
+clocksource=/sys/devices/system/clocksource/clocksource0
+if [ "$(cat "$clocksource/current_clocksource" 2>/dev/null)" != tsc ] \
+    && grep -qw tsc "$clocksource/available_clocksource" 2>/dev/null; then
+    echo tsc >"$clocksource/current_clocksource" 2>/dev/null
+fi
+echo "RIG-NOTE perf: clocksource $(cat "$clocksource/current_clocksource" 2>/dev/null || echo unknown) (available: $(cat "$clocksource/available_clocksource" 2>/dev/null)), CPUs online $(cat /sys/devices/system/cpu/online 2>/dev/null), usable $(nproc)"
+if [ "$(cat "$clocksource/current_clocksource" 2>/dev/null)" != tsc ]; then
+    echo "RIG-NOTE perf: the kernel on the clock: $(dmesg 2>/dev/null | grep -iE 'tsc|clocksource' | tail -4 | tr '\n' ';')"
+fi
+python=/usr/bin/python3
+hogs=()
+start_hogs() {
+    local i
+    for i in 1 2; do ( while :; do :; done ) & hogs+=($!); done
+}
+stop_hogs() {
+    local hog
+    for hog in "${hogs[@]}"; do kill -KILL "$hog" 2>/dev/null; wait "$hog" 2>/dev/null; done
+    hogs=()
+}
+trap 'stop_hogs; restore_rt_runtime' EXIT
 
-# 2. packguard run: the shipped configuration with timings shortened so that a cycle is quick
+# measure_program NAME READY SUFFIX COMMAND...: starts COMMAND, waits for READY in its output (the
+# program now follows the input), times it, stops it, and prints its RIG-PERF line (SUFFIX appended)
+# or its RIG-PERF-FAILED line.
+measure_program() {
+    local name=$1 ready=$2 suffix=$3; shift 3
+    local log="$work/$name-$condition.log" pid result
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    if ! wait_for_line "$log" "$ready" "$pid"; then
+        stop "$pid"
+        failed_one "$name condition=$condition" "did not start: $(tail -3 "$log" | tr '\n' ' ')"
+        return
+    fi
+    if ! result=$(meter "$name"); then
+        stop "$pid"
+        failed_one "$name condition=$condition" "$result; log: $(tail -3 "$log" | tr '\n' ' ')"
+        return
+    fi
+    # Peak resident size over the whole run (a Python script's interpreter included).
+    local hwm; hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
+    stop "$pid"
+    echo "RIG-PERF $result hwm_kib=${hwm:-?}$suffix"
+    # Anything the program said besides its relay changes (a warning, a missed deadline) is worth seeing.
+    local said; said=$(grep -v -E 'relay (opened|closed)|ready' "$log" | sort | uniq -c | sort -rn | head -8 | tr -s ' ' | tr '\n' ';')
+    [ -z "$said" ] || echo "RIG-NOTE perf: $name condition=$condition said: $said"
+}
+
+# packguard run: the shipped configuration with timings shortened so that a cycle is quick
 # (the relay re-closes 20 ms after the enable returns, the smallest qualifyMs the configuration
 # accepts; no minimum off time; no chatter lockout at this rate) and scratch paths.
 config=$work/packguard.yaml
-awk -v sock="$work/control.sock" -v state="$work/state" '
+awk -v sock="$work/control.sock" -v state="$work/state" -v scheduling="${RIG_PERF_SCHEDULING:-}" -v lock="${RIG_PERF_LOCK_MEMORY:-}" '
     /^[A-Za-z]/ { section = $1 }
     section == "timing:" && /^  startupHoldMs:/ { sub(/: [0-9]+/, ": 0") }
     section == "timing:" && /^  qualifyMs:/ { sub(/: [0-9]+/, ": 20") }
@@ -84,12 +148,64 @@ awk -v sock="$work/control.sock" -v state="$work/state" '
     section == "timing:" && /^  chatterWindowS:/ { sub(/: [0-9]+/, ": 1") }
     section == "paths:" && /^  controlSocket:/ { sub(/controlSocket: [^ ]*/, "controlSocket: " sock) }
     section == "paths:" && /^  stateDirectory:/ { sub(/stateDirectory: [^ ]*/, "stateDirectory: " state) }
-    { print }' "$repo/hardware/pi/packguard.yaml" >"$config"
-checked=$("$bin" check-config "$config" 2>&1) || failed "packguard" "configuration: $checked"
-"$bin" run --config "$config" >"$work/packguard.log" 2>&1 &
-daemon=$!
-wait_for_line "$work/packguard.log" "ready:" "$daemon" \
-    || { stop "$daemon"; failed "packguard" "not ready: $(tail -3 "$work/packguard.log" | tr '\n' ' ')"; }
-result=$(meter packguard) || { stop "$daemon"; failed "packguard" "$result; log: $(tail -3 "$work/packguard.log" | tr '\n' ' ')"; }
-stop "$daemon"
-echo "RIG-PERF $result build=$build"
+    section == "realtime:" && scheduling != "" && /^  scheduling:/ { sub(/scheduling: [a-z]+/, "scheduling: " scheduling) }
+    section == "realtime:" && lock != "" && /^  lockMemory:/ { sub(/lockMemory: [a-z]+/, "lockMemory: " lock) }
+    { print }' "${RIG_PERF_CONFIG:-$repo/hardware/pi/packguard.yaml}" >"$config"
+checked=$("$bin" check-config "$config" 2>&1) || failed "packguard condition=idle" "configuration: $checked"
+
+# count_syscalls NAME READY COMMAND...: the system calls of every thread of COMMAND over
+# RIG_PERF_SYSCALL_CYCLES assert/release cycles (strace -f -c attached after READY, so start-up is not
+# counted): RIG-PERF-SYSCALLS NAME cycles=N per_cycle=X top=call:count,... (per cycle). With
+# RIG_PERF_TRACE=1, also the timed trace (strace -f -tt -T) of 3 cycles, as RIG-TRACE lines.
+syscall_cycles=${RIG_PERF_SYSCALL_CYCLES:-200}
+count_syscalls() {
+    local name=$1 ready=$2; shift 2
+    local log="$work/$name-strace.log" pid tracer summary total
+    command -v strace >/dev/null || { failed_one "$name syscalls" "no strace (install strace on the host)"; return; }
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    wait_for_line "$log" "$ready" "$pid" || { stop "$pid"; failed_one "$name syscalls" "did not start"; return; }
+    summary=$work/$name-strace-summary.txt
+    strace -f -qq -c -o "$summary" -p "$pid" &
+    tracer=$!
+    sleep 1  # attached to every thread
+    if ! condition=syscalls meter "$name" --count "$syscall_cycles" --warmup 0 >/dev/null; then
+        kill -INT "$tracer"; wait "$tracer"; stop "$pid"; failed_one "$name syscalls" "the meter failed under strace"; return
+    fi
+    kill -INT "$tracer"; wait "$tracer"
+    if [ "${RIG_PERF_TRACE:-0}" = 1 ]; then
+        strace -f -qq -tt -T -o "$work/$name-trace.txt" -p "$pid" &
+        tracer=$!
+        sleep 1
+        condition=trace meter "$name" --count 3 --warmup 0 >/dev/null
+        kill -INT "$tracer"; wait "$tracer"
+        sed "s/^/RIG-TRACE $name /" "$work/$name-trace.txt"
+    fi
+    stop "$pid"
+    total=$(awk '$NF == "total" { print $4 }' "$summary")
+    [ -n "$total" ] || { failed_one "$name syscalls" "no strace summary: $(head -3 "$summary" | tr '\n' ' ')"; return; }
+    echo "RIG-PERF-SYSCALLS $name cycles=$syscall_cycles per_cycle=$(awk -v t="$total" -v n="$syscall_cycles" 'BEGIN { printf "%.1f", t / n }')" \
+        "top=$(awk -v n="$syscall_cycles" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "%s%s:%.1f", sep, $NF, $4 / n; sep = "," }' "$summary" | cut -d, -f1-8)"
+}
+
+for condition in idle load; do
+    [ "$condition" = load ] && start_hogs
+    # 1. The reflex baseline.
+    measure_program reflex "reflex: ready" "" "$here/build/reflex" "$ENABLE" "$RELAY"
+    # 2. The Python script (rig/run.sh installs python3-libgpiod on the host whose root the guest mounts).
+    if "$python" -c "import gpiod" 2>/dev/null; then
+        measure_program python "mirror: ready" "" "$python" "$here/mirror.py" "$ENABLE" "$RELAY"
+    else
+        failed_one "python condition=$condition" "$python cannot import gpiod: install python3-libgpiod"
+    fi
+    # 3. packguard run.
+    measure_program packguard "ready:" " build=$build" "$bin" run --config "$config"
+    [ "$condition" = load ] && stop_hogs
+done
+# System calls per cycle, idle, for each program (not timed: strace slows everything down).
+if [ "$syscall_cycles" -gt 0 ]; then
+    count_syscalls reflex "reflex: ready" "$here/build/reflex" "$ENABLE" "$RELAY"
+    "$python" -c "import gpiod" 2>/dev/null && count_syscalls python "mirror: ready" "$python" "$here/mirror.py" "$ENABLE" "$RELAY"
+    count_syscalls packguard "ready:" "$bin" run --config "$config"
+fi
+exit "$any_failed"

@@ -134,6 +134,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
     }
     public var control = ControlSettings()
     public var loop = LoopTiming()
+    public var realtime = RealtimeSettings()
     public var can = CANSettings() {
         didSet { policy.can = can.rules }
     }

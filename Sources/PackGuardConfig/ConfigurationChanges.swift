@@ -8,9 +8,9 @@ public struct ConfigurationChange: Sendable, Equatable, CustomStringConvertible 
 
     public var description: String { "\(key): \(old ?? "(none)") -> \(new ?? "(none)")" }
 
-    /// Keys that take effect only at the next start: the control socket is bound, and the
-    /// hardware watchdog is open with its timeout set.
-    public var needsRestart: Bool { key.hasPrefix("paths.") || key.hasPrefix("watchdog.") }
+    /// Keys that take effect only at the next start: the control socket is bound, the hardware
+    /// watchdog is open with its timeout set, and the threads' scheduling and memory lock are set.
+    public var needsRestart: Bool { key.hasPrefix("paths.") || key.hasPrefix("watchdog.") || key.hasPrefix("realtime.") }
 }
 
 extension PackGuardConfiguration {

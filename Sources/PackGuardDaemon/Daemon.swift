@@ -103,7 +103,8 @@ public final class Daemon {
                 notifier: notifier.isEnabled ? notifier : nil, watchdog: watchdog,
                 forceOffStore: ForceOffStore(directory: configuration.paths.stateDirectory))
             reloads = configPath.map { ReloadCoordinator(path: $0, backend: backend, logger: logger, running: configuration) }
-            loop = try ControlLoop(controller: controller, logger: logger)
+            // --simulate runs on a desk, beside a build: no realtime priority there.
+            loop = try ControlLoop(controller: controller, logger: logger, realtime: simulate ? nil : configuration.realtime)
             do {
                 try makeDirectory(parentOf: configuration.paths.controlSocket)
                 let group = simulate ? nil : "packguard"

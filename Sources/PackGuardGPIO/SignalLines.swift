@@ -90,6 +90,8 @@ public final class SignalLines: Sendable {
         var lines: [OutputLine]
         /// The level last applied successfully, per configured output.
         var applied: PerOutput<Level?>
+        /// Driven off by the fast path and not read back yet.
+        var unverified = PerOutput<Bool>(repeating: false)
     }
 
     // Lock order, where both are taken: outputs, then inputs.
@@ -309,11 +311,16 @@ public final class SignalLines: Sendable {
 
     /// Drains pending edge events (each names its signal), oldest first across lines: each line
     /// has its own request, so the kernel's timestamps restore the order between lines.
-    public func readEdgeEvents() throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] {
+    /// `readable`: the event descriptors poll(2) just reported ready; only their lines are read
+    /// (the others cost a system call each for nothing). nil reads every line, which the loop
+    /// does on every wake that is not an edge, so a line whose descriptor never wakes poll (a
+    /// vanished chip, on libgpiod v1) is still read at the loop's timer.
+    public func readEdgeEvents(readable: [Int32]? = nil) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] {
         try inputs.withLock { (lines) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] in
             var result: [(signal: InputSignal, event: EdgeEvent)] = []
             var sources = 0
             for line in lines {
+                if let readable, let fd = line.request.eventFileDescriptor, !readable.contains(fd) { continue }
                 let events = try line.request.readEdgeEvents()
                 guard !events.isEmpty else { continue }
                 sources += 1
@@ -331,8 +338,12 @@ public final class SignalLines: Sendable {
 
     // MARK: - Outputs
 
-    /// Sets outputs and reads them back. After a line fails, every line still to be switched off
-    /// is attempted (nothing more is switched on); the error names every output line that failed.
+    /// Sets outputs and reads them back. Every line that switches off is written first, before any
+    /// read-back, so that opening a relay waits for nothing; those lines are then read back, and
+    /// only then are the lines that switch on written, each read back in turn. A line that the off
+    /// fast path (`openRelaysAtOnce`) drove off is read back here too. After a line fails, every
+    /// line still to be switched off is attempted (nothing more is switched on); the error names
+    /// every output line that failed.
     /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
     /// nothing is set and the result is false, so a step that was overtaken by the watchdog
     /// monitor can never re-close what the monitor just opened.
@@ -341,36 +352,105 @@ public final class SignalLines: Sendable {
         try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Bool in
             if vetoed() { return false }
             var failure: GPIOError?
-            for line in state.lines where levels[line.signal] != state.applied[line.signal] {
-                let wanted = levels[line.signal]
-                // After a failure only the safe direction goes on: every output still turns off,
-                // but nothing more is switched on in a write that has already failed.
-                if failure != nil && wanted.isActive { continue }
+            func note(_ error: GPIOError, _ line: OutputLine) {
+                // The first failure is the error; every failed line is listed in it.
+                let failed = Self.listingItsLine(error, line)
+                if failure == nil { failure = failed; failure?.failedLines = [] }
+                failure?.failedLines += failed.failedLines
+            }
+            // 1. Every line that switches off, written back to back.
+            var written = PerOutput<Bool>(repeating: false)
+            for line in state.lines where !levels[line.signal].isActive && state.applied[line.signal] != .inactive {
                 do throws(GPIOError) {
-                    // Stack buffers: the heartbeat makes this run on every healthy step.
-                    try withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { (buffer) throws(GPIOError) in
-                        buffer[0] = wanted
-                        do throws(GPIOError) {
-                            try line.request.writeValues(UnsafeBufferPointer(buffer))
-                            try line.request.readValues(into: buffer)
-                        } catch {
-                            throw Self.named(error, line.location.name)
-                        }
-                        if buffer[0] != wanted {
-                            throw GPIOError(.systemError, operation: "read back output (wanted \(wanted), read \(buffer[0]))",
-                                            chip: line.request.chip, line: line.location.name, offset: line.settings.offset, errno: EIO)
-                        }
-                    }
-                    state.applied[line.signal] = wanted
+                    try Self.write(.inactive, to: line)
+                    written[line.signal] = true
                 } catch {
-                    // The first failure is the error; every failed line is listed in it.
+                    note(error, line)
+                }
+            }
+            // 2. Their read-back, and that of lines the fast path drove off.
+            for line in state.lines where written[line.signal] || (state.unverified[line.signal] && !levels[line.signal].isActive) {
+                let fastPath = state.unverified[line.signal]
+                state.unverified[line.signal] = false
+                do throws(GPIOError) {
+                    try Self.readBack(.inactive, from: line)
+                    state.applied[line.signal] = .inactive
+                } catch {
+                    // Not applied: a fast-path line is back at the level it had before (on), so
+                    // that the next step writes it again.
+                    if fastPath { state.applied[line.signal] = .active }
+                    note(error, line)
+                }
+            }
+            // 3. Lines that switch on, each written and read back, none after a failure.
+            for line in state.lines where levels[line.signal].isActive && state.applied[line.signal] != .active {
+                guard failure == nil else { break }
+                state.unverified[line.signal] = false
+                do throws(GPIOError) {
+                    try Self.write(.active, to: line)
+                    try Self.readBack(.active, from: line)
+                    state.applied[line.signal] = .active
+                } catch {
+                    note(error, line)
+                }
+            }
+            if let failure { throw failure }
+            return true
+        }
+    }
+
+    /// The off fast path: drives off at once, without reading back, every relay that `levels` has
+    /// off and that was last applied on (never the status LED or the heartbeat, which only
+    /// indicate, and never a line switched on). The next `setOutputs` reads those lines back.
+    /// Every such relay is attempted even when one fails; the error names each failed line, whose
+    /// level stays as last applied so that `setOutputs` writes it again. Returns how many were written.
+    @discardableResult
+    public func openRelaysAtOnce(_ levels: OutputLevels) throws(GPIOError) -> Int {
+        try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Int in
+            var failure: GPIOError?
+            var count = 0
+            for line in state.lines where line.signal.isRelay && !levels[line.signal].isActive
+                && state.applied[line.signal] == .active {
+                do throws(GPIOError) {
+                    try Self.write(.inactive, to: line)
+                    state.applied[line.signal] = .inactive
+                    state.unverified[line.signal] = true
+                    count += 1
+                } catch {
                     let failed = Self.listingItsLine(error, line)
                     if failure == nil { failure = failed; failure?.failedLines = [] }
                     failure?.failedLines += failed.failedLines
                 }
             }
             if let failure { throw failure }
-            return true
+            return count
+        }
+    }
+
+    /// One line's value, from a stack buffer: the heartbeat makes this run on every healthy step.
+    private static func write(_ level: Level, to line: OutputLine) throws(GPIOError) {
+        try withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { (buffer) throws(GPIOError) in
+            buffer[0] = level
+            do throws(GPIOError) {
+                try line.request.writeValues(UnsafeBufferPointer(buffer))
+            } catch {
+                throw Self.named(error, line.location.name)
+            }
+        }
+    }
+
+    /// Reads a line back and fails unless it holds `level`.
+    private static func readBack(_ level: Level, from line: OutputLine) throws(GPIOError) {
+        try withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { (buffer) throws(GPIOError) in
+            do throws(GPIOError) {
+                try line.request.readValues(into: buffer)
+            } catch {
+                throw Self.named(error, line.location.name)
+            }
+            if buffer[0] != level {
+                throw GPIOError(.systemError, operation: "read back output (wanted \(level), read \(buffer[0]))",
+                                chip: line.request.chip, line: line.location.name, offset: line.settings.offset, errno: EIO)
+            }
         }
     }
 

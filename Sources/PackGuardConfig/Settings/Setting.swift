@@ -178,6 +178,7 @@ public enum SettingUnit: String, CaseIterable, Sendable {
     case samples
     case connections
     case bitsPerSecond = "bit/s"
+    case schedulingPriority = "SCHED_FIFO"
     /// A flag, a path, a name or a word.
     case none = ""
 
@@ -196,6 +197,7 @@ public enum SettingUnit: String, CaseIterable, Sendable {
         case .samples: "samples"
         case .connections: "connections"
         case .bitsPerSecond: "bits per second"
+        case .schedulingPriority: "SCHED_FIFO priority"
         case .none: ""
         }
     }

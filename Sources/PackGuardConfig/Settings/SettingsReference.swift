@@ -12,7 +12,9 @@ public enum SettingsReference {
         var lines = ["| Key | Default | Allowed | Unit | Meaning |", "|-----|---------|---------|------|---------|"]
         for setting in Setting.all where setting.section == section {
             let value = setting.text(in: defaults).map { "`\($0)`" } ?? "none"
-            lines.append("| `\(setting.name)` | \(value) | \(setting.allowed) | \(setting.unit.rawValue) | \(setting.doc) |")
+            // A bar inside a cell would end it.
+            let cells = [value, setting.allowed, setting.unit.rawValue, setting.doc].map { $0.replacing("|", with: "\\|") }
+            lines.append("| `\(setting.name)` | " + cells.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n")
     }

@@ -166,6 +166,13 @@ extension Setting {
                   "members (and root) may also `reset` and `force-off off`; group `packguard` may only `status`, `events` and `force-off on` (read at start)"),
             .integer("control.maxClients", \.control.maxClients, 1...1024, .connections,
                      "control connections served at once; more are answered \"busy\" and closed (read at start)"),
+
+            .choice("realtime.scheduling", \.realtime.scheduling,
+                    "`fifo`: the control thread runs SCHED_FIFO at `priority` and the internal watchdog thread at `priority` + 1 (a control thread stuck in a loop cannot starve the thread that opens the relays); `other`: a normal process (read at start)"),
+            .integer("realtime.priority", \.realtime.priority, RealtimeSettings.priorities, .schedulingPriority,
+                     "SCHED_FIFO priority: below the kernel's threaded interrupt handlers (50), so the GPIO interrupt itself is never held up; the unit's `LimitRTPRIO=` must be at least `priority` + 1"),
+            .flag("realtime.lockMemory", \.realtime.lockMemory,
+                  "`mlockall(MCL_CURRENT | MCL_ONFAULT)` once every thread runs: each page is locked when first used, so nothing the loop has touched is paged out"),
         ]
     }
 

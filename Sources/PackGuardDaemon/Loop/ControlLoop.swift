@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import PackGuardConfig
 import PackGuardCore
 import Synchronization
 
@@ -38,16 +39,18 @@ public final class ControlLoop: @unchecked Sendable {
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
     private let logger: Logger
+    /// Applied once the monitor thread runs; nil leaves scheduling and memory as they are (tests).
+    private let realtime: RealtimeSettings?
 
     struct Requests {
         var stopReason: String?
         var beforeStep: [@Sendable (Controller) -> Void] = []
     }
 
-    public init(controller: Controller, logger: Logger,
-) throws(ControllerFatalError) {
+    public init(controller: Controller, logger: Logger, realtime: RealtimeSettings? = nil) throws(ControllerFatalError) {
         self.controller = controller
         self.logger = logger
+        self.realtime = realtime
         self.wakePipe = try WakePipe()
     }
 
@@ -85,19 +88,23 @@ public final class ControlLoop: @unchecked Sendable {
             throw ControllerFatalError(description: "cannot start the internal watchdog thread: errno \(errno)")
         }
         defer { monitor.stop() }
+        if let realtime { RealtimeSetup.apply(realtime, monitor: monitor.threadHandle, logger: logger) }
         controller.restorePersistentState()
         var stopReason: String?
+        var readableEdges: [Int32]?  // nil: read every line (the first step, timer wakes)
         while stopReason == nil {
             let actions = requests.withLock { r -> [@Sendable (Controller) -> Void] in
                 defer { r.beforeStep.removeAll() }
                 return r.beforeStep
             }
             for action in actions { action(controller) }
+            if !actions.isEmpty { readableEdges = nil }
             let now = controller.clock.now()
-            // The step's deadline may be earlier than the one the monitor sleeps towards.
-            monitor.deadlineMoves(to: now + .milliseconds(controller.configuration.loop.loopDeadlineMs))
+            let deadline = now + .milliseconds(controller.configuration.loop.loopDeadlineMs)
             do {
-                try controller.step(now: now)
+                // The step's deadline may be earlier than the one the monitor sleeps towards: it
+                // is told right after the off fast path, which must wait for nothing.
+                try controller.step(now: now, readableEdges: readableEdges, handOff: { monitor.deadlineMoves(to: deadline) })
             } catch {
                 controller.lines.release()
                 throw error
@@ -106,7 +113,7 @@ public final class ControlLoop: @unchecked Sendable {
             if let stop { stopReason = stop; break }
             let wake = controller.nextWake(after: now)
             controller.expectStep(by: wake)
-            waitForWork(until: wake)
+            readableEdges = waitForWork(until: wake)
             if let fatal = controller.fatalFailure {  // from a step run for a socket command
                 controller.lines.release()
                 throw fatal
@@ -120,7 +127,8 @@ public final class ControlLoop: @unchecked Sendable {
     /// Waits until the next step is due, an edge or the wake pipe arrives, or a socket command ran
     /// a step. Other control socket traffic (status, events, silent clients) is served here without
     /// a step, so a flood of clients cannot make the loop step in a frenzy.
-    private func waitForWork(until wake: Instant) {
+    /// Returns the edge descriptors that woke it when only edges did, else nil (read every line).
+    private func waitForWork(until wake: Instant) -> [Int32]? {
         while true {
             // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
             let endpointsKey = endpoints.reduce(0) { $0 &+ 1 &+ $1.pollGeneration }
@@ -145,7 +153,7 @@ public final class ControlLoop: @unchecked Sendable {
             if ready < 0 && errno != EINTR {
                 logger.error("poll failed: errno \(errno); stepping on the timer only")
                 sleepMilliseconds(Int(min(timeoutMs, 10)))
-                return
+                return nil
             }
             // Edges and the wake pipe come before the endpoints in the poll set.
             let endpointsStart = endpointRanges.first?.lowerBound ?? pollSet.count
@@ -166,7 +174,13 @@ public final class ControlLoop: @unchecked Sendable {
             // A command ran a step of its own: back to run(), which steps and re-arms the deadline
             // monitor for the next wake (the command's step armed it for 200 ms from then).
             let stepped = controller.stepCount != stepsBefore
-            if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil { return }
+            if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil {
+                // Only edges, and before the timer: their lines alone need reading.
+                let edges = pollSet[..<(endpointsStart - 1)]
+                let wakePipeReady = pollSet[endpointsStart - 1].revents != 0
+                guard loopWork, !wakePipeReady, !stepped, now < wake else { return nil }
+                return edges.filter { $0.revents != 0 }.map(\.fd)
+            }
         }
     }
 }
@@ -218,6 +232,9 @@ final class DeadlineMonitor: @unchecked Sendable {
     private let wake: WakePipe
     private let state = Mutex(State())
     private var thread: pthread_t?
+
+    /// The monitor's thread while it runs (for its scheduling).
+    var threadHandle: pthread_t? { thread }
 
     struct State {
         var running = false

@@ -63,6 +63,8 @@ public final class Controller: @unchecked Sendable {
     private var lastHardwarePet: Instant?
     public private(set) var stepCount = 0
     private var lastResult: StepResult?
+    /// The policy's results for this wake's edge events; kept to reuse its storage.
+    private var edgeResults: [StepResult] = []
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
     /// The type of the last edge event per input, to see a release the kernel did not report.
     private var lastEdge = PerInput<EdgeEvent.Edge?>(repeating: nil)
@@ -163,8 +165,16 @@ public final class Controller: @unchecked Sendable {
 
     /// Reads everything, steps the policy and applies the outputs. Throws only when outputs can
     /// no longer be driven off: the caller must then exit non-zero.
+    ///
+    /// The off fast path: the edge events are read and stepped first, and every relay the policy
+    /// opened on them is written at once (`SignalLines.openRelaysAtOnce`). Only then come
+    /// `handOff` (the control loop re-arms its deadline monitor there), the log of those steps,
+    /// the reconciling read of every input, ADC sampling, the full step, the outputs with their
+    /// read-back and the status. The policy decides every level; this only orders the I/O.
     @discardableResult
-    public func step(now: Instant) throws(ControllerFatalError) -> StepResult {
+    /// `readableEdges`: the event descriptors poll(2) reported ready for this wake, or nil (read
+    /// every line: a timer wake, a command, a test).
+    public func step(now: Instant, readableEdges: [Int32]? = nil, handOff: () -> Void = {}) throws(ControllerFatalError) -> StepResult {
         if startedAt == nil { startedAt = now }
         health.withLock { $0.deadline = now + .milliseconds($0.loopDeadlineMs) }
         let missedDeadline = health.withLock { health -> Bool in
@@ -174,30 +184,45 @@ public final class Controller: @unchecked Sendable {
 
         // Edges first, one policy step per edge in kernel order, so that a short release that
         // is over by the time we read the level still opens its relay.
-        do {
-            for (signal, event) in try lines.readEdgeEvents() {
+        edgeResults.removeAll(keepingCapacity: true)
+        var edgeReadError: GPIOError?
+        do throws(GPIOError) {
+            for (signal, event) in try lines.readEdgeEvents(readable: readableEdges) {
                 // Two rising edges in a row: the kernel merged or lost the falling edge of a short
                 // pulse between them (or its buffer overflowed). The release happened; the policy
                 // must see it, or a relay could stay closed through it.
                 if event.edge == .rising && lastEdge[signal] == .rising {
                     var released = StepInput()
                     released.readings[signal] = .level(.inactive)
-                    record(policy.step(released, now: now))
+                    edgeResults.append(policy.step(released, now: now))
                 }
                 lastEdge[signal] = event.edge
                 var input = StepInput()
                 input.readings[signal] = .level(event.edge == .rising ? .active : .inactive)
-                record(policy.step(input, now: now))
-            }
-            if edgeReadsFailing {
-                edgeReadsFailing = false
-                logger.notice("edge events readable again")
+                edgeResults.append(policy.step(input, now: now))
             }
         } catch {
+            edgeReadError = error
+        }
+        // The fast path: what the policy now has open is written before anything else happens.
+        var fastPathFailure: GPIOError?
+        if let latest = edgeResults.last {
+            do throws(GPIOError) {
+                try lines.openRelaysAtOnce(latest.outputs)
+            } catch {
+                fastPathFailure = error  // handled with the step's outputs, as their own failure
+            }
+        }
+        handOff()
+        for result in edgeResults { record(result) }
+        if let edgeReadError {
             // The levels are still read below; the loop stops polling the event fds (they would
             // stay readable and spin it) and steps on its timer until edges read again.
-            if !edgeReadsFailing { logger.error("reading edge events failed: \(error); stepping on the timer only") }
+            if !edgeReadsFailing { logger.error("reading edge events failed: \(edgeReadError); stepping on the timer only") }
             edgeReadsFailing = true
+        } else if edgeReadsFailing {
+            edgeReadsFailing = false
+            logger.notice("edge events readable again")
         }
 
         var input = StepInput(readings: lines.readInputs())
@@ -234,7 +259,8 @@ public final class Controller: @unchecked Sendable {
         record(result)
 
         pendingOutputFailure = nil
-        do {
+        var outputError = fastPathFailure
+        do throws(GPIOError) {
             // If the monitor forced the relays off while this step ran, the policy must hear
             // of it before anything is applied: never re-close what the monitor opened.
             while try !lines.setOutputs(result.outputs, unless: { health.withLock { $0.tripped } }) {
@@ -245,6 +271,11 @@ public final class Controller: @unchecked Sendable {
                 record(result)
             }
         } catch {
+            outputError = error
+        }
+        // A failed write, in the fast path or here, is an output failure even when the retry
+        // worked: every relay opens and the policy faults.
+        if let error = outputError {
             logger.critical("applying outputs failed: \(error); opening every relay")
             let failures = lines.forceAllOff()
             if !failures.isEmpty {

@@ -181,6 +181,7 @@ final class SimulatedRequest: GPIOLineRequest {
             }
             for (index, offset) in request.offsets.enumerated() {
                 buffer[index] = SimulatedGPIO.logical(state.chips[chipIndex].lines[offset])
+                state.trace?.append("read \(state.chips[chipIndex].lines[offset].name)")
             }
             return .success(())
         }
@@ -200,6 +201,7 @@ final class SimulatedRequest: GPIOLineRequest {
             var failed: [GPIOError.LineFailure] = []
             for (offset, value) in zip(request.offsets, values) {
                 let name = state.chips[chipIndex].lines[offset].name
+                state.trace?.append("write \(name)=\(value)")
                 if let code = state.failLinesNextSet.removeValue(forKey: name) {
                     failed.append(GPIOError.LineFailure(offset: offset, line: name, errno: code))
                     continue  // this line keeps its level; the others are still set
@@ -224,6 +226,7 @@ final class SimulatedRequest: GPIOLineRequest {
         try checked("read edge events") { state, request in
             guard !request.pending.isEmpty else { return .success([]) }
             let events = request.pending
+            for offset in request.offsets { state.trace?.append("edges \(state.chips[chipIndex].lines[offset].name)") }
             state.requests[id]?.pending.removeAll()
             if let fd = request.eventFD {
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { drain in

@@ -60,6 +60,8 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
         var failLinesNextSet: [String: Int32] = [:]  // line name → errno of its next write
         var dropEvents = false
         var busy: [String: String] = [:]  // line name → foreign consumer
+        /// Line operations in the order they happened, while tracing (`startTrace`).
+        var trace: [String]?
     }
 
     let state: Mutex<State>
@@ -145,6 +147,18 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
     // MARK: - Fault injection
 
     /// The next value read of any request fails with this errno (EIO by default).
+    /// Starts recording every line read, write and edge read, in order ("read GPIO27",
+    /// "write GPIO20=inactive", "edges GPIO27"), for tests of the order of the I/O.
+    public func startTrace() { state.withLock { $0.trace = [] } }
+
+    /// The operations since `startTrace` (or the last call), and tracing goes on.
+    public func takeTrace() -> [String] {
+        state.withLock { state in
+            defer { if state.trace != nil { state.trace = [] } }
+            return state.trace ?? []
+        }
+    }
+
     public func failNextRead(errno code: Int32 = EIO) { state.withLock { $0.failNextRead = code } }
     /// The next value set of any request fails with this errno, as a whole: no line is set (as one
     /// libgpiod v2 request fails).

@@ -1,0 +1,163 @@
+import Glibc
+import PackGuardConfig
+import PackGuardCore
+import PackGuardGPIO
+import Testing
+@testable import PackGuardDaemon
+
+/// The off fast path orders the I/O of a step; the policy still decides every level.
+@Suite("Off fast path")
+struct OffFastPathTests {
+    static let relayLines: Set<String> = ["GPIO16", "GPIO20", "GPIO21", "GPIO26"]
+    static let inputLines: Set<String> = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
+
+    /// Both enables asserted and both relays closed.
+    func closedRig() throws -> Rig {
+        let rig = try Rig()
+        rig.bms("GPIO17", asserted: true)
+        rig.bms("GPIO27", asserted: true)
+        try rig.step()
+        try rig.run(ms: 3500)
+        #expect(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
+        return rig
+    }
+
+    @Test func aReleasedEnableIsWrittenOffBeforeAnyReadTheHandOffOrTheLog() throws {
+        let rig = try closedRig()
+        let eventsBefore = rig.controller.events.last(1000).count
+        rig.bms("GPIO27", asserted: false)
+        rig.gpio.startTrace()
+        var atHandOff: [String] = []
+        var loggedAtHandOff = -1
+        rig.clock.advance(.milliseconds(1))
+        let result = try rig.controller.step(now: rig.clock.now(), handOff: {
+            atHandOff = rig.gpio.takeTrace()
+            loggedAtHandOff = rig.controller.events.last(1000).count
+        })
+        let after = rig.gpio.takeTrace()
+        // Before the hand-off: the edge reads, then the discharge relay's off write; nothing else.
+        #expect(atHandOff.last == "write GPIO20=inactive")
+        #expect(atHandOff.dropLast().allSatisfy { $0.hasPrefix("edges ") }, "\(atHandOff)")
+        #expect(loggedAtHandOff == eventsBefore, "the relay change is logged after the write and the hand-off")
+        // After it: the reconciling read of every input, and the relay's read-back; no second write.
+        #expect(Self.inputLines.allSatisfy { after.contains("read \($0)") }, "\(after)")
+        #expect(after.contains("read GPIO20"), "the fast path's write is read back with the step")
+        #expect(!after.contains("write GPIO20=inactive"))
+        #expect(!rig.gpio.physicalLevel("GPIO20"))
+        #expect(rig.gpio.physicalLevel("GPIO16"), "the charge relay stays closed")
+        #expect(rig.controller.lines.appliedOutputs[.dischargeRelay] == result.outputs[.dischargeRelay])
+        #expect(rig.controller.events.last(10).contains { $0.reason == "discharge relay opened: Discharge Enable (BMS pin 3) released" })
+    }
+
+    @Test func aStepWithoutEdgesWritesEveryOpeningBeforeAnyReadBackOrClosing() throws {
+        let rig = try closedRig()
+        // Both enables lost without edges: only the reconciling read sees it.
+        rig.gpio.dropEvents(true)
+        rig.bms("GPIO17", asserted: false)
+        rig.bms("GPIO27", asserted: false)
+        rig.gpio.startTrace()
+        rig.clock.advance(.milliseconds(250))
+        try rig.step()
+        let trace = rig.gpio.takeTrace().filter { !$0.hasPrefix("read GPIO1") || $0 == "read GPIO16" }
+        let writes = trace.enumerated().filter { $0.element.hasPrefix("write GPIO16") || $0.element.hasPrefix("write GPIO20") }
+        let readBacks = trace.enumerated().filter { $0.element == "read GPIO16" || $0.element == "read GPIO20" }
+        #expect(writes.count == 2 && readBacks.count == 2, "\(trace)")
+        #expect(writes.allSatisfy { write in readBacks.allSatisfy { write.offset < $0.offset } }, "both written before either is read back: \(trace)")
+        #expect(!rig.gpio.physicalLevel("GPIO16") && !rig.gpio.physicalLevel("GPIO20"))
+    }
+
+    @Test func aFastPathWriteThatFailsIsAnOutputFailureEvenWhenTheRetryWorks() throws {
+        let rig = try closedRig()
+        rig.gpio.failNextSet(lines: ["GPIO20": EIO])
+        rig.bms("GPIO27", asserted: false)
+        rig.clock.advance(.milliseconds(1))
+        let result = try rig.step()
+        #expect(!rig.gpio.physicalLevel("GPIO20"))
+        #expect(!rig.gpio.physicalLevel("GPIO16"), "an output failure opens every relay")
+        #expect(!result.healthy)
+        #expect(rig.controller.currentPolicy.faults.contains { $0.code == "outputWriteError" }, "\(rig.controller.currentPolicy.faults)")
+    }
+
+    @Test func onlyTheLinesPollReportedAreReadAndTheOthersKeepTheirEvents() throws {
+        let rig = try closedRig()
+        let fds = rig.controller.lines.eventFileDescriptors
+        try #require(fds.count == 4)
+        rig.bms("GPIO27", asserted: false)
+        rig.bms("GPIO17", asserted: false)
+        rig.gpio.startTrace()
+        #expect(try rig.controller.lines.readEdgeEvents(readable: []).isEmpty)
+        #expect(rig.gpio.takeTrace().isEmpty, "no line is read")
+        // In signal order: chargeEnable (GPIO17) first, dischargeEnable (GPIO27) second.
+        let discharge = try rig.controller.lines.readEdgeEvents(readable: [fds[1]])
+        #expect(discharge.map(\.signal) == [.dischargeEnable])
+        #expect(rig.gpio.takeTrace() == ["edges GPIO27"])
+        let rest = try rig.controller.lines.readEdgeEvents()
+        #expect(rest.map(\.signal) == [.chargeEnable], "the line not reported keeps its event for the next full read")
+    }
+
+    /// A deterministic generator (SplitMix64): the same seed gives the same run.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// Random BMS behaviour (levels, short pulses, lost edges, failed writes, any step timing):
+    /// after every step the applied outputs and the lines are exactly the policy's outputs, and
+    /// nothing is ever switched on before the reconciling read.
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func appliedOutputsAlwaysEqualThePolicysAndNothingClosesEarly(seed: UInt64) throws {
+        var random = SplitMix(state: seed)
+        let rig = try Rig()
+        let inputs = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
+        let outputs: [(OutputSignal, String)] = [(.chargeRelay, "GPIO16"), (.dischargeRelay, "GPIO20"),
+                                                 (.balancePowerRelay, "GPIO21"), (.shoreChargerRelay, "GPIO26"),
+                                                 (.statusLed, "GPIO13"), (.heartbeat, "GPIO12")]
+        rig.bms("GPIO17", asserted: true)
+        rig.bms("GPIO27", asserted: true)
+        rig.gpio.startTrace()
+        for iteration in 0..<600 {
+            var failureInjected = false
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<4:
+                rig.bms(inputs.randomElement(using: &random)!, asserted: Bool.random(using: &random))
+            case 4:
+                let line = inputs.randomElement(using: &random)!  // a pulse over before the step
+                rig.bms(line, asserted: false)
+                rig.bms(line, asserted: true)
+            case 5:
+                rig.gpio.dropEvents(Bool.random(using: &random))
+            case 6 where Int.random(in: 0..<8, using: &random) == 0:
+                rig.gpio.failNextSet(errno: EIO)  // the next write fails, whichever line it is
+                failureInjected = true
+            default:
+                break
+            }
+            rig.clock.advance(.milliseconds(Int.random(in: 0...700, using: &random)))
+            let result: StepResult
+            do {
+                result = try rig.step()
+            } catch {
+                Issue.record("the simulated chip can always drive off: \(error)")
+                return
+            }
+            let applied = rig.controller.lines.appliedOutputs
+            for (signal, line) in outputs {
+                // A failed write opens everything (forceAllOff) in the same step: the indicators
+                // then stay off until the next step, the relays agree with the policy regardless.
+                let forcedOff = failureInjected && !signal.isRelay && applied[signal] == .inactive
+                #expect(applied[signal] == result.outputs[signal] || forcedOff,
+                        "\(signal) applied as the policy says (step \(iteration), failure injected: \(failureInjected))")
+                #expect(rig.gpio.physicalLevel(line) == applied[signal]?.isActive, "\(line) drives the applied level")
+            }
+            let trace = rig.gpio.takeTrace()
+            let firstRead = trace.firstIndex { op in Self.inputLines.contains { op == "read \($0)" } } ?? trace.count
+            #expect(trace[..<firstRead].allSatisfy { !$0.hasSuffix("=active") }, "nothing closes before the inputs are read: \(trace)")
+        }
+    }
+}
