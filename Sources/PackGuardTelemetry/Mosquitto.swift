@@ -18,10 +18,14 @@ public struct MQTTConnectionSettings: Sendable, Equatable {
     /// vanishes without a clean disconnect (SIGKILL, crash, network gone).
     public var willTopic: String
     public var willPayload: String
+    /// Telemetry uses a clean session (it republishes its retained state on every connection);
+    /// a durable one (false) keeps subscriptions and queued messages across reconnects.
+    public var cleanSession: Bool
 
     public init(host: String, port: Int, tls: Bool = false, caFile: String? = nil, username: String? = nil,
                 password: String? = nil, clientID: String, keepaliveS: Int = 30, willTopic: String,
-                willPayload: String = "offline") {
+                willPayload: String = "offline", cleanSession: Bool = true) {
+        self.cleanSession = cleanSession
         self.host = host
         self.port = port
         self.tls = tls
@@ -83,22 +87,26 @@ public final class MosquittoClient: @unchecked Sendable {
 
     final class Shared: Sendable {
         let state = Mutex(ConnectionState())
+        let messageLimit: Int
+        init(messageLimit: Int) { self.messageLimit = messageLimit }
     }
 
     private static let libraryReady: Int32 = mosquitto_lib_init()
 
     private let handle: OpaquePointer
-    private let shared = Shared()
+    private let shared: Shared
     public let settings: MQTTConnectionSettings
     private var started = false
 
-    public init(settings: MQTTConnectionSettings) throws(MQTTError) {
+    /// `messageLimit`: received messages kept until `takeMessages` (the oldest go first).
+    public init(settings: MQTTConnectionSettings, messageLimit: Int = 16) throws(MQTTError) {
+        shared = Shared(messageLimit: messageLimit)
         guard Self.libraryReady == MOSQ_ERR_SUCCESS.rawValue else {
             throw Self.error("lib_init", Self.libraryReady)
         }
         self.settings = settings
         let context = Unmanaged.passUnretained(shared).toOpaque()
-        guard let created = mosquitto_new(settings.clientID, true, context) else {
+        guard let created = mosquitto_new(settings.clientID, settings.cleanSession, context) else {
             throw MQTTError(operation: "new", code: errno, text: String(cString: strerror(errno)))
         }
         handle = created
@@ -156,10 +164,10 @@ public final class MosquittoClient: @unchecked Sendable {
                 payload = ""
             }
             let received = MQTTMessage(topic: String(cString: topic), payload: payload)
-            // Bounded: only the button's topic is subscribed; a flood of presses keeps the last 16.
+            // Bounded: telemetry subscribes only to the button's topic; a flood of presses keeps the last few.
             shared.state.withLock { state in
                 state.messages.append(received)
-                if state.messages.count > 16 { state.messages.removeFirst(state.messages.count - 16) }
+                if state.messages.count > shared.messageLimit { state.messages.removeFirst(state.messages.count - shared.messageLimit) }
             }
         }
     }

@@ -53,6 +53,12 @@ public struct BrokerURL: Sendable, Equatable, CustomStringConvertible {
     public var port: Int
     public var tls: Bool
 
+    public init(host: String, port: Int, tls: Bool) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+
     /// nil with a reason when `text` is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT].
     public static func parse(_ text: String) -> Result<BrokerURL, TelemetryConfigurationProblem> {
         let tls: Bool
@@ -77,6 +83,11 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// An IPv4 address (0.0.0.0 for every interface).
     public var host: String
     public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
 
     public static func parse(_ text: String) -> Result<ListenAddress, TelemetryConfigurationProblem> {
         switch HostPort.split(text) {

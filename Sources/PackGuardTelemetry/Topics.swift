@@ -117,6 +117,8 @@ public enum HomeAssistantDiscovery {
         public var topic: String
         public var payload_available = "online"
         public var payload_not_available = "offline"
+
+        public init(topic: String) { self.topic = topic }
     }
 
     public struct Device: Codable, Sendable, Equatable {
