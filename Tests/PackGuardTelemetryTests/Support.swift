@@ -47,10 +47,22 @@ final class ChildProcess {
         let target = output ?? "/dev/null"
         posix_spawn_file_actions_addopen(&actions, 1, target, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, target, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // The test runner's threads block some signals, and a child inherits that mask: without
+        // this, mosquitto would ignore the SIGTERM that stops it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var cArguments = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         var child: pid_t = 0
-        let code = posix_spawn(&child, arguments[0], &actions, nil, &cArguments, environ)
+        let code = posix_spawn(&child, arguments[0], &actions, &attributes, &cArguments, environ)
         guard code == 0 else { throw SpawnError(program: arguments[0], code: code) }
         pid = child
     }
@@ -63,6 +75,15 @@ final class ChildProcess {
         var status: Int32 = 0
         if !reaped { waitpid(pid, &status, 0); reaped = true }
         return status
+    }
+
+    /// True once the child has exited (then it is reaped), polling for up to `seconds`.
+    func exits(within seconds: Double) -> Bool {
+        waitUntil(seconds: seconds) {
+            var status: Int32 = 0
+            if !reaped, waitpid(pid, &status, WNOHANG) == pid { reaped = true }
+            return reaped
+        }
     }
 
     deinit {
@@ -138,7 +159,12 @@ final class Broker {
     init(directory: String, port: Int = freePort()) throws {
         self.port = port
         self.directory = directory
-        let config = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location \(directory)/\nautosave_interval 1\n"
+        // Started as root, mosquitto drops to user mosquitto: its database needs a directory it may write.
+        let database = directory + "/mosquitto-db"
+        mkdir(database, 0o777)
+        chmod(database, 0o777)
+        chmod(directory, 0o755)
+        let config = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location \(database)/\nautosave_interval 1\n"
         let path = directory + "/mosquitto.conf"
         let file = fopen(path, "w")
         fputs(config, file)
@@ -151,11 +177,16 @@ final class Broker {
         guard waitUntil(seconds: 5, { canConnect(port: port) }) else { throw SpawnError(program: "mosquitto (not listening)", code: ETIMEDOUT) }
     }
 
-    /// SIGTERM (mosquitto saves its database), and wait.
+    /// SIGTERM (mosquitto saves its database), and wait; SIGKILL after 5 s so no test can hang here.
     func stop() {
-        process?.signal(SIGTERM)
-        process?.wait()
-        process = nil
+        guard let process else { return }
+        process.signal(SIGTERM)
+        if !process.exits(within: 5) {
+            Issue.record("mosquitto ignored SIGTERM for 5 s")
+            process.signal(SIGKILL)
+        }
+        process.wait()
+        self.process = nil
     }
 }
 
