@@ -127,7 +127,9 @@ enum HostPort {
 /// Strict, located validation like the daemon's loader: unknown keys, wrong types and values out of
 /// range are all reported with file:line and key path; nothing is silently defaulted away.
 public enum TelemetryConfigurationLoader {
-    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> TelemetryConfiguration {
+    /// Keys the file leaves out keep their value in `defaults` (`--simulate` starts from its own).
+    public static func parse(_ text: String, file: String,
+                             defaults: TelemetryConfiguration = TelemetryConfiguration()) throws(ConfigurationError) -> TelemetryConfiguration {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -140,7 +142,7 @@ public enum TelemetryConfigurationLoader {
                 file: file, line: nil, column: nil, keyPath: "", message: "the file is empty")])
         }
         var reader = Reader(file: file)
-        let configuration = reader.document(root)
+        let configuration = reader.document(root, defaults: defaults)
         guard reader.issues.isEmpty else { throw ConfigurationError(issues: reader.issues) }
         return configuration
     }
@@ -216,8 +218,8 @@ public enum TelemetryConfigurationLoader {
             return value
         }
 
-        mutating func document(_ root: Node) -> TelemetryConfiguration {
-            var configuration = TelemetryConfiguration()
+        mutating func document(_ root: Node, defaults: TelemetryConfiguration) -> TelemetryConfiguration {
+            var configuration = defaults
             guard let top = mapping(root, "", known: ["telemetry"]) else { return configuration }
             guard let telemetryNode = top["telemetry"] else {
                 issue(root, "telemetry", "missing: the file must have a top-level telemetry: mapping")

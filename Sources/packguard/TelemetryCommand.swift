@@ -34,7 +34,7 @@ struct TelemetryCommand: ParsableCommand {
     @Option(help: "The telemetry configuration (default \(TelemetryConfiguration.defaultPath); with --simulate, none: built-in defaults).")
     var config: String?
 
-    @Flag(help: "Talk to `packguard run --simulate` (its socket in /tmp/packguard-simulate-UID), node id \"simulated\".")
+    @Flag(help: "Talk to `packguard run --simulate` (its socket in /tmp/packguard-simulate-UID); node id \"simulated\" unless the file sets one.")
     var simulate = false
 
     @Option(help: "The broker, mqtt://HOST:PORT or mqtts://HOST:PORT, replacing telemetry.mqtt.url (for tests).")
@@ -61,12 +61,11 @@ struct TelemetryCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             do {
-                configuration = try TelemetryConfigurationLoader.parse(text, file: path)
+                configuration = try TelemetryConfigurationLoader.parse(text, file: path, defaults: configuration)
             } catch {
                 printError(error.description)
                 throw ExitCode(1)
             }
-            if simulate { configuration.socket = simulationRuntimeDirectory + "/control.sock" }
         }
         if let socket { configuration.socket = socket }
         if let statusPage {
