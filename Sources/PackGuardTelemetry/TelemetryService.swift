@@ -22,7 +22,6 @@ public final class TelemetryService {
 
     private var lastSequence = 0
     private var firstContact = true
-    private var lastUptimeS: Int64?
     private var daemonStartedAtMs: Int64?
     public private(set) var status: StatusReport?
     public private(set) var daemonError: String?
@@ -122,16 +121,19 @@ public final class TelemetryService {
             guard let report = try request(ControlRequest(command: .status)).status else {
                 throw TelemetryStartError.refused("the status reply has no status")
             }
-            if let last = lastUptimeS, report.uptimeS < last {
-                // A new daemon run: its sequence numbers start again at 1, and every event of it is new.
+            // A new daemon run: its sequence numbers start again at 1, and every event of it is new.
+            // Its start time (now minus uptime) moves; seconds of jitter are only rounding.
+            let nowMs = Int64(time(nil)) * 1000
+            let startedAtMs = nowMs - report.uptimeS * 1000
+            if let known = daemonStartedAtMs, abs(startedAtMs - known) > 3000 {
                 logger.notice("telemetry: the controller restarted; following its new run")
                 lastSequence = 0
-                daemonStartedAtMs = nil
             }
-            lastUptimeS = report.uptimeS
-            let nowMs = Int64(time(nil)) * 1000
-            if daemonStartedAtMs == nil { daemonStartedAtMs = nowMs - report.uptimeS * 1000 }
-            let events = try request(ControlRequest(command: .events, since: lastSequence)).events ?? []
+            if daemonStartedAtMs == nil || lastSequence == 0 { daemonStartedAtMs = startedAtMs }
+            // The status carries the latest events: ask for the rest only when there is something new.
+            let newest = report.events.last?.sequence ?? 0
+            let events = firstContact || newest != lastSequence
+                ? try request(ControlRequest(command: .events, since: lastSequence)).events ?? [] : []
             if firstContact {
                 // What happened before telemetry started is history, not news: the page shows it,
                 // MQTT gets what happens from now on.

@@ -121,6 +121,29 @@ import Testing
         #expect(subscriber.waitFor("packguard/away/availability", "online"))
     }
 
+    /// A daemon restart (sequence numbers start again at 1): every event of the new run is published.
+    @Test func daemonRestartIsFollowed() throws {
+        let directory = temporaryDirectory()
+        defer { removeTree(directory) }
+        let broker = try Broker(directory: directory)
+        defer { broker.stop() }
+        let first = try FakeDaemon(path: directory + "/control.sock", status: try runningStatus())
+        let subscriber = try Subscriber(port: broker.port, topic: "packguard/rerun/event", id: "rerun-test")
+        let running = try RunningService(try service(socket: first.path, port: broker.port, node: "rerun"))
+        defer { running.stop() }
+        sleepMs(300)
+        for index in 1...5 { first.events.append(kind: "k", reason: "old run \(index)", uptimeMs: Int64(index)) }
+        #expect(waitUntil(seconds: 5) { subscriber.collect().count >= 5 })
+        first.stop()
+        var restarted = try runningStatus()
+        restarted.uptimeS = 1
+        let second = try FakeDaemon(path: directory + "/control.sock", status: restarted)
+        defer { second.stop() }
+        for index in 1...3 { second.events.append(kind: "k", reason: "new run \(index)", uptimeMs: Int64(index)) }
+        #expect(waitUntil(seconds: 10) { subscriber.collect().filter { $0.payload.contains("new run") }.count >= 3 })
+        for index in 1...3 { #expect(subscriber.collect().contains { $0.payload.contains("\"new run \(index)\"") }) }
+    }
+
     /// The button sends force-off ON (and nothing else) through the socket.
     @Test func forceOffButtonPress() throws {
         let directory = temporaryDirectory()

@@ -222,7 +222,7 @@ final class FakeDaemon: @unchecked Sendable {
     let path: String
     let events = EventLog(capacity: 500)
     private let status: Mutex<StatusReport>
-    private let server: ControlSocketServer
+    private var server: ControlSocketServer?
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     let forceOffRequests = Atomic<Int>(0)
@@ -235,7 +235,9 @@ final class FakeDaemon: @unchecked Sendable {
         var thread = pthread_t()
         pthread_create(&thread, nil, { context in
             let daemon = Unmanaged<FakeDaemon>.fromOpaque(context!).takeRetainedValue()
-            daemon.serve()
+            if let server = daemon.server { daemon.serve(server) }
+            daemon.server = nil  // closes the socket and removes its file: a daemon gone
+            daemon.finished.store(true, ordering: .relaxed)
             return nil
         }, context)
         pthread_detach(thread)
@@ -248,8 +250,7 @@ final class FakeDaemon: @unchecked Sendable {
         _ = waitUntil(seconds: 2) { finished.load(ordering: .relaxed) }
     }
 
-    private func serve() {
-        defer { finished.store(true, ordering: .relaxed) }
+    private func serve(_ server: ControlSocketServer) {
         while !stopping.load(ordering: .relaxed) {
             var entry = pollfd(fd: server.fileDescriptor, events: Int16(POLLIN), revents: 0)
             guard poll(&entry, 1, 50) > 0 else { continue }

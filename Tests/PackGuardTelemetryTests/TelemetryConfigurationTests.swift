@@ -124,3 +124,22 @@ import Testing
         #expect(try configuration.connectionSettings(overrideURL: nil) == nil)
     }
 }
+
+@Suite struct ShippedTelemetryConfigurationTests {
+    /// hardware/pi/telemetry.yaml, as installed to /etc/packguard, is valid and keeps the button off.
+    @Test func theExampleFileIsValid() throws {
+        let path = String(#filePath.dropLast("Tests/PackGuardTelemetryTests/TelemetryConfigurationTests.swift".count)) + "hardware/pi/telemetry.yaml"
+        let file = try #require(fopen(path, "r"), "cannot open \(path)")
+        defer { fclose(file) }
+        var text = ""
+        var buffer = [CChar](repeating: 0, count: 1024)
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            text += String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        let configuration = try TelemetryConfigurationLoader.parse(text, file: path)
+        #expect(configuration.mqtt?.url == BrokerURL(host: "192.168.1.10", port: 1883, tls: false))
+        #expect(configuration.homeAssistant.forceOffButton == false)
+        #expect(configuration.statusPage == nil)
+        #expect(configuration.socket == "/run/packguard/control.sock")
+    }
+}
