@@ -4,7 +4,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_swift
-ensure_packages libgpiod-dev pkg-config ngspice
+ensure_packages libgpiod-dev pkg-config ngspice libmosquitto-dev
+# Telemetry's tests: a real broker and its clients, headless Chromium for the status page, curl.
+ensure_packages mosquitto mosquitto-clients chromium curl
 
 # Python tools of the checks (PyYAML for check_pins.py, pexpect for the pseudo-terminal test).
 python3 -c "import yaml, pexpect" 2>/dev/null || python3 -m pip install --quiet pyyaml pexpect
@@ -40,6 +42,7 @@ python3 hardware/check_pins.py --self-test
 python3 hardware/spice/check_pump.py   # heartbeat charge pump in ngspice: hold, drop-out, power-up, corners
 wiring/check-rendered.sh
 hardware/pi/check-unit-security.sh
+hardware/pi/check-unit-security.sh 1.5 hardware/pi/packguard-telemetry.service
 python3 hardware/precharge_sizing.py --check   # precharge.md's sizing tables match their formulas
 
 echo "==> bench: the scenario library on the mocked chip (virtual time)"
@@ -51,8 +54,14 @@ python3 scripts/test-simulate-pty.py "$bin"
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"
 
+echo "==> end to end: telemetry to a real mosquitto (discovery within 5 s, relay topic within 1 s, Last Will)"
+scripts/e2e-telemetry.sh "$bin"
+
 echo "==> control socket flood: 200 silent clients + 100 status/s for 30 s (bench-socket)"
 "$bin" bench-socket
+
+echo "==> telemetry follower: step latency with no, a live, a hung (SIGSTOP) and a killed follower (bench-telemetry)"
+"$bin" bench-telemetry --seconds 5
 
 # Raspberry Pi OS trixie ships libgpiod 2.x: the whole build and every test again against v2, in its own
 # scratch path (.build-gpiod2), with the prefix rig/build-libgpiod2.sh makes (cached outside the clone).

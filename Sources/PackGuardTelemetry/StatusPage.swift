@@ -107,7 +107,8 @@ public enum StatusPage {
             body += "</table></section>\n<section><h2>BMS inputs</h2><table>"
             for (key, input) in status.inputs.sorted(by: { $0.key < $1.key }) {
                 let text = input.logical == "active" ? "on" : input.logical == "inactive" ? "off" : "unread"
-                body += "<tr><td>\(escape(HomeAssistantDiscovery.words(key)))</td><td class=\"\(text == "on" ? "on" : "no")\">\(text)</td></tr>"
+                // An input that is off is information, not an alarm; one that cannot be read is.
+                body += "<tr><td>\(escape(HomeAssistantDiscovery.words(key)))</td><td class=\"\(text == "on" ? "on" : text == "off" ? "" : "no")\">\(text)</td></tr>"
             }
             body += "</table></section>\n<section><h2>Faults</h2>"
             if status.faults.isEmpty { body += "<p>none</p>" }

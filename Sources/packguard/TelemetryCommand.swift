@@ -20,14 +20,12 @@ struct TelemetryCommand: ParsableCommand {
             and reconnects with backoff while the controller or the broker is away; events that arrive while the \
             broker is away wait in a bounded queue (telemetry.eventQueue) and any overflow is counted and published \
             on packguard/<nodeId>/events_dropped.
-            The configuration file (default \(TelemetryConfiguration.defaultPath)) has one top-level mapping:
-              telemetry:
-                socket: /run/packguard/control.sock
-                nodeId: garage
-                mqtt: { url: mqtt://192.168.1.10:1883, username: packguard, passwordFile: /etc/packguard/mqtt-password }
-                homeAssistant: { discovery: true, discoveryPrefix: homeassistant, forceOffButton: false }
-                prometheus: { directory: /var/lib/prometheus/node-exporter, intervalS: 5 }
-                statusPage: { listen: 192.168.1.20:8080 }
+            The configuration file (default \(TelemetryConfiguration.defaultPath), example in \
+            hardware/pi/telemetry.yaml) has one top-level mapping, telemetry:, with the keys socket, nodeId, \
+            pollIntervalMs, eventQueue, mqtt (url, clientId, username, passwordFile, caFile, keepaliveS), \
+            homeAssistant (discovery, discoveryPrefix, forceOffButton: false), prometheus (directory, intervalS) \
+            and statusPage (listen: HOST:PORT; off by default).
+            Try it: packguard run --simulate, then packguard telemetry --simulate --mqtt-url mqtt://127.0.0.1:1883.
             See README.md, "Home Assistant", for every key.
             """)
 
