@@ -156,7 +156,8 @@ final class Broker {
     let directory: String
     private var process: ChildProcess?
 
-    init(directory: String, port: Int = freePort()) throws {
+    /// `listenerOptions`: lines for the listener instead of anonymous access (TLS, a password file).
+    init(directory: String, port: Int = freePort(), listenerOptions: String = "allow_anonymous true\n") throws {
         self.port = port
         self.directory = directory
         // Started as root, mosquitto drops to user mosquitto: its database needs a directory it may write.
@@ -164,7 +165,7 @@ final class Broker {
         mkdir(database, 0o777)
         chmod(database, 0o777)
         chmod(directory, 0o755)
-        let config = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location \(database)/\nautosave_interval 1\n"
+        let config = "listener \(port) 127.0.0.1\n\(listenerOptions)persistence true\npersistence_location \(database)/\nautosave_interval 1\n"
         let path = directory + "/mosquitto.conf"
         let file = fopen(path, "w")
         fputs(config, file)
