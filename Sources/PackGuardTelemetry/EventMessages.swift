@@ -68,5 +68,6 @@ public struct EventQueue: Sendable {
     public mutating func countMissed(_ count: Int) { dropped += count }
 
     public var first: EventMessage? { pending.first }
+    public var isFull: Bool { pending.count >= capacity }
     public mutating func removeFirst() { pending.removeFirst() }
 }

@@ -22,7 +22,9 @@ public final class TelemetryService {
 
     private var lastSequence = 0
     private var firstContact = true
+    /// The daemon's start in wall time (for the events' `time`) and in monotonic time (to tell a restart).
     private var daemonStartedAtMs: Int64?
+    private var daemonStartedAtMonotonicS: Int64?
     public private(set) var status: StatusReport?
     public private(set) var daemonError: String?
     private var recentEvents: [LoggedEvent] = []
@@ -36,6 +38,9 @@ public final class TelemetryService {
     private var daemonBackoffMs = 0
     private var nextPrometheus = ContinuousClock.now
     private var lastLoggedMQTTError: String?
+
+    /// QoS 1 messages handed to libmosquitto and not yet acknowledged, at most.
+    public static let maxUnacknowledged = 100
 
     public init(configuration: TelemetryConfiguration, mqtt: MQTTConnectionSettings?, version: String,
                 logger: Logger) throws(TelemetryStartError) {
@@ -122,16 +127,19 @@ public final class TelemetryService {
                 throw TelemetryStartError.refused("the status reply has no status")
             }
             // A new daemon run: its sequence numbers start again at 1, and every event of it is new.
-            // Its start time (now minus uptime) moves; seconds of jitter are only rounding.
-            let nowMs = Int64(time(nil)) * 1000
-            let startedAtMs = nowMs - report.uptimeS * 1000
-            if let known = daemonStartedAtMs, abs(startedAtMs - known) > 3000 {
+            // Either its start (monotonic now minus uptime: a wall-clock step, NTP at boot, must not
+            // look like a restart) moves by more than rounding, or its newest event goes back.
+            let newest = report.events.last?.sequence ?? 0
+            let startedAtMonotonicS = monotonicSeconds() - report.uptimeS
+            let moved = daemonStartedAtMonotonicS.map { abs(startedAtMonotonicS - $0) > 3 } ?? false
+            if !firstContact, moved || newest < lastSequence {
                 logger.notice("telemetry: the controller restarted; following its new run")
                 lastSequence = 0
+                daemonStartedAtMs = nil
             }
-            if daemonStartedAtMs == nil || lastSequence == 0 { daemonStartedAtMs = startedAtMs }
+            daemonStartedAtMonotonicS = startedAtMonotonicS
+            if daemonStartedAtMs == nil { daemonStartedAtMs = Int64(time(nil)) * 1000 - report.uptimeS * 1000 }
             // The status carries the latest events: ask for the rest only when there is something new.
-            let newest = report.events.last?.sequence ?? 0
             let events = firstContact || newest != lastSequence
                 ? try request(ControlRequest(command: .events, since: lastSequence)).events ?? [] : []
             if firstContact {
@@ -146,6 +154,9 @@ public final class TelemetryService {
                 if client != nil {
                     let relays = Set(report.outputs.keys.filter(isRelay))
                     for event in events {
+                        // A burst larger than the queue goes straight to the broker while it takes it;
+                        // the bound is for what has to wait.
+                        if queue.isFull, let client { drainEvents(client) }
                         queue.append(EventMessage(event: event, daemonStartedAtMs: daemonStartedAtMs, relays: relays))
                     }
                 }
@@ -209,7 +220,16 @@ public final class TelemetryService {
             case .failed(let error): logger.warning("telemetry: \(error)")
             }
         }
-        while let event = queue.first {
+        drainEvents(client)
+    }
+
+    /// Hands queued events to libmosquitto while connected.
+    private func drainEvents(_ client: MosquittoClient) {
+        guard client.state.connected else { return }
+        // A broker that is connected but does not acknowledge (hung, or a saturated link) must not
+        // grow libmosquitto's own queue without bound: beyond this many unacknowledged messages,
+        // events wait in (and overflow from) the bounded queue instead.
+        while let event = queue.first, client.state.pendingAcks.count < Self.maxUnacknowledged {
             switch client.publish(topic: topics.event, payload: ControlCodec.encode(event), qos: 1, retain: false) {
             case .handedOver:
                 queue.removeFirst()
@@ -270,4 +290,11 @@ public enum TelemetryStartError: Error, CustomStringConvertible {
         case .refused(let why): "the controller refused: \(why)"
         }
     }
+}
+
+/// Seconds of CLOCK_MONOTONIC (the daemon's uptime runs on the same kind of clock).
+func monotonicSeconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec)
 }

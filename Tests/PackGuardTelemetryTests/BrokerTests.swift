@@ -103,6 +103,37 @@ import Testing
         for index in 1...7 { #expect(!payloads.contains { $0.contains("\"queued \(index)\"") }, "dropped event \(index) arrived") }
     }
 
+    /// A hung broker (SIGSTOP: connected, silent): at most maxUnacknowledged events go to
+    /// libmosquitto, the rest wait in the bounded queue and its overflow is counted; after SIGCONT
+    /// everything handed over and queued arrives, and the count is published.
+    @Test func hungBrokerBoundsWhatIsInFlight() throws {
+        let directory = temporaryDirectory()
+        defer { removeTree(directory) }
+        let broker = try Broker(directory: directory)
+        defer { broker.stop() }
+        let daemon = try FakeDaemon(path: directory + "/control.sock", status: try runningStatus())
+        defer { daemon.stop() }
+        let subscriber = try Subscriber(port: broker.port, topic: "packguard/hung/#", id: "hung-test")
+        let running = try RunningService(try service(socket: daemon.path, port: broker.port, node: "hung", queue: 5))
+        defer { running.stop() }
+        #expect(subscriber.waitFor("packguard/hung/availability", "online"))
+        sleepMs(300)  // every retained message acknowledged
+        broker.pause()
+        defer { broker.resume() }
+        let total = TelemetryService.maxUnacknowledged + 50
+        for index in 1...total { daemon.events.append(kind: "k", reason: "stalled \(index)", uptimeMs: Int64(index)) }
+        sleepMs(600)  // polled, handed over up to the bound, the rest queued or dropped
+        broker.resume()
+        let expectedDropped = total - TelemetryService.maxUnacknowledged - 5
+        #expect(subscriber.waitFor("packguard/hung/events_dropped", "\(expectedDropped)", seconds: 10))
+        #expect(waitUntil(seconds: 10) {
+            Set(subscriber.collect().filter { $0.topic == "packguard/hung/event" }.map(\.payload)).count == total - expectedDropped
+        })
+        let payloads = subscriber.collect().filter { $0.topic == "packguard/hung/event" }.map(\.payload)
+        #expect(payloads.contains { $0.contains("\"stalled \(total)\"") }, "the newest event arrives")
+        #expect(payloads.contains { $0.contains("\"stalled 1\"") }, "the first handed over before the bound arrives")
+    }
+
     /// The daemon away: availability goes offline (entities unavailable), state says why, and the
     /// telemetry comes back by itself when the daemon does.
     @Test func daemonAwayAndBack() throws {

@@ -178,6 +178,10 @@ final class Broker {
         guard waitUntil(seconds: 5, { canConnect(port: port) }) else { throw SpawnError(program: "mosquitto (not listening)", code: ETIMEDOUT) }
     }
 
+    /// SIGSTOP/SIGCONT: a broker that keeps its connections open but answers nothing.
+    func pause() { process?.signal(SIGSTOP) }
+    func resume() { process?.signal(SIGCONT) }
+
     /// SIGTERM (mosquitto saves its database), and wait; SIGKILL after 5 s so no test can hang here.
     func stop() {
         guard let process else { return }
@@ -227,6 +231,7 @@ final class FakeDaemon: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     let forceOffRequests = Atomic<Int>(0)
+    private let started = ContinuousClock.now
 
     init(path: String, status: StatusReport) throws {
         self.path = path
@@ -266,6 +271,8 @@ final class FakeDaemon: @unchecked Sendable {
             switch request.command {
             case .status:
                 var report = status.withLock { $0 }
+                // Uptime runs on, as the real daemon's does.
+                report.uptimeS += Int64((ContinuousClock.now - started).components.seconds)
                 report.events = events.last(10)
                 reply = ControlReply(ok: true, status: report)
             case .events:
