@@ -9,6 +9,8 @@ import PackageDescription
 //   PackGuardCAN     CAN decoding tables (Orion presets) and the listen-only SocketCAN reader
 //   PackGuardDaemon  the control loop, watchdogs, systemd notify, control socket
 //   PackGuardBench   scenarios and the simulator panel on the mocked chip
+//   PackGuardTelemetry  the separate telemetry process: MQTT (libmosquitto through CMosquitto),
+//                    Home Assistant discovery, Prometheus textfile, read-only status page
 //   packguard        the command line
 let package = Package(
     name: "PackGuard",
@@ -65,10 +67,24 @@ let package = Package(
             ],
             resources: [.embedInCode("Scenarios")]
         ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "PackGuardTelemetry",
+            dependencies: [
+                "PackGuardDaemon", "PackGuardConfig", "CMosquitto",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "packguard",
             dependencies: [
                 "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon", "PackGuardBench",
+                "PackGuardTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,6 +116,10 @@ let package = Package(
         .testTarget(
             name: "PackGuardBenchTests",
             dependencies: ["PackGuardBench", "PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+        ),
+        .testTarget(
+            name: "PackGuardTelemetryTests",
+            dependencies: ["PackGuardTelemetry", "PackGuardDaemon", "PackGuardConfig"]
         ),
         .testTarget(
             name: "PackGuardGPIOTests",

@@ -18,7 +18,7 @@ started=$(date +%s)
 [ $# = 0 ] || { echo "usage: rig/run-systemd.sh" >&2; exit 2; }
 
 ensure_swift
-ensure_packages libgpiod-dev pkg-config
+ensure_packages libgpiod-dev libmosquitto-dev pkg-config
 # The plain rig's packages, and what the guest runs: systemd, udev and dbus as on a Pi (systemd-run needs the
 # bus), python3 for the sandbox probe.
 rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils make gcc kmod

@@ -55,7 +55,7 @@ builds=${RIG_BUILDS:-both}
 [ "$perf" = 0 ] || [[ $perf_edges =~ ^[1-9][0-9]*$ ]] || { echo "rig: RIG_PERF_EDGES must be a positive integer" >&2; exit 2; }
 
 ensure_swift
-ensure_packages libgpiod-dev pkg-config
+ensure_packages libgpiod-dev libmosquitto-dev pkg-config
 # The rig's own packages, without recommends (qemu's pull in much that a headless boot never uses).
 rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils make gcc kmod can-utils iproute2)
 # Perf mode: the Python baseline's gpiod bindings (the guest runs the host's /usr/bin/python3),

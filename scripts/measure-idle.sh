@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_swift
-ensure_packages libgpiod-dev pkg-config python3
+ensure_packages libgpiod-dev libmosquitto-dev pkg-config python3
 
 echo "==> swift build -c release --product packguard"
 swift build -c release --product packguard 2>&1 | tail -1

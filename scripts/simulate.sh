@@ -4,7 +4,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_swift
-ensure_packages libgpiod-dev pkg-config
+ensure_packages libgpiod-dev libmosquitto-dev pkg-config
 swift build -c release
 bin=$(swift build -c release --show-bin-path)/packguard
 echo "==> packguard run --simulate (Ctrl-C to stop; in another terminal: $bin status --simulate)"

@@ -4,7 +4,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_swift
-ensure_packages libgpiod-dev pkg-config ngspice
+ensure_packages libgpiod-dev pkg-config ngspice libmosquitto-dev
+# Telemetry's tests: a real broker and its clients, headless Chromium for the status page, curl.
+ensure_packages mosquitto mosquitto-clients chromium curl
 
 # Python tools of the checks (PyYAML for check_pins.py, pexpect for the pseudo-terminal test).
 python3 -c "import yaml, pexpect" 2>/dev/null || python3 -m pip install --quiet pyyaml pexpect
@@ -15,11 +17,11 @@ build_without_warnings --build-tests
 echo "==> unit, property and contract tests (libgpiod v1, Debian's libgpiod-dev)"
 PACKGUARD_EXPECT_LIBGPIOD="libgpiod v1 $(pkg-config --modversion libgpiod)" swift test --skip-build
 
-echo "==> ThreadSanitizer: the daemon and GPIO tests (control thread, watchdog monitor, reload, control socket)"
+echo "==> ThreadSanitizer: the daemon, GPIO and telemetry tests (control thread, watchdog monitor, reload, control socket, libmosquitto's thread)"
 # A build of its own (about a minute); any race report fails the run (halt_on_error, exit 66).
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan 2>&1 | tail -1
 TSAN_OPTIONS=halt_on_error=1 swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter 'PackGuardDaemonTests|PackGuardGPIOTests'
+    --filter 'PackGuardDaemonTests|PackGuardGPIOTests|PackGuardTelemetryTests'
 
 echo "==> command-line checks"
 bin=$(swift build --show-bin-path)/packguard
@@ -41,6 +43,7 @@ python3 hardware/check_pins.py --self-test
 python3 hardware/spice/check_pump.py   # heartbeat charge pump in ngspice: hold, drop-out, power-up, corners
 wiring/check-rendered.sh
 hardware/pi/check-unit-security.sh
+hardware/pi/check-unit-security.sh 1.5 hardware/pi/packguard-telemetry.service
 python3 hardware/precharge_sizing.py --check   # precharge.md's sizing tables match their formulas
 
 echo "==> bench: the scenario library on the mocked chip (virtual time)"
@@ -52,8 +55,14 @@ python3 scripts/test-simulate-pty.py "$bin"
 echo "==> end to end: the daemon on the mocked chip"
 scripts/e2e-simulate.sh "$bin"
 
+echo "==> end to end: telemetry to a real mosquitto (discovery within 5 s, relay topic within 1 s, Last Will)"
+scripts/e2e-telemetry.sh "$bin"
+
 echo "==> control socket flood: 200 silent clients + 100 status/s for 30 s (bench-socket)"
 "$bin" bench-socket
+
+echo "==> telemetry follower: step latency with no, a live, a hung (SIGSTOP) and a killed follower (bench-telemetry)"
+"$bin" bench-telemetry --seconds 5
 
 # Raspberry Pi OS trixie ships libgpiod 2.x: the whole build and every test again against v2, in its own
 # scratch path (.build-gpiod2), with the prefix rig/build-libgpiod2.sh makes (cached outside the clone).

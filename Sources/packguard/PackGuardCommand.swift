@@ -10,7 +10,7 @@ struct PackGuardCommand: ParsableCommand {
             drives the contactor relays and fails off: any doubt ends with every relay de-energised.
             The default configuration file is \(defaultConfigurationPath).
             """,
-        subcommands: [RunCommand.self, StatusCommand.self, BenchCommand.self, BenchSocketCommand.self, SimulateCommand.self, ResetCommand.self, ForceOffCommand.self, EventsCommand.self, CheckConfigCommand.self, LinesCommand.self, AdcCommand.self, CanCommand.self, RigCommand.self]
+        subcommands: [RunCommand.self, StatusCommand.self, BenchCommand.self, BenchSocketCommand.self, SimulateCommand.self, ResetCommand.self, ForceOffCommand.self, EventsCommand.self, CheckConfigCommand.self, LinesCommand.self, AdcCommand.self, CanCommand.self, RigCommand.self, TelemetryCommand.self, BenchTelemetryCommand.self]
     )
 }
 

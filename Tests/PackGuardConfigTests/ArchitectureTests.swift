@@ -53,14 +53,23 @@ struct ArchitectureTests {
             let found = try #require(targets[name], "Package.swift has no target \(name)")
             #expect(found.isSubset(of: allowed), "\(name) depends on \(found.subtracting(allowed).sorted()), which ARCHITECTURE.md does not allow")
         }
-        #expect(Set(targets.keys).subtracting(Self.allowed.keys).subtracting(["PackGuardBench"]).isEmpty,
+        #expect(Set(targets.keys).subtracting(Self.allowed.keys).subtracting(["PackGuardBench", "PackGuardTelemetry"]).isEmpty,
                 "a new target needs its row in ARCHITECTURE.md and here: \(Set(targets.keys).subtracting(Self.allowed.keys).sorted())")
     }
 
-    @Test func onlyTheDaemonTheBenchAndTheCommandLineReadTheConfiguration() throws {
+    @Test func onlyTheDaemonTheBenchTelemetryAndTheCommandLineReadTheConfiguration() throws {
         let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
         for (name, dependencies) in Self.targets(in: manifest) where dependencies.contains("PackGuardConfig") {
-            #expect(["PackGuardDaemon", "PackGuardBench"].contains(name), "\(name) imports PackGuardConfig")
+            #expect(["PackGuardDaemon", "PackGuardBench", "PackGuardTelemetry"].contains(name), "\(name) imports PackGuardConfig")
+        }
+    }
+
+    @Test func theSafetyDaemonNeverLinksTheNetworkClient() throws {
+        let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
+        let targets = Self.targets(in: manifest)
+        for name in ["PackGuardCore", "PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig"] {
+            #expect(!(targets[name] ?? []).contains("PackGuardTelemetry") && !(targets[name] ?? []).contains("CMosquitto"),
+                    "\(name) must not depend on telemetry: the daemon stays offline")
         }
     }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Fail when packguard.service's systemd exposure score is above the limit (default 2.0).
-# Usage: hardware/pi/check-unit-security.sh [MAX]      (needs systemd-analyze; installs systemd if missing)
+# Usage: hardware/pi/check-unit-security.sh [MAX [UNIT-FILE]]   (needs systemd-analyze; installs systemd if missing)
+#   UNIT-FILE defaults to packguard.service beside this script (packguard-telemetry.service is checked too).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-unit="$here/packguard.service"
 max=${1:-2.0}
+unit=${2:-$here/packguard.service}
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -25,8 +26,8 @@ if [ -z "$level" ]; then
 fi
 printf '%s\n' "$out" | grep -E '^✗' || true
 if awk -v l="$level" -v m="$max" 'BEGIN { exit !(l + 0 <= m + 0) }'; then
-    echo "check-unit-security: packguard.service exposure $level (limit $max): ok"
+    echo "check-unit-security: $(basename "$unit") exposure $level (limit $max): ok"
 else
-    echo "check-unit-security: packguard.service exposure $level exceeds $max" >&2
+    echo "check-unit-security: $(basename "$unit") exposure $level exceeds $max" >&2
     exit 1
 fi
