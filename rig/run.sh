@@ -149,10 +149,13 @@ run_guest() {
     : >"$console"
     echo "==> rig $name: boot qemu ($accel, 2 CPUs, 512 MiB) with $kernel_dir/bzImage; console in $console"
     local boot_started; boot_started=$(date +%s)
+    local tsc_khz; tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
     # -smp 2,sockets=2: the kernel has no ACPI, and SeaBIOS's MP table lists one processor per socket
     # (with -smp 2 alone the guest ran on one CPU).
-    # clocksource=tsc tsc=reliable: under TCG on a busy host the kernel's clocksource watchdog can mark
-    # the TSC unstable and fall back to jiffies (a 4 ms clock), which ruins every timing in the guest.
+    # clocksource=tsc tsc=reliable tsc_early_khz=: the kernel has no HPET or ACPI PM timer to calibrate the TSC
+    # against, and its PIT calibration fails under TCG now and then ("could not calculate TSC khz"): it then runs on
+    # jiffies, a 4 ms clock that ruins every timing in the guest. TCG's TSC counts at the host's rate, so the host's
+    # frequency is given (/proc/cpuinfo).
     set +e
     timeout -k 10 "${RIG_QEMU_TIMEOUT:-600}" qemu-system-x86_64 \
         -nodefaults -machine "accel=$accel" -cpu max -smp 2,sockets=2,cores=1 -m 512 -no-reboot \
@@ -160,7 +163,7 @@ run_guest() {
         -kernel "$kernel_dir/bzImage" \
         -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
         -device virtio-9p-pci,fsdev=root,mount_tag=hostroot \
-        -append "console=ttyS0 loglevel=3 panic=-1 clocksource=tsc tsc=reliable root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$repo/rig/guest-init.sh PACKGUARD_BIN=$bin RIG_KERNEL_DIR=$kernel_dir RIG_SCRATCH=$scratch RIG_BUILD=$name RIG_FAULT_SO=$fault_so$perf_append" \
+        -append "console=ttyS0 loglevel=3 panic=-1 clocksource=tsc tsc=reliable${tsc_khz:+ tsc_early_khz=$tsc_khz} root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$repo/rig/guest-init.sh PACKGUARD_BIN=$bin RIG_KERNEL_DIR=$kernel_dir RIG_SCRATCH=$scratch RIG_BUILD=$name RIG_FAULT_SO=$fault_so$perf_append" \
         >"$out/qemu-$name.log" 2>&1 &
     local qemu_pid=$!
     # Show the results as the guest prints them.
