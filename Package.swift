@@ -45,9 +45,9 @@ let package = Package(
         .target(name: "CGPIOShim", dependencies: ["CLibgpiod"]),
         .target(
             name: "PackGuardGPIO",
-            dependencies: ["PackGuardCore", "CGPIOShim"]
+            dependencies: ["PackGuardCore", "PackGuardPlatform", "CGPIOShim"]
         ),
-        .target(name: "PackGuardADC"),
+        .target(name: "PackGuardADC", dependencies: ["PackGuardPlatform"]),
         .target(name: "PackGuardPlatform"),
         .target(name: "CSocketCAN"),
         .target(name: "PackGuardCAN", dependencies: ["PackGuardCore", "CSocketCAN"]),
@@ -100,7 +100,7 @@ let package = Package(
             name: "PackGuardConfigTests",
             dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]
         ),
-        .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC"]),
+        .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC", "PackGuardPlatform"]),
         .testTarget(
             name: "PackGuardCANTests",
             dependencies: [
@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardTelemetryTests",
-            dependencies: ["PackGuardTelemetry", "PackGuardDaemon", "PackGuardConfig"]
+            dependencies: ["PackGuardTelemetry", "PackGuardDaemon", "PackGuardConfig", "PackGuardPlatform"]
         ),
         .testTarget(
             name: "PackGuardGPIOTests",

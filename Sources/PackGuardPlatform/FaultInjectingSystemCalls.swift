@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Real system calls, except those a test tells to fail: "the next 2 writes fail with EIO", "every
 /// fsync fails with ENOSPC". Each failure is counted, so a test can say it happened.
@@ -13,8 +12,8 @@ public final class FaultInjectingSystemCalls: SystemCalls {
     }
 
     private let real: any SystemCalls
-    private let rules = Mutex<[Rule]>([])
-    private let injected = Mutex<[SystemCallError.Call: Int]>([:])
+    private let rules = PriorityInheritanceMutex<[Rule]>([])
+    private let injected = PriorityInheritanceMutex<[SystemCallError.Call: Int]>([:])
 
     public init(wrapping real: any SystemCalls) { self.real = real }
 

@@ -7,9 +7,9 @@ struct ArchitectureTests {
     static let allowed: [String: Set<String>] = [
         "PackGuardCore": [],
         "PackGuardWords": ["PackGuardCore"],
-        "PackGuardGPIO": ["PackGuardCore", "CGPIOShim"],
+        "PackGuardGPIO": ["PackGuardCore", "PackGuardPlatform", "CGPIOShim"],
         "CGPIOShim": ["CLibgpiod"],
-        "PackGuardADC": [],
+        "PackGuardADC": ["PackGuardPlatform"],
         "PackGuardPlatform": [],
         "CSocketCAN": [],
         "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
