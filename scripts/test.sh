@@ -17,11 +17,11 @@ build_without_warnings --build-tests
 echo "==> unit, property and contract tests (libgpiod v1, Debian's libgpiod-dev)"
 PACKGUARD_EXPECT_LIBGPIOD="libgpiod v1 $(pkg-config --modversion libgpiod)" swift test --skip-build
 
-echo "==> ThreadSanitizer: the daemon and GPIO tests (control thread, watchdog monitor, reload, control socket)"
+echo "==> ThreadSanitizer: the daemon, GPIO and telemetry tests (control thread, watchdog monitor, reload, control socket, libmosquitto's thread)"
 # A build of its own (about a minute); any race report fails the run (halt_on_error, exit 66).
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan 2>&1 | tail -1
 TSAN_OPTIONS=halt_on_error=1 swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter 'PackGuardDaemonTests|PackGuardGPIOTests'
+    --filter 'PackGuardDaemonTests|PackGuardGPIOTests|PackGuardTelemetryTests'
 
 echo "==> command-line checks"
 bin=$(swift build --show-bin-path)/packguard
