@@ -96,19 +96,7 @@ extension PackGuardConfiguration {
         return lines
     }
 
-    /// A YAML double-quoted scalar: `%` and friends cannot start a plain one.
-    private func quoted(_ text: String) -> String {
-        var result = "\""
-        for character in text.unicodeScalars {
-            switch character {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            default: result.unicodeScalars.append(character)
-            }
-        }
-        return result + "\""
-    }
+    private func quoted(_ text: String) -> String { yamlQuoted(text) }
 
     private func locatorLines(_ locator: LineLocator) -> [String] {
         switch locator {

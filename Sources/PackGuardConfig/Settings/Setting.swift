@@ -150,16 +150,7 @@ public struct Setting {
            Double(text) == nil, !text.hasPrefix("-") {
             return text
         }
-        var result = "\""
-        for character in text.unicodeScalars {
-            switch character {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            default: result.unicodeScalars.append(character)
-            }
-        }
-        return result + "\""
+        return yamlQuoted(text)
     }
 }
 
@@ -247,4 +238,18 @@ extension Setting {
         }
         return names
     }
+}
+
+/// A YAML double-quoted scalar: `%` and friends cannot start a plain one.
+func yamlQuoted(_ text: String) -> String {
+    var result = "\""
+    for character in text.unicodeScalars {
+        switch character {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        default: result.unicodeScalars.append(character)
+        }
+    }
+    return result + "\""
 }
