@@ -60,6 +60,10 @@ public enum PrometheusText {
         metric("packguard_deadline_misses_total", "counter",
                "Steps that missed the loop deadline (the internal watchdog forced every relay off).",
                [("", "\(status.watchdogs.internalTrips)")])
+        if let systemd = status.watchdogs.systemdPets, let hardware = status.watchdogs.hardwarePets {
+            metric("packguard_watchdog_pets_total", "counter", "Watchdog pets that went through since the controller started.",
+                   [("{watchdog=\"systemd\"}", "\(systemd)"), ("{watchdog=\"hardware\"}", "\(hardware)")])
+        }
         metric("packguard_watchdog_info", "gauge", "The watchdogs as the controller describes them.",
                [("{systemd=\"\(escape(status.watchdogs.systemd))\",hardware=\"\(escape(status.watchdogs.hardware))\",deadline_ms=\"\(status.watchdogs.loopDeadlineMs)\"}", "1")])
         for (name, help, analog) in [

@@ -157,6 +157,18 @@ import Testing
         }
     }
 
+    @Test func watchdogPetsAreCountersWhenTheDaemonCountsThem() throws {
+        var status = try faultedStatus()
+        #expect(!PrometheusText.render(status, counters: .init(daemonReachable: true, mqttConnected: true, eventsDropped: 0, eventsPublished: 0))
+            .contains("packguard_watchdog_pets_total"), "an older daemon without the counters: no metric rather than a wrong 0")
+        status.watchdogs.systemdPets = 41
+        status.watchdogs.hardwarePets = 7
+        let text = PrometheusText.render(status, counters: .init(daemonReachable: true, mqttConnected: true, eventsDropped: 0, eventsPublished: 0))
+        #expect(text.contains("# TYPE packguard_watchdog_pets_total counter"))
+        #expect(text.contains(#"packguard_watchdog_pets_total{watchdog="systemd"} 41"#))
+        #expect(text.contains(#"packguard_watchdog_pets_total{watchdog="hardware"} 7"#))
+    }
+
     @Test func unreachableDaemonStillWritesTelemetryMetrics() {
         let text = PrometheusText.render(nil, counters: .init(daemonReachable: false, mqttConnected: true, eventsDropped: 0, eventsPublished: 0))
         #expect(text.contains("packguard_telemetry_daemon_reachable 0"))

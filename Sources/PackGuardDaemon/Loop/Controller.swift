@@ -59,6 +59,9 @@ public final class Controller: @unchecked Sendable {
     /// A failing pet or notification is logged when it starts failing and when it works again,
     /// not at every step: a dead device must not flood the journal at the step rate.
     private var hardwarePetFailing = false
+    /// Pets that went through, for status (and so telemetry's metrics).
+    private var systemdPets = 0
+    private var hardwarePets = 0
     private var notifyFailing = false
     private var lastHardwarePet: Instant?
     public private(set) var stepCount = 0
@@ -468,7 +471,7 @@ public final class Controller: @unchecked Sendable {
         }
         if let interval = notifier?.watchdogIntervalNanoseconds {
             if lastSystemdPet.map({ now - $0 >= Interval(nanoseconds: Int64(interval / 4)) }) ?? true {
-                notify(["WATCHDOG=1"])
+                if notify(["WATCHDOG=1"]) { systemdPets += 1 }
                 lastSystemdPet = now
             }
         }
@@ -476,6 +479,7 @@ public final class Controller: @unchecked Sendable {
             do {
                 try watchdog.pet()
                 lastHardwarePet = now
+                hardwarePets += 1
                 if hardwarePetFailing {
                     hardwarePetFailing = false
                     logger.notice("petting \(watchdog.description) works again")
@@ -490,19 +494,23 @@ public final class Controller: @unchecked Sendable {
         }
     }
 
-    private func notify(_ fields: [String]) {
-        guard let notifier else { return }
+    /// Whether the notification went out.
+    @discardableResult
+    private func notify(_ fields: [String]) -> Bool {
+        guard let notifier else { return false }
         do {
             try notifier.notify(fields)
             if notifyFailing {
                 notifyFailing = false
                 logger.notice("sd_notify works again")
             }
+            return true
         } catch {
             if !notifyFailing {
                 notifyFailing = true
                 logger.error("sd_notify \(fields.first ?? "") failed: \(error) (logged again when it works)")
             }
+            return false
         }
     }
 
@@ -567,7 +575,8 @@ public final class Controller: @unchecked Sendable {
             dischargeCurrentLimit: analogReport(.dischargeLimit, now: now),
             can: canReport(now: now),
             watchdogs: .init(loopDeadlineMs: configuration.loop.loopDeadlineMs, internalTrips: trips,
-                             systemd: systemd, hardware: watchdog?.description ?? "not used"),
+                             systemd: systemd, hardware: watchdog?.description ?? "not used",
+                             systemdPets: systemdPets, hardwarePets: hardwarePets),
             events: events.last(20))
     }
 

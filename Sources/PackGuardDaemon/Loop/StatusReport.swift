@@ -67,6 +67,10 @@ public struct StatusReport: Sendable, Equatable, Codable {
         public var internalTrips: Int
         public var systemd: String
         public var hardware: String
+        /// WATCHDOG=1 notifications and hardware watchdog pets that went through since start
+        /// (optional: a daemon from before they were counted leaves them out).
+        public var systemdPets: Int?
+        public var hardwarePets: Int?
     }
 
     public var state: String

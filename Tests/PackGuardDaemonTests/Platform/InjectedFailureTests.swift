@@ -52,6 +52,7 @@ struct InjectedFailureTests {
         try run(ms: 500)
         let petsBefore = try readBytes(path).count
         #expect(petsBefore >= 4)
+        #expect(controller.statusReport?.watchdogs.hardwarePets == petsBefore, "status counts the pets that reached the device")
         system.fail(.write, errno: EIO, times: nil)
         try run(ms: 2000)
         #expect(system.failures(of: .write) >= 19, "retried at every step")
@@ -63,6 +64,7 @@ struct InjectedFailureTests {
         try run(ms: 500)
         #expect(log.all.filter { $0.1.contains("works again") }.count == 1)
         #expect(try readBytes(path).count > petsBefore, "pets reach the device again")
+        #expect(controller.statusReport?.watchdogs.hardwarePets == (try readBytes(path).count), "failed pets are not counted")
     }
 
     @Test func aForceOffThatCannotBePersistedStillHoldsEveryRelayOpen() throws {
