@@ -114,14 +114,22 @@ struct BenchTelemetryCommand: ParsableCommand {
         return descriptor
     }
 
+    /// The daemon's status, asked again for up to 3 s while it starts; when it never answers, the
+    /// last failure is printed, so a broken run says why.
     private func status(_ path: String) -> StatusReport? {
+        var lastFailure = "no reply"
         for _ in 0..<60 {
-            if let line = try? ControlSocketClient.request(path: path, line: ControlCodec.encode(ControlRequest(command: .status)), timeoutMs: 1000),
-               let reply = try? ControlCodec.decode(ControlReply.self, from: line), let report = reply.status {
-                return report
+            do {
+                let line = try ControlSocketClient.request(path: path, line: ControlCodec.encode(ControlRequest(command: .status)), timeoutMs: 1000)
+                let reply = try ControlCodec.decode(ControlReply.self, from: line)
+                if let report = reply.status { return report }
+                lastFailure = "a reply without status: \(reply.error ?? "no error given")"
+            } catch {
+                lastFailure = "\(error)"
             }
             sleepNanoseconds(50_000_000)
         }
+        printError("bench-telemetry: no status from \(path) within 3 s: \(lastFailure)")
         return nil
     }
 

@@ -174,9 +174,9 @@ public final class Controller: @unchecked Sendable {
     /// `handOff` (the control loop re-arms its deadline monitor there), the log of those steps,
     /// the reconciling read of every input, ADC sampling, the full step, the outputs with their
     /// read-back and the status. The policy decides every level; this only orders the I/O.
-    @discardableResult
     /// `readableEdges`: the event descriptors poll(2) reported ready for this wake, or nil (read
     /// every line: a timer wake, a command, a test).
+    @discardableResult
     public func step(now: Instant, readableEdges: [Int32]? = nil, handOff: () -> Void = {}) throws(ControllerFatalError) -> StepResult {
         if startedAt == nil { startedAt = now }
         health.withLock { $0.deadline = now + .milliseconds($0.loopDeadlineMs) }
