@@ -74,6 +74,13 @@ struct SettingsTableTests {
         #expect(configuration.policy.precharge.overlapMs == 150, "the policy's precharge rules follow the file")
     }
 
+    @Test func theLoopTimingsKeepTheirDocumentedDefaults() {
+        // Moved out of the core's PolicyTiming (#19); the defaults README and CONFIG.md name.
+        let loop = LoopTiming()
+        #expect(loop.reconcileMs == 250)
+        #expect(loop.loopDeadlineMs == 200)
+    }
+
     @Test func scenarioQuantitiesAreNamedFromTheTable() {
         let names = Setting.quantityNames(in: PackGuardConfiguration(source: "", inputs: [:], outputs: [:]))
         #expect(names["qualifyMs"] == 500)
