@@ -384,20 +384,18 @@ int pg_request_event_fd(pg_request *req) {
     return req->epfd;
 }
 
-static int pg_v1_read_one(pg_request *req, size_t i, pg_edge_event *out) {
-    struct gpiod_line_event ev;
-    if (gpiod_line_event_read(req->lines[i], &ev) < 0)
-        return -1;
-    if (ev.event_type == GPIOD_LINE_EVENT_RISING_EDGE) {
+// Converts one kernel event as libgpiod v1 reports it.
+static int pg_v1_convert(const struct gpiod_line_event *ev, unsigned int offset, pg_edge_event *out) {
+    if (ev->event_type == GPIOD_LINE_EVENT_RISING_EDGE) {
         out->edge = PG_EDGE_RISING;
-    } else if (ev.event_type == GPIOD_LINE_EVENT_FALLING_EDGE) {
+    } else if (ev->event_type == GPIOD_LINE_EVENT_FALLING_EDGE) {
         out->edge = PG_EDGE_FALLING;
     } else {
         errno = EPROTO;
         return -1;
     }
-    out->offset = req->offsets[i];
-    out->timestamp_ns = (uint64_t)ev.ts.tv_sec * 1000000000u + (uint64_t)ev.ts.tv_nsec;
+    out->offset = offset;
+    out->timestamp_ns = (uint64_t)ev->ts.tv_sec * 1000000000u + (uint64_t)ev->ts.tv_nsec;
     return 0;
 }
 
@@ -411,35 +409,34 @@ int pg_request_read_events(pg_request *req, pg_edge_event *events, size_t max) {
     if (max > INT_MAX)
         max = INT_MAX;
 
-    // poll() over the line fds, not epoll_wait(req->epfd): poll asks every line afresh. When the
-    // chip goes away the kernel reports POLLHUP | POLLERR on each line fd without waking anyone,
-    // and epoll, which only re-checks an fd after a wake-up, would keep saying "nothing pending"
-    // forever (seen on gpio-sim, Linux 6.1). Here such a line counts as ready, its read fails with
-    // ENODEV and the caller learns it, as with v2. The epoll fd only tells the caller when to wake.
-    struct pollfd fds[PG_MAX_LINES];
-    for (size_t i = 0; i < req->count; i++) {
-        fds[i].fd = req->fds[i];
-        fds[i].events = POLLIN;
-        fds[i].revents = 0;
-    }
-    int nready = poll(fds, (nfds_t)req->count, 0); // never blocks
-    if (nready < 0)
-        return errno == EINTR ? 0 : -1;
-
-    // Round-robin, one event per ready line per round, so one busy line cannot starve the others.
+    // One non-blocking read(2) per line, of every event it holds (up to its share of `max`): the
+    // kernel copies all pending events into one read, so a line that returned fewer than asked is
+    // drained, and an idle line costs one read that fails EAGAIN. No poll(2) first: the event fds
+    // are O_NONBLOCK, and a read asks the line afresh, like poll. When the chip goes away the
+    // kernel fails the read with ENODEV (as with v2) instead of reporting nothing forever, which
+    // epoll_wait(req->epfd) would do: the epoll fd only tells the caller when to wake.
     bool active[PG_MAX_LINES];
+    size_t remaining = req->count;
     for (size_t i = 0; i < req->count; i++)
-        active[i] = fds[i].revents != 0;
+        active[i] = true;
+    struct gpiod_line_event batch[16];
     size_t got = 0;
-    bool progress = nready > 0;
-    while (got < max && progress) {
-        progress = false;
+    // Rounds, each line getting an equal share of the room left, so one busy line cannot starve the others.
+    while (got < max && remaining > 0) {
+        size_t share = (max - got) / remaining;
+        if (share == 0)
+            share = 1;
+        if (share > 16)
+            share = 16;
         for (size_t i = 0; i < req->count && got < max; i++) {
             if (!active[i])
                 continue;
-            if (pg_v1_read_one(req, i, &events[got]) < 0) {
+            size_t want = share < max - got ? share : max - got;
+            int n = gpiod_line_event_read_fd_multiple(req->fds[i], batch, (unsigned int)want);
+            if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) { // this line is drained
                     active[i] = false;
+                    remaining--;
                     continue;
                 }
                 // Events already read are consumed: return them; the error (e.g. ENODEV after
@@ -448,8 +445,15 @@ int pg_request_read_events(pg_request *req, pg_edge_event *events, size_t max) {
                     goto done;
                 return -1;
             }
-            got++;
-            progress = true;
+            for (int k = 0; k < n; k++) {
+                if (pg_v1_convert(&batch[k], req->offsets[i], &events[got]) < 0)
+                    return -1;
+                got++;
+            }
+            if ((size_t)n < want) { // fewer than asked: nothing more is pending on this line
+                active[i] = false;
+                remaining--;
+            }
         }
     }
 done:

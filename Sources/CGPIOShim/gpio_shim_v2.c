@@ -216,8 +216,8 @@ static pg_request *pg_v2_request(pg_chip *chip, const char *consumer,
         goto fail;
     }
     if (events) {
-        // wait_edge_events(0) is checked before every read; O_NONBLOCK additionally guarantees
-        // that read() can never block.
+        // O_NONBLOCK: a read of an idle request fails EAGAIN at once, so pg_request_read_events()
+        // reads without asking poll(2) first (one system call per wake, not two).
         if (pg_set_nonblock(gpiod_line_request_get_fd(req->request)) < 0)
             goto fail;
     }
@@ -408,14 +408,11 @@ int pg_request_read_events(pg_request *req, pg_edge_event *events, size_t max) {
     if (max > req->buffer_capacity)
         max = req->buffer_capacity;
 
-    int pending = gpiod_line_request_wait_edge_events(req->request, 0); // 0 ns: never blocks
-    if (pending < 0)
-        return errno == EINTR ? 0 : -1;
-    if (pending == 0)
-        return 0;
+    // One read(2) takes every pending event (up to `max`); an idle request fails EAGAIN (the fd
+    // is O_NONBLOCK), a vanished chip ENODEV.
     int n = gpiod_line_request_read_edge_events(req->request, req->buffer, max);
     if (n < 0)
-        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
     for (int i = 0; i < n; i++) {
         struct gpiod_edge_event *ev = gpiod_edge_event_buffer_get_event(req->buffer,
                                                                         (unsigned long)i);
