@@ -32,7 +32,10 @@
 #              older build for a before/after comparison; its path must contain /release/), RIG_PERF_CONFIG (the
 #              shipped configuration of that build, which the measured one is made from), RIG_PERF_SCHEDULING and
 #              RIG_PERF_LOCK_MEMORY (override realtime.scheduling / realtime.lockMemory of the measured daemon),
-#              RIG_BUILDS (v1: only the libgpiod v1 build and guest, for a quick look; CI runs both, the default).
+#              RIG_BUILDS (v1: only the libgpiod v1 build and guest, for a quick look; CI runs both, the default),
+#              RIG_PERF_PROFILE (1: also profile packguard with perf(1) in the guest over the timed edges and print its
+#              hottest functions as RIG-PROFILE lines; boots a kernel with perf events, rig/perf.fragment, built once
+#              and cached like the other; needs linux-perf on the host, which rig/run.sh then installs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd -P)
@@ -61,6 +64,7 @@ rig_packages=(qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-d
 # Perf mode: the Python baseline's gpiod bindings (the guest runs the host's /usr/bin/python3),
 # and strace, which counts each program's system calls per cycle.
 [ "$perf" = 0 ] || rig_packages+=(python3-libgpiod strace)
+[ "${RIG_PERF_PROFILE:-0}" = 0 ] || rig_packages+=(linux-perf)
 missing=()
 for package in "${rig_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -73,7 +77,7 @@ fi
 
 echo "==> rig: kernel"
 kernel_started=$(date +%s)
-kernel_dir=$(rig/build-kernel.sh)
+if [ "${RIG_PERF_PROFILE:-0}" = 1 ]; then kernel_dir=$(rig/build-kernel.sh rig/perf.fragment); else kernel_dir=$(rig/build-kernel.sh); fi
 kernel_s=$(( $(date +%s) - kernel_started ))
 
 out=$repo/rig/out
@@ -141,7 +145,7 @@ total_passed=0 total_failed=0 timings=
 run_guest() {
     local name=$1 bin=$2 perf_bin=$3
     local perf_append=
-    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}${RIG_PERF_SCHEDULING:+ RIG_PERF_SCHEDULING=$RIG_PERF_SCHEDULING}${RIG_PERF_LOCK_MEMORY:+ RIG_PERF_LOCK_MEMORY=$RIG_PERF_LOCK_MEMORY}"
+    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0} RIG_PERF_PROFILE=${RIG_PERF_PROFILE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}${RIG_PERF_SCHEDULING:+ RIG_PERF_SCHEDULING=$RIG_PERF_SCHEDULING}${RIG_PERF_LOCK_MEMORY:+ RIG_PERF_LOCK_MEMORY=$RIG_PERF_LOCK_MEMORY}"
     # The guest mounts a tmpfs at its scratch directory: never over the clone or the binaries.
     local scratch=/tmp
     case " $repo/ $bin $perf_bin $kernel_dir/ $GPIOD2_PREFIX/" in *" /tmp/"*) scratch=/mnt ;; esac
@@ -268,6 +272,7 @@ run_guest() {
             fi
         done
         grep '^RIG-TRACE ' <<<"$log" | sed 's/^RIG-TRACE //' >"$out/trace-$name.txt" || true
+        grep '^RIG-PROFILE ' <<<"$log" | sed 's/^RIG-PROFILE //' >"$out/profile-$name.txt" || true
     fi
 
     local booted; booted=$(sed -n 's/^RIG-BOOTED uptime=\([0-9.]*\).*/\1/p' <<<"$log")

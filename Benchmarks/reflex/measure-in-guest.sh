@@ -24,6 +24,7 @@
 #   RIG-PERF <program> condition=<idle|load> n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=.. hwm_kib=..
 #     programs: reflex, python, packguard (this one ends in build=release|debug|unknown)
 #   RIG-PERF-SYSCALLS <program> cycles=200 per_cycle=.. top=call:per_cycle,...   (idle; see count_syscalls)
+#   RIG-PROFILE packguard ...   (with RIG_PERF_PROFILE=1: perf report lines, the hottest symbols first)
 #   RIG-PERF-FAILED <program> condition=<idle|load> | <why>   (that program is skipped, the others still run;
 #                                                              exit 1 at the end)
 set -u
@@ -131,7 +132,7 @@ measure_program() {
     stop "$pid"
     echo "RIG-PERF $result hwm_kib=${hwm:-?}$suffix"
     # Anything the program said besides its relay changes (a warning, a missed deadline) is worth seeing.
-    local said; said=$(grep -v -E 'relay (opened|closed)|ready' "$log" | sort | uniq -c | sort -rn | head -8 | tr -s ' ' | tr '\n' ';')
+    local said; said=$(grep -v -E 'relay (opened|closed)|ready' "$log" | sort | uniq -c | sort -rn | head -16 | tr -s ' ' | tr '\n' ';')
     [ -z "$said" ] || echo "RIG-NOTE perf: $name condition=$condition said: $said"
 }
 
@@ -188,6 +189,28 @@ count_syscalls() {
         "top=$(awk -v n="$syscall_cycles" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "%s%s:%.1f", sep, $NF, $4 / n; sep = "," }' "$summary" | cut -d, -f1-8)"
 }
 
+# profile NAME READY COMMAND...: perf(1) samples every thread of COMMAND (cpu-clock, 20 kHz; the guest has
+# no PMU) over the timed edges, idle; prints the hottest symbols as RIG-PROFILE lines (RIG_PERF_PROFILE=1,
+# which needs rig/perf.fragment's kernel: rig/run.sh boots it then).
+profile() {
+    local name=$1 ready=$2; shift 2
+    local log="$work/$name-profile.log" data="$work/$name-perf.data" pid recorder
+    command -v perf >/dev/null || { failed_one "$name profile" "no perf (install linux-perf on the host)"; return; }
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    wait_for_line "$log" "$ready" "$pid" || { stop "$pid"; failed_one "$name profile" "did not start"; return; }
+    perf record -q -e cpu-clock -F 20000 -g -o "$data" -p "$pid" 2>"$work/$name-perf-record.log" &
+    recorder=$!
+    sleep 1
+    condition=profile meter "$name" >/dev/null || failed_one "$name profile" "the meter failed under perf"
+    kill -INT "$recorder"; wait "$recorder"
+    stop "$pid"
+    perf report -i "$data" --stdio --no-children --sort dso,symbol --percent-limit 0.3 -g none 2>&1 \
+        | grep -v '^#' | grep -v '^$' | head -60 | sed "s/^/RIG-PROFILE $name /"
+    perf report -i "$data" --stdio --children --sort symbol --percent-limit 2 -g none 2>&1 \
+        | grep -v '^#' | grep -v '^$' | head -40 | sed "s/^/RIG-PROFILE $name children /"
+}
+
 for condition in idle load; do
     [ "$condition" = load ] && start_hogs
     # 1. The reflex baseline.
@@ -202,6 +225,7 @@ for condition in idle load; do
     measure_program packguard "ready:" " build=$build" "$bin" run --config "$config"
     [ "$condition" = load ] && stop_hogs
 done
+[ "${RIG_PERF_PROFILE:-0}" = 0 ] || profile packguard "ready:" "$bin" run --config "$config"
 # System calls per cycle, idle, for each program (not timed: strace slows everything down).
 if [ "$syscall_cycles" -gt 0 ]; then
     count_syscalls reflex "reflex: ready" "$here/build/reflex" "$ENABLE" "$RELAY"
