@@ -50,12 +50,13 @@ let package = Package(
         .target(name: "PackGuardADC", dependencies: ["PackGuardPlatform"]),
         .target(name: "PackGuardPlatform"),
         .target(name: "CSocketCAN"),
+        .target(name: "CLinuxEvents"),
         .target(name: "PackGuardCAN", dependencies: ["PackGuardCore", "CSocketCAN"]),
         .target(
             name: "PackGuardDaemon",
             dependencies: [
                 "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
-                "PackGuardPlatform", .product(name: "Logging", package: "swift-log"),
+                "PackGuardPlatform", "CLinuxEvents", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(

@@ -322,7 +322,7 @@ source "$RIG_DIR/guest-can.sh"
 
 # ---------------------------------------------------------------------------------------------------
 # Realtime (hardware/CONFIG.md `realtime`): as root the control thread runs SCHED_FIFO 10, the internal
-# watchdog thread 11, and the memory is locked; without CAP_SYS_NICE and CAP_IPC_LOCK, with RLIMIT_RTPRIO 0
+# watchdog thread 11, the off reflex thread 12, and the memory is locked; without CAP_SYS_NICE and CAP_IPC_LOCK, with RLIMIT_RTPRIO 0
 # and a small RLIMIT_MEMLOCK (a manual run as a normal user) it logs one warning and runs normally.
 rest_lines
 rt_config=$work/packguard-rt.yaml
@@ -352,11 +352,11 @@ rt_run() {
 }
 rt_run granted env
 rt_line=$(grep 'realtime: ' "$RT_LOG" | tr '\n' ' ')
-if [[ $RT_THREADS == *"1/10 "* ]] && [[ $RT_THREADS == *"1/11 "* ]] && [ "${RT_LOCKED%% *}" -gt 0 ] 2>/dev/null \
-    && [ "$(grep -c 'realtime: ' "$RT_LOG")" = 1 ] && [[ $rt_line == *"SCHED_FIFO 10, internal watchdog thread SCHED_FIFO 11; memory locked"* ]]; then
-    ok "realtime: as root, control thread SCHED_FIFO 10, watchdog thread 11, memory locked" "threads (policy/priority) $RT_THREADS; VmLck $RT_LOCKED; $rt_line"
+if [[ $RT_THREADS == *"1/10 "* ]] && [[ $RT_THREADS == *"1/11 "* ]] && [[ $RT_THREADS == *"1/12 "* ]] && [ "${RT_LOCKED%% *}" -gt 0 ] 2>/dev/null \
+    && [ "$(grep -c 'realtime: ' "$RT_LOG")" = 1 ] && [[ $rt_line == *"SCHED_FIFO 10, internal watchdog thread SCHED_FIFO 11, off reflex thread SCHED_FIFO 12; memory locked"* ]]; then
+    ok "realtime: as root, control thread SCHED_FIFO 10, watchdog thread 11, off reflex 12, memory locked" "threads (policy/priority) $RT_THREADS; VmLck $RT_LOCKED; $rt_line"
 else
-    bad "realtime: as root, control thread SCHED_FIFO 10, watchdog thread 11, memory locked" "threads ${RT_THREADS:-none (not ready)}; VmLck ${RT_LOCKED:-?}; log: $rt_line"
+    bad "realtime: as root, control thread SCHED_FIFO 10, watchdog thread 11, off reflex 12, memory locked" "threads ${RT_THREADS:-none (not ready)}; VmLck ${RT_LOCKED:-?}; log: $rt_line"
 fi
 rt_run refused prlimit --rtprio=0 --memlock=65536 setpriv --bounding-set=-sys_nice,-ipc_lock
 rt_line=$(grep 'realtime: ' "$RT_LOG" | tr '\n' ' ')

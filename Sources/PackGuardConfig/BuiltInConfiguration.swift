@@ -166,7 +166,7 @@ control:                   # the control socket's permissions: README "Running i
   maxClients: 16           # connections served at once (1-1024); more get a "busy" reply
 realtime:                  # the control thread's scheduling and memory (read at start); without the permission it logs once and runs normally
   scheduling: fifo         # fifo: SCHED_FIFO, ahead of every normal process; other: a normal process
-  priority: 10             # SCHED_FIFO priority 1-48 (the internal watchdog thread runs one above); packguard.service grants LimitRTPRIO=11
+  priority: 10             # SCHED_FIFO priority 1-47 (the watchdog thread runs one above, the off reflex two); packguard.service grants LimitRTPRIO=12
   lockMemory: true         # mlockall as pages are used: the loop never waits for a page from the SD card
 
 """#

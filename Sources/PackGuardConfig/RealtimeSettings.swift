@@ -18,7 +18,7 @@ public struct RealtimeSettings: Sendable, Equatable {
     /// used, so the resident size does not grow to the whole mapped size.
     public var lockMemory = true
 
-    public static let priorities = 1...48
+    public static let priorities = 1...47
 
     public init() {}
 }

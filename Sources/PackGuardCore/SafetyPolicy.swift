@@ -115,6 +115,19 @@ public struct SafetyPolicy: Sendable {
 
     /// The outputs as of the last step (all inactive before the first).
     public var currentOutputs: OutputLevels { outputs }
+
+    /// The relays a release of `signal` opens in the step that sees it, in every state and every
+    /// configuration: "off is immediate" needs no history (a released enable blocks its contactor,
+    /// and a precharge ends with whatever opens the discharge relay). The shell may write them off
+    /// before it steps the policy on the edge (the off reflex); the property tests hold the
+    /// policy to this table.
+    public static func relaysOpened(byReleaseOf signal: InputSignal) -> [OutputSignal] {
+        switch signal {
+        case .chargeEnable: [.chargeRelay]
+        case .dischargeEnable: [.dischargeRelay, .prechargeRelay]
+        case .chargerSafety, .balanceSwitch, .chargeContactorFeedback, .dischargeContactorFeedback: []
+        }
+    }
     /// Every active fault, transient and latched, in a stable order.
     public var faults: [Fault] { activeFaults }
     public var isForcedOff: Bool { forceOff }

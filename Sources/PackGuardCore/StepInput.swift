@@ -66,6 +66,14 @@ public struct StepInput: Sendable, Equatable {
         self.commands = commands
     }
 
+    /// One input seen released, nothing else: a release edge (or one the kernel merged away) as
+    /// the shell steps it.
+    public static func released(_ signal: InputSignal) -> StepInput {
+        var input = StepInput()
+        input.readings[signal] = .level(.inactive)
+        return input
+    }
+
     /// Convenience for tests and the bench: every given input read as the given level.
     public static func levels(_ levels: [InputSignal: Level]) -> StepInput {
         var input = StepInput()

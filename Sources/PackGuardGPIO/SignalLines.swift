@@ -92,12 +92,18 @@ public final class SignalLines: Sendable {
         var applied: PerOutput<Level?>
         /// Driven off by the fast path and not read back yet.
         var unverified = PerOutput<Bool>(repeating: false)
+        /// Relays switched on by the last `setOutputs`, read back by the next one: a closing write is
+        /// the last I/O of a step, so that nothing delays the loop's return to its edges.
+        var closedUnverified = PerOutput<Bool>(repeating: false)
     }
 
     // Lock order, where both are taken: outputs, then inputs.
     private let outputs: Mutex<Outputs>
     private let inputs: Mutex<[InputLine]>
     private let reconfigurations = Atomic<Int>(0)
+    /// How many times the off reflex opened a relay; changed under the outputs lock, so that
+    /// `setOutputs`'s veto (taken under the same lock) sees every opening before it writes.
+    private let reflexOpeningCount = Atomic<Int>(0)
 
     public static let consumer = "packguard"
 
@@ -277,7 +283,13 @@ public final class SignalLines: Sendable {
             var applied = PerOutput<Level?>(repeating: nil)
             for line in newOutputs { applied[line.signal] = state.applied[line.signal] ?? .inactive }
             for signal in relocation.outputs { applied[signal] = wiring.outputs[signal] == nil ? nil : .inactive }
-            state = Outputs(lines: newOutputs, applied: applied)
+            // A line kept through the reload keeps its pending read-back.
+            var kept = Outputs(lines: newOutputs, applied: applied)
+            for line in newOutputs where !relocation.outputs.contains(line.signal) {
+                kept.unverified[line.signal] = state.unverified[line.signal]
+                kept.closedUnverified[line.signal] = state.closedUnverified[line.signal]
+            }
+            state = kept
             inputs.withLock { $0 = newInputs }
         }
         for line in retiredInputs { line.request.release() }
@@ -289,6 +301,30 @@ public final class SignalLines: Sendable {
 
     /// File descriptors to poll for edge events.
     public var eventFileDescriptors: [Int32] { inputs.withLock { $0.compactMap(\.request.eventFileDescriptor) } }
+
+    /// The event descriptor of each input that has one, with its signal (for the off reflex).
+    public var eventDescriptorsBySignal: [(signal: InputSignal, fd: Int32)] {
+        inputs.withLock { lines in lines.compactMap { line in line.request.eventFileDescriptor.map { (line.signal, $0) } } }
+    }
+
+    /// One input's logical level now, or nil when it is not wired or cannot be read (the control
+    /// loop reports read errors; the off reflex only needs a level it can trust).
+    public func readLevel(of signal: InputSignal) -> Level? {
+        inputs.withLock { lines in
+            guard let line = lines.first(where: { $0.signal == signal }) else { return nil }
+            return withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value -> Level? in
+                do throws(GPIOError) {
+                    try line.request.readValues(into: value)
+                    return value[0]
+                } catch {
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// How many times the off reflex has opened a relay (see `openRelaysAtOnce(_:byReflex:)`).
+    public var reflexOpenings: Int { reflexOpeningCount.load(ordering: .acquiring) }
 
     /// Every input's logical level; a failed read is reported per signal, never hidden.
     public func readInputs() -> PerInput<InputReading?> {
@@ -340,8 +376,10 @@ public final class SignalLines: Sendable {
 
     /// Sets outputs and reads them back. Every line that switches off is written first, before any
     /// read-back, so that opening a relay waits for nothing; those lines are then read back, and
-    /// only then are the lines that switch on written, each read back in turn. A line that the off
-    /// fast path (`openRelaysAtOnce`) drove off is read back here too. After a line fails, every
+    /// only then are the lines that switch on written: the indicators each read back in turn, the
+    /// relays last, read back by the next call (which comes within a heartbeat or reconcile
+    /// interval), so that a closing write is the last I/O before the loop waits for edges again.
+    /// A line that the off fast path (`openRelaysAtOnce`) drove off is read back here too. After a line fails, every
     /// line still to be switched off is attempted (nothing more is switched on); the error names
     /// every output line that failed.
     /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
@@ -382,16 +420,38 @@ public final class SignalLines: Sendable {
                     note(error, line)
                 }
             }
-            // 3. Lines that switch on, each written and read back, none after a failure.
-            for line in state.lines where levels[line.signal].isActive && state.applied[line.signal] != .active {
-                guard failure == nil else { break }
-                state.unverified[line.signal] = false
+            // 3. The read-back of relays the last call closed that stay closed (a relay closed then
+            //    opened again was written and read back above).
+            for line in state.lines where state.closedUnverified[line.signal] {
+                state.closedUnverified[line.signal] = false
+                guard levels[line.signal].isActive, state.applied[line.signal] == .active else { continue }
                 do throws(GPIOError) {
-                    try Self.write(.active, to: line)
                     try Self.readBack(.active, from: line)
-                    state.applied[line.signal] = .active
                 } catch {
+                    state.applied[line.signal] = nil  // unknown: written again once the failure is handled
                     note(error, line)
+                }
+            }
+            // 4. Lines that switch on, none after a failure: the indicators each written and read
+            //    back, then the relays, written last and back to back, read back by the next call.
+            //    A relay that did not close is the safe side; a closing write followed by more I/O
+            //    would hold the loop away from its edges (a release must wait for nothing).
+            for relays in [false, true] {
+                for line in state.lines where line.signal.isRelay == relays && levels[line.signal].isActive
+                    && state.applied[line.signal] != .active {
+                    guard failure == nil else { break }
+                    state.unverified[line.signal] = false
+                    do throws(GPIOError) {
+                        try Self.write(.active, to: line)
+                        if relays {
+                            state.closedUnverified[line.signal] = true
+                        } else {
+                            try Self.readBack(.active, from: line)
+                        }
+                        state.applied[line.signal] = .active
+                    } catch {
+                        note(error, line)
+                    }
                 }
             }
             if let failure { throw failure }
@@ -404,11 +464,14 @@ public final class SignalLines: Sendable {
     /// indicate, and never a line switched on). The next `setOutputs` reads those lines back.
     /// Every such relay is attempted even when one fails; the error names each failed line, whose
     /// level stays as last applied so that `setOutputs` writes it again. Returns how many were written.
+    /// `byReflex`: the off reflex's thread writes, not the control loop; an opening then counts in
+    /// `reflexOpenings`, which vetoes a `setOutputs` the control loop decided before it.
     @discardableResult
-    public func openRelaysAtOnce(_ levels: OutputLevels) throws(GPIOError) -> Int {
+    public func openRelaysAtOnce(_ levels: OutputLevels, byReflex: Bool = false) throws(GPIOError) -> Int {
         try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Int in
             var failure: GPIOError?
             var count = 0
+            defer { if byReflex && count > 0 { reflexOpeningCount.add(1, ordering: .releasing) } }
             for line in state.lines where line.signal.isRelay && !levels[line.signal].isActive
                 && state.applied[line.signal] == .active {
                 do throws(GPIOError) {
@@ -464,6 +527,7 @@ public final class SignalLines: Sendable {
                 do throws(GPIOError) {
                     try line.request.setValues([.inactive])
                     state.applied[line.signal] = .inactive
+                    state.closedUnverified[line.signal] = false
                 } catch {
                     failures.append(Self.listingItsLine(error, line))
                 }

@@ -162,6 +162,9 @@ enum StatusText {
         if let latency = s.stepLatency, latency.count > 0 {
             lines.append("step latency (due to done): p50 \(latency.p50Us) us, p99 \(latency.p99Us) us, max \(latency.maxUs) us over \(latency.count) steps")
         }
+        if let reaction = s.offReaction, reaction.count > 0 {
+            lines.append("off-reaction (kernel edge to relay written): p50 \(reaction.p50Us) us, p99 \(reaction.p99Us) us, max \(reaction.maxUs) us over \(reaction.count) releases")
+        }
         lines.append("last events:")
         lines += s.events.map { "  " + event($0) }
         return lines.joined(separator: "\n")

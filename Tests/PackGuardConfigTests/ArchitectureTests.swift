@@ -12,10 +12,11 @@ struct ArchitectureTests {
         "PackGuardADC": ["PackGuardPlatform"],
         "PackGuardPlatform": [],
         "CSocketCAN": [],
+        "CLinuxEvents": [],
         "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
         "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "Yams"],
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
-                            "PackGuardCAN", "PackGuardPlatform", "Logging"],
+                            "PackGuardCAN", "PackGuardPlatform", "CLinuxEvents", "Logging"],
     ]
 
     /// Each regular target's name and dependencies, read from the manifest's text.

@@ -29,7 +29,7 @@ struct RealtimeSettingsTests {
         #expect(policy.first?.line == minimalYAML.filter { $0 == "\n" }.count + 2)
         let priority = issues(minimalYAML + "realtime:\n  priority: 99\n")
         #expect(priority.map(\.keyPath) == ["realtime.priority"])
-        #expect(priority.first?.message == "99 is outside the sane range 1...48 SCHED_FIFO priority")
+        #expect(priority.first?.message == "99 is outside the sane range 1...47 SCHED_FIFO priority")
         let typo = issues(minimalYAML + "realtime:\n  lockMemroy: true\n")
         #expect(typo.first?.message.contains("did you mean 'lockMemory'?") == true)
         #expect(!issues(minimalYAML + "realtime:\n  lockMemory: maybe\n").isEmpty)

@@ -184,6 +184,53 @@ struct PolicyPropertyTests {
         }
     }
 
+    /// The off reflex writes `relaysOpened(byReleaseOf:)` before the policy sees the edge: in any
+    /// state the policy reaches, with or without precharge, its step on that release (an edge-only
+    /// input, as the controller steps each edge) opens every one of them.
+    @Test(arguments: [false, true])
+    func aReleaseOpensExactlyWhatTheReflexTableSaysInEveryState(precharge: Bool) async {
+        await propertyCheck(count: 100, input: stepsGenerator) { steps in
+            var configuration = propertyConfiguration(socAction: .openDischarge)
+            if precharge {
+                configuration.outputs.insert(.prechargeRelay)
+                configuration.precharge.enabled = true
+                configuration.precharge.completion = .timer(milliseconds: 60)
+                configuration.precharge.overlapMs = 30
+            }
+            var policy = SafetyPolicy(configuration: configuration)
+            var levels = PerInput(repeating: Level.inactive)
+            var now = Instant.zero
+            for step in steps {
+                now = now + .milliseconds(step.advanceMs)
+                for signal in step.flips { levels[signal] = levels[signal].isActive ? .inactive : .active }
+                var input = StepInput()
+                for signal in InputSignal.allCases { input.readings[signal] = .level(levels[signal]) }
+                input.soc = step.soc
+                _ = policy.step(input, now: now)
+                for signal in InputSignal.allCases where levels[signal].isActive {
+                    let opened = SafetyPolicy.relaysOpened(byReleaseOf: signal)
+                    var forked = policy
+                    var release = StepInput()
+                    release.readings[signal] = .level(.inactive)
+                    let result = forked.step(release, now: now + .milliseconds(1))
+                    for relay in opened where result.outputs[relay].isActive {
+                        Issue.record("\(relay) still closed after \(signal) was released (state \(policy.state), outputs \(policy.currentOutputs))")
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aReleaseOfAnythingButAnEnableOpensNothingByTable() {
+        for signal in InputSignal.allCases where Contactor.allCases.allSatisfy({ $0.enable != signal }) {
+            #expect(SafetyPolicy.relaysOpened(byReleaseOf: signal).isEmpty, "\(signal)")
+        }
+        for contactor in Contactor.allCases {
+            #expect(SafetyPolicy.relaysOpened(byReleaseOf: contactor.enable).first == contactor.relay)
+        }
+    }
+
     @Test func theSameSequenceGivesTheSameOutputsAndEvents() async {
         await propertyCheck(count: 100, input: stepsGenerator) { steps in
             let config = propertyConfiguration(socAction: .openAll)

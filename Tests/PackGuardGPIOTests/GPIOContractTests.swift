@@ -71,6 +71,36 @@ struct SignalLinesTests {
         #expect(!gpio.physicalLevel("GPIO20"))
     }
 
+    @Test func aClosingRelayWriteIsTheLastIOAndItsReadBackComesWithTheNextCall() throws {
+        let gpio = SimulatedGPIO.raspberryPi()
+        let lines = try SignalLines(configuration: config, backend: gpio)
+        var levels = OutputLevels(repeating: .inactive)
+        levels[.dischargeRelay] = .active
+        levels[.statusLed] = .active
+        gpio.startTrace()
+        try lines.setOutputs(levels)
+        let closing = gpio.takeTrace()
+        #expect(closing == ["write GPIO13=active", "read GPIO13", "write GPIO20=active"], "\(closing)")
+        #expect(gpio.physicalLevel("GPIO20"))
+        // The next call reads it back; a failed read-back is an error naming the line.
+        gpio.failNextRead(errno: EIO)
+        #expect { try lines.setOutputs(levels) } throws: { error in
+            "\(error)".contains("GPIO20") && "\(error)".contains("errno 5")
+        }
+        _ = gpio.takeTrace()
+        // After a good read-back nothing more is read for it.
+        try lines.setOutputs(levels)
+        try lines.setOutputs(levels)
+        #expect(gpio.takeTrace().filter { $0 == "read GPIO20" }.count == 1)
+        // A relay closed and opened again before the next call is written off and read back as off.
+        levels[.chargeRelay] = .active
+        try lines.setOutputs(levels)
+        levels[.chargeRelay] = .inactive
+        _ = gpio.takeTrace()
+        try lines.setOutputs(levels)
+        #expect(gpio.takeTrace() == ["write GPIO16=inactive", "read GPIO16"])
+    }
+
     @Test func aFailedReadIsReportedPerSignalWithErrno() throws {
         let gpio = SimulatedGPIO.raspberryPi()
         let lines = try SignalLines(configuration: config, backend: gpio)

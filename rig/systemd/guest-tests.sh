@@ -206,14 +206,14 @@ proc_opts=$(awk '$5 == "/proc" { print $NF }' "/proc/$pid/mountinfo" | tail -1)
 etc_opts=$(awk '$5 == "/etc" || $5 == "/" { print $5 " " $6 }' "/proc/$pid/mountinfo" | tr '\n' ' ')
 check "sandbox: the daemon's /proc is hidepid=invisible,subset=pid, its / is read-only" "/proc $proc_opts; $etc_opts" \
     bash -c "echo '$proc_opts' | grep -q 'hidepid=invisible' && echo '$proc_opts' | grep -q 'subset=pid' && awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | tail -1 | grep -q '^ro'"
-# realtime: LimitRTPRIO=11 and LimitMEMLOCK= let the unprivileged daemon put its control thread at SCHED_FIFO 10,
-# its internal watchdog thread at 11 (/proc/PID/task/TID/stat fields 41 policy, 40 priority) and lock its memory.
+# realtime: LimitRTPRIO=12 and LimitMEMLOCK= let the unprivileged daemon put its control thread at SCHED_FIFO 10,
+# its internal watchdog thread at 11, its off reflex thread at 12 (/proc/PID/task/TID/stat fields 41 policy, 40 priority) and lock its memory.
 rt_threads=$(for task in /proc/"$pid"/task/*; do read -r stat <"$task/stat"; set -- ${stat##*) }; echo "${39}/${38}"; done | sort | tr '\n' ' ')
 rt_locked=$(status_of VmLck)
 rt_line=$(journal_since "$(( start_at / 1000000 ))" -o cat | grep -m1 'realtime: ')
-check "realtime under the unit: control thread SCHED_FIFO 10, watchdog thread 11, memory locked, said once" \
+check "realtime under the unit: control thread SCHED_FIFO 10, watchdog thread 11, off reflex 12, memory locked, said once" \
     "threads (policy/priority) $rt_threads; VmLck $rt_locked; $rt_line" \
-    bash -c "[[ '$rt_threads' == *'1/10 '* ]] && [[ '$rt_threads' == *'1/11 '* ]] && [ '${rt_locked%% *}' -gt 0 ] && [[ '$rt_line' == *'memory locked as used'* ]] && [[ '$rt_line' != *'normal process'* ]]"
+    bash -c "[[ '$rt_threads' == *'1/10 '* ]] && [[ '$rt_threads' == *'1/11 '* ]] && [[ '$rt_threads' == *'1/12 '* ]] && [ '${rt_locked%% *}' -gt 0 ] && [[ '$rt_line' == *'memory locked as used'* ]] && [[ '$rt_line' != *'normal process'* ]]"
 # The probe: every [Service] setting of the installed unit except how the service is started and supervised.
 # It runs from /run (PrivateTmp=yes would hide a clone under /tmp from it).
 probe_py=$work/sandbox-probe.py

@@ -168,9 +168,9 @@ extension Setting {
                      "control connections served at once; more are answered \"busy\" and closed (read at start)"),
 
             .choice("realtime.scheduling", \.realtime.scheduling,
-                    "`fifo`: the control thread runs SCHED_FIFO at `priority` and the internal watchdog thread at `priority` + 1 (a control thread stuck in a loop cannot starve the thread that opens the relays); `other`: a normal process (read at start)"),
+                    "`fifo`: the control thread runs SCHED_FIFO at `priority`, the internal watchdog thread at `priority` + 1 (a control thread stuck in a loop cannot starve the thread that opens the relays) and the off reflex thread at `priority` + 2; `other`: a normal process (read at start)"),
             .integer("realtime.priority", \.realtime.priority, RealtimeSettings.priorities, .schedulingPriority,
-                     "SCHED_FIFO priority: below the kernel's threaded interrupt handlers (50), so the GPIO interrupt itself is never held up; the unit's `LimitRTPRIO=` must be at least `priority` + 1"),
+                     "SCHED_FIFO priority: below the kernel's threaded interrupt handlers (50), so the GPIO interrupt itself is never held up; the unit's `LimitRTPRIO=` must be at least `priority` + 2"),
             .flag("realtime.lockMemory", \.realtime.lockMemory,
                   "`mlockall(MCL_CURRENT | MCL_ONFAULT)` once every thread runs: each page is locked when first used, so nothing the loop has touched is paged out"),
         ]

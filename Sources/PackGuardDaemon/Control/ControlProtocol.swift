@@ -92,6 +92,7 @@ extension Controller {
         case .status:
             var report = statusReport
             report?.stepLatency = stepLatency.report
+            report?.offReaction = offReaction.report
             return ControlCodec.encode(ControlReply(ok: true, status: report))
         case .events:
             return ControlCodec.encode(ControlReply(ok: true, events: events.since(sequence: request.since ?? 0)))

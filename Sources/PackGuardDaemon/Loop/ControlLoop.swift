@@ -88,7 +88,23 @@ public final class ControlLoop: @unchecked Sendable {
             throw ControllerFatalError(description: "cannot start the internal watchdog thread: errno \(errno)")
         }
         defer { monitor.stop() }
-        if let realtime { RealtimeSetup.apply(realtime, monitor: monitor.threadHandle, logger: logger) }
+        // The off reflex: without it the daemon is as safe, only slower to open on a release.
+        let reflex: OffReflex?
+        do {
+            let candidate = try OffReflex(lines: controller.lines, clock: controller.clock)
+            if !candidate.arm() { logger.warning("the off reflex cannot watch every enable line; the control loop still reacts to each") }
+            reflex = candidate.start() ? candidate : nil
+            if reflex == nil { logger.warning("cannot start the off reflex thread (errno \(errno)); the control loop still reacts to every edge") }
+        } catch {
+            logger.warning("\(error); the control loop still reacts to every edge")
+            reflex = nil
+        }
+        controller.reflex = reflex
+        defer {
+            reflex?.stop()
+            controller.reflex = nil
+        }
+        if let realtime { RealtimeSetup.apply(realtime, monitor: monitor.threadHandle, reflex: reflex?.threadHandle, logger: logger) }
         controller.restorePersistentState()
         var stopReason: String?
         var readableEdges: [Int32]?  // nil: read every line (the first step, timer wakes)
@@ -106,6 +122,7 @@ public final class ControlLoop: @unchecked Sendable {
                 // is told right after the off fast path, which must wait for nothing.
                 try controller.step(now: now, readableEdges: readableEdges, handOff: { monitor.deadlineMoves(to: deadline) })
             } catch {
+                reflex?.stop()
                 controller.lines.release()
                 throw error
             }
@@ -115,6 +132,7 @@ public final class ControlLoop: @unchecked Sendable {
             controller.expectStep(by: wake)
             readableEdges = waitForWork(until: wake)
             if let fatal = controller.fatalFailure {  // from a step run for a socket command
+                reflex?.stop()
                 controller.lines.release()
                 throw fatal
             }

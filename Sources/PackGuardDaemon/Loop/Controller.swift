@@ -76,11 +76,20 @@ public final class Controller: @unchecked Sendable {
     public private(set) var fatalFailure: ControllerFatalError?
     /// How late steps finish (shown in status); control thread only.
     public let stepLatency = StepLatencyHistogram()
+    /// The off-reaction as the daemon sees it: from the kernel's timestamp of a release edge
+    /// (CLOCK_MONOTONIC, like `clock`) to the end of the write that opened its relay, by the off
+    /// reflex thread or the control loop's fast path (shown in status and logged at stop);
+    /// control thread only.
+    public let offReaction = StepLatencyHistogram()
     /// The BMS's CAN messages as decoded so far, while `can.enabled`; control thread only.
     public private(set) var canBus: CANBus?
     /// The CAN reader's last failure, for status (nil while it reads).
     public var canReadError: String?
     private var lastDtc: Bool?
+
+    /// The off reflex while the control loop runs (it starts and stops it); nil in tests and the
+    /// bench that call `step` themselves. Control thread only.
+    var reflex: OffReflex?
 
     /// Shared with the watchdog monitor thread.
     let health: Mutex<Health>
@@ -159,6 +168,10 @@ public final class Controller: @unchecked Sendable {
             logger.warning("reload: the CAN interface, its use or its identifiers changed: restart packguard to reopen the CAN socket with them")
         }
         for signal in relocation.inputs { lastEdge[signal] = nil }  // a new line's edges start afresh
+        // The reflex watches the lines in force now (a moved or added enable has a new descriptor).
+        if let reflex, !reflex.arm() {
+            logger.warning("reload: the off reflex cannot watch every enable line; the control loop still reacts to each")
+        }
         health.withLock { $0.loopDeadlineMs = newConfiguration.loop.loopDeadlineMs }
         let now = clock.now()
         record(policy.reconfigure(to: newConfiguration.policy, relocated: relocation, now: now))
@@ -185,19 +198,59 @@ public final class Controller: @unchecked Sendable {
             return health.tripped
         }
 
-        // Edges first, one policy step per edge in kernel order, so that a short release that
-        // is over by the time we read the level still opens its relay.
+        // Edges first. What a release always opens (the policy's own table,
+        // `SafetyPolicy.relaysOpened(byReleaseOf:)`, the same the off reflex thread uses) is
+        // written before anything else, the policy's steps included. Then one policy step per edge in kernel order, so that a short release
+        // that is over by the time we read the level still opens its relay, and whatever else
+        // those steps opened is written too.
         edgeResults.removeAll(keepingCapacity: true)
+        // What the off reflex saw released comes first: it may already have opened those relays.
+        var reflexMark = lines.reflexOpenings
+        var reflexOpenedAt = PerInput<Instant?>(repeating: nil)
+        for (signal, openedAt) in reflex?.takeReleases() ?? [] {
+            reflexOpenedAt[signal] = openedAt
+            edgeResults.append(policy.step(.released(signal), now: now))
+        }
         var edgeReadError: GPIOError?
+        var fastPathFailure: GPIOError?  // handled with the step's outputs, as their own failure
+        var firstRelease: Int64?  // the kernel's timestamp of this wake's first release
+        var reflexOpened = 0
         do throws(GPIOError) {
-            for (signal, event) in try lines.readEdgeEvents(readable: readableEdges) {
-                // Two rising edges in a row: the kernel merged or lost the falling edge of a short
-                // pulse between them (or its buffer overflowed). The release happened; the policy
-                // must see it, or a relay could stay closed through it.
+            let edges = try lines.readEdgeEvents(readable: readableEdges)
+            var releaseOpens = OutputLevels(repeating: .active)
+            var previous = lastEdge
+            for (signal, event) in edges {
+                // A falling edge, or a rising one after a rising one: the kernel merged or lost
+                // the falling edge of a short pulse between them (or its buffer overflowed).
+                // Either way the enable was released.
+                if event.edge == .falling || previous[signal] == .rising {
+                    for relay in SafetyPolicy.relaysOpened(byReleaseOf: signal) { releaseOpens[relay] = .inactive }
+                    let edge = Int64(clamping: event.timestampNanoseconds)
+                    if let opened = reflexOpenedAt[signal], opened.nanoseconds >= edge {
+                        // The reflex thread opened its relays already: that was the reaction.
+                        offReaction.record(microseconds: (opened.nanoseconds - edge) / 1000)
+                        reflexOpenedAt[signal] = nil
+                    } else if firstRelease == nil {
+                        firstRelease = edge
+                    }
+                }
+                previous[signal] = event.edge
+            }
+            if firstRelease != nil {
+                do throws(GPIOError) {
+                    reflexOpened = try lines.openRelaysAtOnce(releaseOpens)
+                } catch {
+                    fastPathFailure = error
+                }
+                if reflexOpened > 0, let edge = firstRelease {
+                    offReaction.record(microseconds: (clock.now().nanoseconds - edge) / 1000)
+                }
+            }
+            for (signal, event) in edges {
+                // The merged release the reflex saw: the policy must see it too, or a relay
+                // could stay closed through it.
                 if event.edge == .rising && lastEdge[signal] == .rising {
-                    var released = StepInput()
-                    released.readings[signal] = .level(.inactive)
-                    edgeResults.append(policy.step(released, now: now))
+                    edgeResults.append(policy.step(.released(signal), now: now))
                 }
                 lastEdge[signal] = event.edge
                 var input = StepInput()
@@ -207,13 +260,14 @@ public final class Controller: @unchecked Sendable {
         } catch {
             edgeReadError = error
         }
-        // The fast path: what the policy now has open is written before anything else happens.
-        var fastPathFailure: GPIOError?
         if let latest = edgeResults.last {
             do throws(GPIOError) {
-                try lines.openRelaysAtOnce(latest.outputs)
+                let opened = try lines.openRelaysAtOnce(latest.outputs)
+                if opened > 0, reflexOpened == 0, let edge = firstRelease {
+                    offReaction.record(microseconds: (clock.now().nanoseconds - edge) / 1000)
+                }
             } catch {
-                fastPathFailure = error  // handled with the step's outputs, as their own failure
+                if fastPathFailure == nil { fastPathFailure = error }
             }
         }
         handOff()
@@ -264,14 +318,26 @@ public final class Controller: @unchecked Sendable {
         pendingOutputFailure = nil
         var outputError = fastPathFailure
         do throws(GPIOError) {
-            // If the monitor forced the relays off while this step ran, the policy must hear
-            // of it before anything is applied: never re-close what the monitor opened.
-            while try !lines.setOutputs(result.outputs, unless: { health.withLock { $0.tripped } }) {
-                health.withLock { $0.tripped = false }
-                var missed = StepInput()
-                missed.loopDeadlineMissed = true
-                result = policy.step(missed, now: now)
-                record(result)
+            // If the monitor forced the relays off while this step ran, or the off reflex opened
+            // one, the policy must hear of it before anything is applied: never re-close what
+            // either opened.
+            while try !lines.setOutputs(result.outputs, unless: {
+                health.withLock { $0.tripped } || lines.reflexOpenings != reflexMark
+            }) {
+                if health.withLock({ $0.tripped }) {
+                    health.withLock { $0.tripped = false }
+                    var missed = StepInput()
+                    missed.loopDeadlineMissed = true
+                    result = policy.step(missed, now: now)
+                    record(result)
+                }
+                if lines.reflexOpenings != reflexMark {
+                    reflexMark = lines.reflexOpenings
+                    for (signal, _) in reflex?.takeReleases() ?? [] {
+                        result = policy.step(.released(signal), now: now)
+                        record(result)
+                    }
+                }
             }
         } catch {
             outputError = error
@@ -402,6 +468,10 @@ public final class Controller: @unchecked Sendable {
 
     /// Orderly stop: policy off, every output off, lines released, systemd and watchdog told.
     public func shutdown(reason: String) {
+        if let reflex {
+            reflex.stop()  // before the lines it reads and writes are released
+            logger.notice("off reflex: opened a relay \(reflex.openings) times before the control loop")
+        }
         let now = clock.now()
         let result = policy.shutdown(now: now, reason: reason)
         record(result)
@@ -416,6 +486,10 @@ public final class Controller: @unchecked Sendable {
             } catch {
                 logger.error("could not disarm \(watchdog.description): \(error) (it will reset the machine)")
             }
+        }
+        let reaction = offReaction.report
+        if reaction.count > 0 {
+            logger.notice("off-reaction (kernel edge to relay written) over \(reaction.count) releases: p50 \(reaction.p50Us) µs, p99 \(reaction.p99Us) µs, max \(reaction.maxUs) µs")
         }
         logger.notice("stopped: \(reason); every relay off, lines released")
     }

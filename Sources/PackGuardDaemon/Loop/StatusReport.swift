@@ -92,6 +92,8 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var events: [LoggedEvent]
     /// How late steps finished since start; filled in for `status` replies.
     public var stepLatency: StepLatencyReport? = nil
+    /// The off-reactions since start (kernel edge timestamp to relay written); filled in for `status` replies.
+    public var offReaction: StepLatencyReport? = nil
 
     /// The one human line for systemd's STATUS= and the top of `packguard status`.
     public var summary: String {

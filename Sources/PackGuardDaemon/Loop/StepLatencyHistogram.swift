@@ -31,6 +31,14 @@ public final class StepLatencyHistogram: @unchecked Sendable {
         if micros > maxMicroseconds { maxMicroseconds = micros }
     }
 
+    /// One duration measured elsewhere (the off-reaction: from the kernel's edge timestamp).
+    func record(microseconds micros: Int64) {
+        let micros = max(0, micros)
+        counts[Self.bucket(of: micros)] += 1
+        count += 1
+        if micros > maxMicroseconds { maxMicroseconds = micros }
+    }
+
     static func bucket(of micros: Int64) -> Int {
         if micros < exactBuckets { return Int(micros) }
         let value = min(micros, (Int64(1) << 40) - 1)

@@ -26,14 +26,14 @@ struct LinuxRealtimeSystem: RealtimeSystem {
 }
 
 /// Applies `realtime:` once, when every thread of the loop runs: SCHED_FIFO for the control
-/// thread (the caller) at `priority` and for the internal watchdog thread one above it, then the
-/// memory lock. A refusal (no CAP_SYS_NICE and RLIMIT_RTPRIO too low; RLIMIT_MEMLOCK too small)
+/// thread (the caller) at `priority`, for the internal watchdog thread one above it and for the
+/// off reflex two above it, then the memory lock. A refusal (no CAP_SYS_NICE and RLIMIT_RTPRIO too low; RLIMIT_MEMLOCK too small)
 /// is logged once, as a warning, and the daemon runs on as a normal process: it is no less safe,
 /// only slower to react under load.
 enum RealtimeSetup {
     /// Returns the one line it logged.
     @discardableResult
-    static func apply(_ settings: RealtimeSettings, monitor: pthread_t?, logger: Logger,
+    static func apply(_ settings: RealtimeSettings, monitor: pthread_t?, reflex: pthread_t? = nil, logger: Logger,
                       system: any RealtimeSystem = LinuxRealtimeSystem()) -> String {
         var done: [String] = []
         var refused: [String] = []
@@ -53,9 +53,18 @@ enum RealtimeSetup {
                         refused.append("SCHED_FIFO \(priority + 1) for the internal watchdog thread refused (errno \(watchdog): \(Self.describe(watchdog)))")
                     }
                 }
+                if let reflex {
+                    // Above both: it only ever opens a relay, and it must wait for nothing.
+                    let reflexResult = system.setFIFO(reflex, priority: priority + 2)
+                    if reflexResult == 0 {
+                        text += ", off reflex thread SCHED_FIFO \(priority + 2)"
+                    } else {
+                        refused.append("SCHED_FIFO \(priority + 2) for the off reflex thread refused (errno \(reflexResult): \(Self.describe(reflexResult)))")
+                    }
+                }
                 done.append(text)
             } else {
-                refused.append("SCHED_FIFO \(priority) refused (errno \(control): \(Self.describe(control))): normal scheduling; packguard.service grants it with LimitRTPRIO=\(priority + 1)")
+                refused.append("SCHED_FIFO \(priority) refused (errno \(control): \(Self.describe(control))): normal scheduling; packguard.service grants it with LimitRTPRIO=\(priority + 2)")
             }
         }
         if settings.lockMemory {

@@ -27,14 +27,19 @@ let quietLogger: Logger = {
 }()
 
 struct Rig {
-    let gpio = SimulatedGPIO.raspberryPi()
+    let gpio: SimulatedGPIO
     let clock = VirtualClock(start: .milliseconds(10_000))
     let notifier = RecordingNotifier()
     let controller: Controller
     let configuration: PackGuardConfiguration
 
-    init(configuration: PackGuardConfiguration = BuiltInConfiguration.load(), store: ForceOffStore? = nil) throws {
+    /// `virtualEdgeTimes`: the chip stamps edges on the rig's virtual clock (as the kernel does on
+    /// the daemon's), for tests that compare edge times with the controller's; else on the real one.
+    init(configuration: PackGuardConfiguration = BuiltInConfiguration.load(), store: ForceOffStore? = nil,
+         virtualEdgeTimes: Bool = false) throws {
         self.configuration = configuration
+        let clock = self.clock
+        gpio = virtualEdgeTimes ? SimulatedGPIO.raspberryPi(clock: { UInt64(max(0, clock.now().nanoseconds)) }) : SimulatedGPIO.raspberryPi()
         let lines = try SignalLines(configuration: configuration, backend: gpio)
         controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
                                 clock: clock, logger: quietLogger, notifier: notifier, forceOffStore: store)

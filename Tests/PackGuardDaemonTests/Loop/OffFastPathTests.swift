@@ -12,8 +12,8 @@ struct OffFastPathTests {
     static let inputLines: Set<String> = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
 
     /// Both enables asserted and both relays closed.
-    func closedRig() throws -> Rig {
-        let rig = try Rig()
+    func closedRig(virtualEdgeTimes: Bool = false) throws -> Rig {
+        let rig = try Rig(virtualEdgeTimes: virtualEdgeTimes)
         rig.bms("GPIO17", asserted: true)
         rig.bms("GPIO27", asserted: true)
         try rig.step()
@@ -47,6 +47,43 @@ struct OffFastPathTests {
         #expect(rig.gpio.physicalLevel("GPIO16"), "the charge relay stays closed")
         #expect(rig.controller.lines.appliedOutputs[.dischargeRelay] == result.outputs[.dischargeRelay])
         #expect(rig.controller.events.last(10).contains { $0.reason == "discharge relay opened: Discharge Enable (BMS pin 3) released" })
+    }
+
+    @Test func aMergedReleaseTwoRisingEdgesIsWrittenOffByTheReflexBeforeTheHandOff() throws {
+        let rig = try closedRig()
+        // The kernel lost the falling edge of a short release: "rising, rising" on a line that
+        // reads asserted again by the time the step reads it.
+        rig.gpio.emitEdge("GPIO27", .rising)
+        rig.gpio.startTrace()
+        var atHandOff: [String] = []
+        rig.clock.advance(.milliseconds(1))
+        let result = try rig.controller.step(now: rig.clock.now(), handOff: { atHandOff = rig.gpio.takeTrace() })
+        #expect(atHandOff.last == "write GPIO20=inactive", "\(atHandOff)")
+        #expect(!rig.gpio.physicalLevel("GPIO20"))
+        #expect(result.outputs[.dischargeRelay] == .inactive, "the policy agrees: the release happened")
+        #expect(rig.controller.offReaction.count == 1)
+    }
+
+    @Test func theOffReactionCountsReleasesThatOpenedARelayAndNothingElse() throws {
+        let rig = try closedRig(virtualEdgeTimes: true)
+        #expect(rig.controller.offReaction.count == 0, "closing relays is no off-reaction")
+        rig.bms("GPIO23", asserted: true)  // the balancing switch: an edge, no relay opened by the reflex
+        rig.clock.advance(.milliseconds(1))
+        try rig.step()
+        #expect(rig.controller.offReaction.count == 0)
+        rig.clock.advance(.milliseconds(2))
+        rig.bms("GPIO27", asserted: false)
+        rig.clock.advance(.milliseconds(3))
+        try rig.step()
+        let report = rig.controller.offReaction.report
+        #expect(report.count == 1)
+        // On the virtual clock: from the edge's timestamp (3 ms before the step) to the write.
+        #expect(report.maxUs == 3000)
+        rig.bms("GPIO27", asserted: true)
+        rig.bms("GPIO27", asserted: false)  // released again while its relay is already open
+        rig.clock.advance(.milliseconds(1))
+        try rig.step()
+        #expect(rig.controller.offReaction.count == 1, "no relay was closed, so nothing was opened")
     }
 
     @Test func aStepWithoutEdgesWritesEveryOpeningBeforeAnyReadBackOrClosing() throws {

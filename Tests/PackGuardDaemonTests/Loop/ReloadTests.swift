@@ -199,6 +199,32 @@ struct ReloadTests {
         #expect(!rig.wentLow("GPIO16", after: chargeMark), "the charge relay stayed closed")
     }
 
+    @Test func theOffReflexWatchesAMovedEnableOnItsNewLineAndNotTheOld() throws {
+        let rig = try ReloadRig()
+        try rig.closeBoth()
+        let reflex = try OffReflex(lines: rig.controller.lines)
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        rig.controller.reflex = reflex
+        try rig.reload(yaml.replacingOccurrences("line: GPIO27", with: "line: GPIO6"))
+        rig.bms("GPIO6", asserted: true)
+        try rig.run(ms: 5600)
+        try #require(rig.gpio.physicalLevel("GPIO20"), "closed again on the new line")
+        let before = reflex.openings
+        rig.bms("GPIO27", asserted: false)  // the old line: no longer anyone's
+        sleepMilliseconds(100)
+        #expect(reflex.openings == before)
+        rig.bms("GPIO6", asserted: false)
+        var opened = false
+        for _ in 0..<400 where !opened {
+            opened = !rig.gpio.physicalLevel("GPIO20")
+            if !opened { sleepMilliseconds(5) }
+        }
+        #expect(opened, "the reflex opened the discharge relay on its new enable line, with no step")
+        #expect(reflex.openings == before + 1)
+    }
+
     @Test func restartOnlyKeysKeepTheirRunningValuesAndSaySo() throws {
         let rig = try ReloadRig()
         try rig.closeBoth()

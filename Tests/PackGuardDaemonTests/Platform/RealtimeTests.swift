@@ -29,6 +29,14 @@ struct RealtimeTests {
         #expect(log.all.map(\.0) == [.notice])
     }
 
+    @Test func theOffReflexThreadRunsTwoAboveTheControlThread() {
+        let log = RecordedLog()
+        let system = ScriptedRealtimeSystem()
+        let line = RealtimeSetup.apply(RealtimeSettings(), monitor: pthread_self(), reflex: pthread_self(), logger: log.logger, system: system)
+        #expect(system.fifoCalls == [10, 11, 12])
+        #expect(line == "realtime: control thread SCHED_FIFO 10, internal watchdog thread SCHED_FIFO 11, off reflex thread SCHED_FIFO 12; memory locked as used (mlockall)")
+    }
+
     @Test func withoutPermissionItLogsOneWarningAndGoesOn() {
         let log = RecordedLog()
         let system = ScriptedRealtimeSystem()

@@ -1,0 +1,151 @@
+import CLinuxEvents
+import Glibc
+import Logging
+import PackGuardCore
+import PackGuardGPIO
+import Synchronization
+
+/// The off reflex: a thread of its own that waits on the enables' edge descriptors and, when an
+/// enable reads released, opens the relays the policy's table says a release always opens
+/// (`SafetyPolicy.relaysOpened(byReleaseOf:)`), before the control loop has even woken. It only
+/// ever opens; it consumes no edge event (edge-triggered epoll, then a level read), so the control
+/// loop still steps the policy on every edge. What it saw is handed to the control loop
+/// (`takeReleases`), and each opening vetoes a `setOutputs` decided before it, so the loop never
+/// re-closes what the reflex opened without the policy having heard of the release.
+///
+/// Why a thread: the control loop's wake is also where it logs, samples, publishes and reads back;
+/// a release that arrives meanwhile would wait for all of that.
+final class OffReflex: @unchecked Sendable {
+    // @unchecked: `epoll` and the wake pipe are fixed at init and used through thread-safe system
+    // calls; `thread` is touched by start/stop on the control thread only; the rest is Mutex/Atomic.
+    private let lines: SignalLines
+    private let clock: any DaemonClock
+    private let epoll: Int32
+    private let wake: WakePipe
+    private let running = Atomic<Bool>(false)
+    /// Per enable: seen released since the last `takeReleases`, and when the reflex's write
+    /// that opened its relays ended (nil when they were open already).
+    private let seen = Mutex(PerInput<Sighting?>(repeating: nil))
+    private let openingCount = Atomic<Int>(0)
+    private var thread: pthread_t?
+    private var armed: [Int32] = []
+
+    /// The reflex's thread while it runs (for its scheduling).
+    var threadHandle: pthread_t? { thread }
+
+    /// Relays the reflex opened, since start.
+    var openings: Int { openingCount.load(ordering: .relaxed) }
+
+    /// A release the reflex saw.
+    struct Sighting: Equatable {
+        var openedAt: Instant?
+    }
+
+    init(lines: SignalLines, clock: any DaemonClock = SystemClock()) throws(ControllerFatalError) {
+        self.lines = lines
+        self.clock = clock
+        epoll = pg_epoll_create()
+        guard epoll >= 0 else { throw ControllerFatalError(description: "cannot create the off reflex's epoll: errno \(errno)") }
+        do {
+            wake = try WakePipe()
+        } catch {
+            close(epoll)
+            throw error
+        }
+        guard pg_epoll_watch(epoll, wake.readEnd, UInt64.max, false) == 0 else {
+            let code = errno
+            close(epoll)
+            throw ControllerFatalError(description: "cannot add the off reflex's wake pipe to its epoll: errno \(code)")
+        }
+    }
+
+    deinit {
+        stop()
+        close(epoll)
+    }
+
+    /// Watches the current enable lines (again, after a reload moved one). Control thread only.
+    /// Returns false when a descriptor could not be watched: the control loop still reacts to it.
+    @discardableResult
+    func arm() -> Bool {
+        for fd in armed { _ = pg_epoll_unwatch(epoll, fd) }  // ENOENT or EBADF: closed by a reload, so unwatched already
+        armed = []
+        var complete = true
+        for (signal, fd) in lines.eventDescriptorsBySignal where !SafetyPolicy.relaysOpened(byReleaseOf: signal).isEmpty {
+            // Edge-triggered: one wake per new event, without reading (consuming) it.
+            let key = UInt64(InputSignal.allCases.firstIndex(of: signal) ?? 0)
+            if pg_epoll_watch(epoll, fd, key, true) == 0 { armed.append(fd) } else { complete = false }
+        }
+        return complete
+    }
+
+    func start() -> Bool {
+        running.store(true, ordering: .releasing)
+        thread = startThread { [self] in run() }
+        return thread != nil
+    }
+
+    func stop() {
+        guard let thread else { return }
+        running.store(false, ordering: .releasing)
+        wake.wake()
+        pthread_join(thread, nil)
+        self.thread = nil
+    }
+
+    /// The enables the reflex saw released since the last call (the control loop steps the
+    /// policy on them before anything else), each with when its write ended, if it opened one.
+    func takeReleases() -> [(signal: InputSignal, openedAt: Instant?)] {
+        seen.withLock { seen in
+            var released: [(signal: InputSignal, openedAt: Instant?)] = []
+            for signal in InputSignal.allCases {
+                guard let sighting = seen[signal] else { continue }
+                released.append((signal, sighting.openedAt))
+                seen[signal] = nil
+            }
+            return released
+        }
+    }
+
+    private func run() {
+        var keys = [UInt64](repeating: 0, count: 8)
+        while running.load(ordering: .acquiring) {
+            let ready = keys.withUnsafeMutableBufferPointer { pg_epoll_wait(epoll, $0.baseAddress, Int32($0.count), -1) }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                sleepMilliseconds(10)  // cannot happen with a valid epoll fd; never spin
+                continue
+            }
+            for index in 0..<Int(ready) {
+                let key = keys[index]
+                if key == UInt64.max {
+                    wake.drain()
+                    continue
+                }
+                guard key < UInt64(InputSignal.allCases.count) else { continue }
+                react(to: InputSignal.allCases[Int(key)])
+            }
+        }
+    }
+
+    /// An edge on `signal`: if it reads released now, its relays open. A level that cannot be read
+    /// leaves everything to the control loop, which reports the failure.
+    func react(to signal: InputSignal) {
+        guard lines.readLevel(of: signal) == .inactive else { return }
+        var levels = OutputLevels(repeating: .active)
+        for relay in SafetyPolicy.relaysOpened(byReleaseOf: signal) { levels[relay] = .inactive }
+        // Told before the write: once an opening is counted, the release is there to be taken.
+        seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
+        do throws(GPIOError) {
+            let opened = try lines.openRelaysAtOnce(levels, byReflex: true)
+            if opened > 0 {
+                let now = clock.now()
+                seen.withLock { $0[signal] = Sighting(openedAt: now) }
+                openingCount.add(opened, ordering: .relaxed)
+            }
+        } catch {
+            // The control loop's next write of the same relay fails too and is handled there
+            // (every relay opens, the policy faults).
+        }
+    }
+}

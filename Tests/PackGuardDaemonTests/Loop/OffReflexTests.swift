@@ -1,0 +1,120 @@
+import Glibc
+import PackGuardConfig
+import PackGuardCore
+import PackGuardGPIO
+import Testing
+@testable import PackGuardDaemon
+
+/// The off reflex opens what a release always opens, on its own thread, and the control loop
+/// never re-closes it before the policy has heard of the release.
+@Suite("Off reflex")
+struct OffReflexTests {
+    func closedRig() throws -> Rig {
+        let rig = try Rig()
+        rig.bms("GPIO17", asserted: true)
+        rig.bms("GPIO27", asserted: true)
+        try rig.step()
+        try rig.run(ms: 3500)
+        try #require(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
+        return rig
+    }
+
+    /// Waits up to 2 s of real time for `condition`.
+    func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<400 {
+            if condition() { return true }
+            sleepMilliseconds(5)
+        }
+        return condition()
+    }
+
+    @Test func aReleaseOpensItsRelayOnTheReflexThreadWithoutAStep() throws {
+        let rig = try closedRig()
+        let reflex = try OffReflex(lines: rig.controller.lines)
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        rig.bms("GPIO27", asserted: false)
+        #expect(eventually { !rig.gpio.physicalLevel("GPIO20") }, "the discharge relay opens with no control step")
+        #expect(rig.gpio.physicalLevel("GPIO16"), "the charge relay stays closed")
+        #expect(reflex.openings == 1)
+        #expect(rig.controller.lines.reflexOpenings == 1)
+        let taken = reflex.takeReleases()
+        #expect(taken.map(\.signal) == [.dischargeEnable])
+        #expect(taken.first?.openedAt != nil, "it says when its write ended")
+        #expect(reflex.takeReleases().isEmpty, "taken once")
+        // The control loop's step agrees, reads the fast path's write back, and logs the reason.
+        try rig.step()
+        #expect(rig.controller.currentPolicy.currentOutputs[.dischargeRelay] == .inactive)
+        #expect(rig.controller.lines.appliedOutputs[.dischargeRelay] == .inactive)
+    }
+
+    @Test func theReflexsOpeningIsTheOffReactionTheStepRecords() throws {
+        let rig = try closedRig()  // the chip stamps edges on the real clock, which the reflex reads too
+        let reflex = try OffReflex(lines: rig.controller.lines)
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        rig.controller.reflex = reflex
+        rig.bms("GPIO27", asserted: false)
+        #expect(eventually { reflex.openings == 1 })
+        rig.clock.advance(.milliseconds(1))
+        try rig.step()
+        let reaction = rig.controller.offReaction.report
+        #expect(reaction.count == 1, "recorded from the reflex's write, not the step's (which found the relay open)")
+        #expect(reaction.maxUs < 2_000_000)
+        #expect(rig.controller.currentPolicy.currentOutputs[.dischargeRelay] == .inactive)
+    }
+
+    @Test func anAssertOrTheBalancingSwitchOpensNothing() throws {
+        let rig = try Rig()
+        rig.bms("GPIO17", asserted: true)
+        let reflex = try OffReflex(lines: rig.controller.lines)
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        rig.bms("GPIO27", asserted: true)
+        rig.bms("GPIO23", asserted: true)  // balancing switch: not watched
+        sleepMilliseconds(100)
+        #expect(reflex.openings == 0)
+        #expect(reflex.takeReleases().isEmpty)
+    }
+
+    /// A release too short for the step to see (its edges lost, the line asserted again by the
+    /// reconciling read) that the reflex caught: the step must not re-close the relay it opened.
+    @Test func aStepDecidedBeforeTheReflexOpenedDoesNotReCloseTheRelay() throws {
+        let rig = try closedRig()
+        let reflex = try OffReflex(lines: rig.controller.lines)  // not started: driven by hand below
+        rig.controller.reflex = reflex
+        rig.gpio.dropEvents(true)
+        rig.clock.advance(.milliseconds(10))
+        let result = try rig.controller.step(now: rig.clock.now(), handOff: {
+            rig.bms("GPIO27", asserted: false)
+            reflex.react(to: .dischargeEnable)  // the reflex thread, between the edges and the outputs
+            rig.bms("GPIO27", asserted: true)
+        })
+        #expect(!rig.gpio.physicalLevel("GPIO20"), "the relay the reflex opened stays open")
+        #expect(result.outputs[.dischargeRelay] == .inactive, "the policy heard of the release")
+        #expect(rig.gpio.physicalLevel("GPIO16"))
+        #expect(rig.controller.events.last(10).contains { $0.reason == "discharge relay opened: Discharge Enable (BMS pin 3) released" })
+        // It re-closes only once the enable has qualified again.
+        try rig.run(ms: 400)
+        #expect(!rig.gpio.physicalLevel("GPIO20"))
+        try rig.run(ms: 5000)
+        #expect(rig.gpio.physicalLevel("GPIO20"))
+    }
+
+    @Test func aReleaseWhileTheRelaysAreAlreadyOpenIsStillToldToTheLoop() throws {
+        let rig = try Rig()
+        let reflex = try OffReflex(lines: rig.controller.lines)
+        rig.bms("GPIO17", asserted: false)
+        reflex.react(to: .chargeEnable)
+        #expect(reflex.openings == 0)
+        let taken = reflex.takeReleases()
+        #expect(taken.map(\.signal) == [.chargeEnable])
+        #expect(taken.first?.openedAt == nil, "it opened nothing")
+        rig.bms("GPIO17", asserted: true)
+        reflex.react(to: .chargeEnable)
+        #expect(reflex.takeReleases().isEmpty, "an asserted enable is no release")
+    }
+}
