@@ -130,6 +130,10 @@ private struct Reader {
             fail(node, "\(path).\(key)", "expected text")
             return fallback
         }
+        if isNull(scalar) {
+            fail(node, "\(path).\(key)", nullMessage(scalar))
+            return fallback
+        }
         return scalar.text
     }
 
@@ -236,6 +240,10 @@ private struct Reader {
         case .text(let path, _, let check):
             guard case .scalar(let scalar) = node, !scalar.text.isEmpty else {
                 fail(node, key, "expected text")
+                return
+            }
+            if isNull(scalar) {
+                fail(node, key, nullMessage(scalar))
                 return
             }
             if let problem = check(scalar.text) {
@@ -546,6 +554,15 @@ extension Reader {
 /// "got 'x'", and what to write instead when YAML versions read `x` differently.
 func got(_ node: YAMLNode, _ advice: String?) -> String {
     "got '\(node.string ?? "a collection")'" + (advice.map { "; \($0)" } ?? "")
+}
+
+/// `~` and `null` are no value at all to YAML (and to any other tool reading the file), not the text.
+func isNull(_ scalar: YAMLScalar) -> Bool {
+    scalar.style == .plain && ["~", "null", "Null", "NULL"].contains(scalar.text)
+}
+
+func nullMessage(_ scalar: YAMLScalar) -> String {
+    "expected text, got '\(scalar.text)', which YAML reads as no value: quote it if it is the text"
 }
 
 /// The allowed word nearest to a misspelt key, if it is close enough to be a likely typo.

@@ -50,6 +50,9 @@ private struct Reader {
     var index = 0
     /// The column the current (possibly virtual, after `- `) line starts at.
     var column = 0
+    /// Block nodes open around the current one: a limit keeps a hostile file from exhausting the stack.
+    var depth = 0
+    static let maximumDepth = 64
     var hasStartMarker = false
     /// Where Yams places the empty value of a `---` document with nothing in it.
     var emptyDocumentMark = YAMLMark(line: 1, column: 1)
@@ -159,12 +162,21 @@ private struct Reader {
     mutating func block() throws(YAMLError) -> YAMLNode {
         let line = lines[index]
         let start = column
+        depth += 1
+        defer { depth -= 1 }
+        try checkDepth(line, start, depth)
         if isSequenceEntry(line, start) { return try sequence(indent: start) }
         if let key = try key(line, start) { return try mapping(indent: start, first: key) }
         let (node, end) = try inlineValue(line, start, .block)
         try expectLineEnd(line, end, afterFlow: node.scalar == nil)
         advance()
         return node
+    }
+
+    func checkDepth(_ line: Line, _ start: Int, _ depth: Int) throws(YAMLError) {
+        guard depth <= Self.maximumDepth else {
+            throw YAMLError(line: line.number, column: start + 1, message: "nested more than \(Self.maximumDepth) levels deep")
+        }
     }
 
     func isSequenceEntry(_ line: Line, _ start: Int) -> Bool {
@@ -380,13 +392,13 @@ private struct Reader {
     }
 
     /// A scalar, or a flow collection, that starts at `start` on this line.
-    func inlineValue(_ line: Line, _ start: Int, _ context: Context) throws(YAMLError) -> (YAMLNode, Int) {
+    func inlineValue(_ line: Line, _ start: Int, _ context: Context, nesting: Int = 0) throws(YAMLError) -> (YAMLNode, Int) {
         let mark = YAMLMark(line: line.number, column: start + 1)
         func fail(_ message: String) -> YAMLError { YAMLError(line: mark.line, column: mark.column, message: message) }
         guard let first = line[start] else { throw fail("expected a value") }
         switch first {
         case "'", "\"": return try quoted(line, start)
-        case "[", "{": return try flow(line, start)
+        case "[", "{": return try flow(line, start, nesting: nesting + 1)
         case "&": throw fail("anchors ('&name') are not supported: write the value itself")
         case "*": throw fail("aliases ('*name') are not supported: write the value itself")
         case "!": throw fail("tags ('!tag') are not supported: write the value without a tag")
@@ -455,7 +467,8 @@ private struct Reader {
     }
 
     /// `[a, b]` or `{ k: v }`, closed on this line; items are scalars or flow collections.
-    func flow(_ line: Line, _ start: Int) throws(YAMLError) -> (YAMLNode, Int) {
+    func flow(_ line: Line, _ start: Int, nesting: Int) throws(YAMLError) -> (YAMLNode, Int) {
+        try checkDepth(line, start, depth + nesting)
         let mark = YAMLMark(line: line.number, column: start + 1)
         let isSequence = line.text[start] == "["
         let close: Unicode.Scalar = isSequence ? "]" : "}"
@@ -472,7 +485,7 @@ private struct Reader {
         while true {
             guard let first = line[i], first != "#" else { throw notClosed() }
             if isSequence {
-                let (item, end) = try inlineValue(line, i, .flowSequence)
+                let (item, end) = try inlineValue(line, i, .flowSequence, nesting: nesting)
                 items.append(item)
                 i = end
             } else {
@@ -507,7 +520,7 @@ private struct Reader {
                     throw YAMLError(line: line.number, column: i + 1,
                                     message: "an empty value in { }: write a value (\"\" for empty text)")
                 }
-                let (value, end) = try inlineValue(line, i, .flowMapping)
+                let (value, end) = try inlineValue(line, i, .flowMapping, nesting: nesting)
                 pairs.append(YAMLPair(key: key, value: value))
                 i = end
             }

@@ -92,6 +92,13 @@ struct AcceptedTests {
         #expect(accepted("---\n...\n") == plain("", 2, 1))
     }
 
+    @Test func nestingUpToTheLimit() {
+        var node = accepted(String(repeating: "- ", count: 63) + "x\n")
+        for _ in 0..<63 { node = node?.sequence?.first }
+        #expect(node?.string == "x")
+        #expect(accepted("a: " + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "\n") != nil)
+    }
+
     @Test func aRootMayBeAScalarOrIndented() {
         #expect(accepted("hello world\n") == plain("hello world", 1, 1))
         #expect(accepted("  a: 1\n  b: 2\n") == map(1, 3, (plain("a", 1, 3), plain("1", 1, 6)), (plain("b", 2, 3), plain("2", 2, 6))))
@@ -166,6 +173,8 @@ struct RejectionTests {
         ("a: ,x\n", 1, 4, "',' cannot start a plain value"),
         (": 1\n", 1, 1, "a value without a key"),
         (String(repeating: "k", count: 1025) + ": 1\n", 1, 1, "a key longer than 1024 characters"),
+        (String(repeating: "- ", count: 65) + "x\n", 1, 129, "nested more than 64 levels deep"),
+        ("a: " + String(repeating: "[", count: 64) + "\n", 1, 67, "nested more than 64 levels deep"),
     ]
 
     @Test(arguments: cases)
