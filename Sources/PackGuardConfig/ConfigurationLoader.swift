@@ -63,7 +63,8 @@ private struct Reader {
             return nil
         }
         var entries: [String: (key: YAMLNode, value: YAMLNode)] = [:]
-        for (key, value) in mapping.lazy.map({ ($0.key, $0.value) }) {
+        for pair in mapping {
+            let (key, value) = (pair.key, pair.value)
             guard let name = key.string else {
                 fail(key, path, "keys must be plain words")
                 continue

@@ -188,6 +188,7 @@ private struct Reader {
         var items: [YAMLNode] = []
         while true {
             let line = lines[index]
+            var valueOnItsLine = false
             var i = indent + 1
             try skipSpaces(line, &i)
             if i == line.count || line.text[i] == "#" {
@@ -201,13 +202,11 @@ private struct Reader {
             } else {
                 column = i
                 items.append(try block())
+                valueOnItsLine = line.text[i] == "[" || line.text[i] == "{" || items.last?.scalar != nil
             }
             guard index < lines.count else { break }
             let next = lines[index]
-            if next.indent > indent {
-                throw YAMLError(line: next.number, column: next.indent + 1,
-                                message: "unexpected indentation: a value cannot continue on the next line (multi-line scalars are not supported)")
-            }
+            if next.indent > indent { throw unexpectedIndentation(next, afterValueOnItsLine: valueOnItsLine) }
             guard next.indent == indent, isSequenceEntry(next, indent) else { break }
             column = indent
         }
@@ -221,6 +220,7 @@ private struct Reader {
         while true {
             let line = lines[index]
             try check(key, against: &seen)
+            var valueOnItsLine = false
             var i = key.colon + 1
             try skipSpaces(line, &i)
             let value: YAMLNode
@@ -238,15 +238,13 @@ private struct Reader {
                 let (node, end) = try inlineValue(line, i, .block)
                 try expectLineEnd(line, end, afterFlow: node.scalar == nil)
                 value = node
+                valueOnItsLine = true
                 advance()
             }
             pairs.append(YAMLPair(key: key.node, value: value))
             guard index < lines.count else { break }
             let next = lines[index]
-            if next.indent > indent {
-                throw YAMLError(line: next.number, column: next.indent + 1,
-                                message: "unexpected indentation: a value cannot continue on the next line (multi-line scalars are not supported)")
-            }
+            if next.indent > indent { throw unexpectedIndentation(next, afterValueOnItsLine: valueOnItsLine) }
             guard next.indent == indent else { break }
             column = indent
             guard let following = try self.key(next, indent) else {
@@ -258,6 +256,14 @@ private struct Reader {
             key = following
         }
         return .mapping(pairs, mark: first.node.mark)
+    }
+
+    /// A line indented deeper than the entries around it: YAML would fold it into the value above
+    /// (a multi-line scalar) when that value is on its entry's line; otherwise it lines up with no block.
+    func unexpectedIndentation(_ line: Line, afterValueOnItsLine: Bool) -> YAMLError {
+        YAMLError(line: line.number, column: line.indent + 1, message: afterValueOnItsLine
+            ? "unexpected indentation: a value cannot continue on the next line (multi-line scalars are not supported)"
+            : "unexpected indentation: this line lines up with no block above it")
     }
 
     struct Key {
