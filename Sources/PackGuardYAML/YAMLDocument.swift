@@ -91,6 +91,10 @@ private struct Reader {
             }
             if indent == 0, Self.isMarker(text, ".") {
                 try Self.expectMarkerAlone(line)
+                // libyaml refuses an end marker with no document before it.
+                guard !lines.isEmpty || hasStartMarker else {
+                    throw YAMLError(line: number, column: 1, message: "'...' ends a document that has not started")
+                }
                 if endMarkerLine == nil { endMarkerLine = number }
                 continue
             }

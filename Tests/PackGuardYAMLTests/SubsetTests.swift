@@ -132,6 +132,7 @@ struct RejectionTests {
         ("---\na: 1\n---\n", 3, 1, "a second document ('---')"),
         ("--- a: 1\n", 1, 5, "content on the '---' line is not supported"),
         ("a: 1\n...\nb: 2\n", 3, 1, "content after the end of the document ('...' on line 2)"),
+        ("# nothing yet\n...\n", 2, 1, "'...' ends a document that has not started"),
         ("%YAML 1.1\n---\na: 1\n", 1, 1, "directives ('%YAML', '%TAG') are not supported"),
         ("? a\n: 1\n", 1, 1, "complex keys ('? ') are not supported"),
         ("[a]: 1\n", 1, 4, "a [ ] or { } collection as a key (a complex key) is not supported"),
