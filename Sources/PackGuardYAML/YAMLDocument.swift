@@ -252,6 +252,11 @@ private struct Reader {
             guard next.indent == indent else { break }
             column = indent
             guard let following = try self.key(next, indent) else {
+                // An anchor, a tag, a block scalar... where a key belongs: name the construct.
+                if !isSequenceEntry(next, indent), !canStartPlain(next, indent, .block) {
+                    let (node, end) = try inlineValue(next, indent, .block)
+                    try expectLineEnd(next, end, afterFlow: node.scalar == nil)
+                }
                 throw YAMLError(line: next.number, column: indent + 1,
                                 message: isSequenceEntry(next, indent)
                                     ? "a '-' entry where the mapping above expects 'key: value'"

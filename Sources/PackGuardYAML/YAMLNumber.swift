@@ -17,7 +17,8 @@ enum YAMLNumber {
         return Int(text)
     }
 
-    /// `[+-]?(digits(.digits?)?|.digits)([eE][+-]?digits)?`, the integer part without a leading zero.
+    /// `[+-]?(digits(.digits?)?|.digits)([eE][+-]?digits)?`; a whole number (no `.`, no exponent) without
+    /// a leading zero, which YAML 1.1 reads as octal.
     static func decimal(_ text: String) -> Double? {
         let (_, _, rest) = split(text)
         let scalars = Array(rest.unicodeScalars)
@@ -28,13 +29,14 @@ enum YAMLNumber {
             return index - start
         }
         let whole = digits()
-        if whole > 1, scalars[0] == "0" { return nil }
         var fraction = 0
-        if index < scalars.count, scalars[index] == "." {
+        let hasPoint = index < scalars.count && scalars[index] == "."
+        if hasPoint {
             index += 1
             fraction = digits()
         }
         guard whole > 0 || fraction > 0 else { return nil }
+        if index == scalars.count, !hasPoint, whole > 1, scalars[0] == "0" { return nil }
         if index < scalars.count, scalars[index] == "e" || scalars[index] == "E" {
             index += 1
             if index < scalars.count, scalars[index] == "+" || scalars[index] == "-" { index += 1 }
@@ -71,7 +73,7 @@ enum YAMLNumber {
         if rest.contains(":"), rest.unicodeScalars.allSatisfy({ isDigit($0) || $0 == ":" || $0 == "." }) {
             return "YAML 1.1 reads this as a base-60 number and YAML 1.2 as text: write the value in decimal"
         }
-        if rest.count > 1, rest.first == "0", rest.unicodeScalars.allSatisfy({ isDigit($0) || $0 == "." }) {
+        if rest.count > 1, rest.first == "0", rest.unicodeScalars.allSatisfy(isDigit) {
             return "a leading zero makes a number octal in YAML 1.1 (010 is 8) and not in YAML 1.2 (010 is 10): write it without the leading zero"
         }
         return nil
