@@ -1,10 +1,11 @@
 /// A strict reader for the YAML subset PackGuard's configuration needs, written so that the
-/// daemon links no Foundation. Whatever it accepts means what it means to YAML 1.1 and 1.2 (and to
-/// Yams, which the tests hold it against); everything else is rejected with its line, its column and
-/// the construct named, never read some other way.
+/// daemon links no Foundation. Whatever it accepts reads as the same tree as Yams (libyaml, YAML 1.1)
+/// makes of it, which the tests check; everything else is rejected with its line, its column and the
+/// construct named, never read some other way.
 ///
 /// Accepted: block mappings and sequences by indentation (spaces only); plain, 'single' and
-/// "double" quoted scalars on one line; flow `[a, b]` and `{ k: v }` collections on one line; `#`
+/// "double" quoted scalars on one line; flow `[a, b]` and `{ k: v }` collections on one line (the
+/// documented `scale: { volts: [0, 5], ... }` and the effective configuration use them); `#`
 /// comments; an optional leading `---` and trailing `...`; empty values.
 /// Rejected: tabs outside quotes and comments, anchors, aliases, tags, block scalars, multi-line
 /// scalars and flow collections, complex and merge keys, duplicate keys, directives, a second document.
