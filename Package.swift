@@ -3,6 +3,7 @@ import PackageDescription
 
 // Architecture, inside out:
 //   PackGuardCore    pure safety policy (value types, no I/O, no clock, no Foundation)
+//   PackGuardYAML    the strict YAML subset the configuration is written in (no Foundation)
 //   PackGuardConfig  YAML configuration: parsing and strict, located validation
 //   PackGuardGPIO    GPIO lines: libgpiod backend (through CGPIOShim) and the mocked chip
 //   PackGuardADC     ADS1115 over Linux I2C, and the mocked I2C bus
@@ -33,9 +34,10 @@ let package = Package(
     targets: [
         .target(name: "PackGuardCore"),
         .target(name: "PackGuardWords", dependencies: ["PackGuardCore"]),
+        .target(name: "PackGuardYAML"),
         .target(
             name: "PackGuardConfig",
-            dependencies: ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", .product(name: "Yams", package: "Yams")]
+            dependencies: ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardYAML"]
         ),
         .systemLibrary(
             name: "CLibgpiod",
@@ -94,6 +96,14 @@ let package = Package(
             name: "PackGuardCoreTests",
             dependencies: [
                 "PackGuardCore", "PackGuardWords",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "PackGuardYAMLTests",
+            dependencies: [
+                "PackGuardYAML", "PackGuardConfig",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -2,21 +2,19 @@ import PackGuardADC
 import PackGuardCAN
 import PackGuardCore
 import PackGuardGPIO
-import Yams
+import PackGuardYAML
 
 /// Parses and strictly validates PackGuard's YAML configuration. Every problem is collected and
 /// reported with its file, line and key; nothing is silently ignored or defaulted away.
 public enum ConfigurationLoader {
     /// Parses `text` (read from `file`, used only in messages).
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> PackGuardConfiguration {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigurationError(issues: [yamlIssue(error, file: file)])
+            root = try YAMLDocument.compose(text)
         } catch {
-            throw ConfigurationError(issues: [ConfigurationIssue(
-                file: file, line: nil, column: nil, keyPath: "", message: "cannot parse YAML: \(error)")])
+            throw ConfigurationError(issues: [ConfigurationIssue(file: file, line: error.line, column: error.column, keyPath: "",
+                                                                 message: "not valid YAML: \(error.message)")])
         }
         guard let root else {
             throw ConfigurationError(issues: [ConfigurationIssue(
@@ -28,25 +26,6 @@ public enum ConfigurationLoader {
             throw ConfigurationError(issues: reader.issues)
         }
         return configuration
-    }
-
-    private static func yamlIssue(_ error: YamlError, file: String) -> ConfigurationIssue {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
-            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
-            return ConfigurationIssue(file: file, line: mark.line, column: mark.column, keyPath: "",
-                                      message: "not valid YAML: \(what)")
-        case .composer(let context, let problem, let mark, _):
-            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
-            return ConfigurationIssue(file: file, line: mark.line, column: mark.column, keyPath: "",
-                                      message: "not valid YAML: \(what)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return ConfigurationIssue(file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
-                                      message: "key given more than once: \(duplicates.sorted().joined(separator: ", "))")
-        default:
-            return ConfigurationIssue(file: file, line: nil, column: nil, keyPath: "",
-                                      message: "not valid YAML: \(error)")
-        }
     }
 }
 
@@ -72,19 +51,20 @@ private struct Reader {
 
     init(file: String) { self.file = file }
 
-    mutating func fail(_ node: Node?, _ path: String, _ message: String) {
-        issues.append(ConfigurationIssue(file: file, line: node?.mark?.line, column: node?.mark?.column,
+    mutating func fail(_ node: YAMLNode?, _ path: String, _ message: String) {
+        issues.append(ConfigurationIssue(file: file, line: node?.mark.line, column: node?.mark.column,
                                          keyPath: path, message: message))
     }
 
     /// The entries of a mapping, with unknown keys reported (and a suggestion where one is close).
-    mutating func mapping(_ node: Node, _ path: String, allowed: [String]) -> [String: (key: Node, value: Node)]? {
-        guard case .mapping(let mapping) = node else {
+    mutating func mapping(_ node: YAMLNode, _ path: String, allowed: [String]) -> [String: (key: YAMLNode, value: YAMLNode)]? {
+        guard case .mapping(let mapping, _) = node else {
             fail(node, path, "expected a mapping of keys to values")
             return nil
         }
-        var entries: [String: (key: Node, value: Node)] = [:]
-        for (key, value) in mapping {
+        var entries: [String: (key: YAMLNode, value: YAMLNode)] = [:]
+        for pair in mapping {
+            let (key, value) = (pair.key, pair.value)
             guard let name = key.string else {
                 fail(key, path, "keys must be plain words")
                 continue
@@ -100,12 +80,12 @@ private struct Reader {
         return entries
     }
 
-    mutating func int(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+    mutating func int(_ entries: [String: (key: YAMLNode, value: YAMLNode)], _ key: String, _ path: String,
                       default fallback: Int, in range: ClosedRange<Int>, unit: String = "") -> Int {
         guard let (_, node) = entries[key] else { return fallback }
         let keyPath = "\(path).\(key)"
         guard case .scalar = node, let value = node.int else {
-            fail(node, keyPath, "expected a whole number\(unit.isEmpty ? "" : " of \(unit)"), got '\(node.string ?? "a collection")'")
+            fail(node, keyPath, "expected a whole number\(unit.isEmpty ? "" : " of \(unit)"), \(got(node, node.numberAdvice))")
             return fallback
         }
         guard range.contains(value) else {
@@ -115,12 +95,12 @@ private struct Reader {
         return value
     }
 
-    mutating func double(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+    mutating func double(_ entries: [String: (key: YAMLNode, value: YAMLNode)], _ key: String, _ path: String,
                          default fallback: Double, in range: ClosedRange<Double>) -> Double {
         guard let (_, node) = entries[key] else { return fallback }
         let keyPath = "\(path).\(key)"
-        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value.isFinite else {
-            fail(node, keyPath, "expected a number, got '\(node.string ?? "a collection")'")
+        guard case .scalar = node, let value = node.double ?? node.int.map(Double.init), value.isFinite else {
+            fail(node, keyPath, "expected a number, \(got(node, node.numberAdvice))")
             return fallback
         }
         guard range.contains(value) else {
@@ -130,31 +110,35 @@ private struct Reader {
         return value
     }
 
-    mutating func bool(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+    mutating func bool(_ entries: [String: (key: YAMLNode, value: YAMLNode)], _ key: String, _ path: String,
                        default fallback: Bool?) -> Bool? {
         guard let (keyNode, node) = entries[key] else {
             if fallback == nil { fail(nil, "\(path).\(key)", "required (true or false)") }
             return fallback
         }
         _ = keyNode
-        guard case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) else {
-            fail(node, "\(path).\(key)", "expected true or false, got '\(node.string ?? "a collection")'")
+        guard case .scalar(let scalar) = node, ["true", "false"].contains(scalar.text) else {
+            fail(node, "\(path).\(key)", "expected true or false, \(got(node, node.booleanAdvice))")
             return fallback
         }
-        return scalar.string == "true"
+        return scalar.text == "true"
     }
 
-    mutating func string(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+    mutating func string(_ entries: [String: (key: YAMLNode, value: YAMLNode)], _ key: String, _ path: String,
                          default fallback: String?) -> String? {
         guard let (_, node) = entries[key] else { return fallback }
-        guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+        guard case .scalar(let scalar) = node, !scalar.text.isEmpty else {
             fail(node, "\(path).\(key)", "expected text")
             return fallback
         }
-        return scalar.string
+        if isNull(scalar) {
+            fail(node, "\(path).\(key)", nullMessage(scalar))
+            return fallback
+        }
+        return scalar.text
     }
 
-    mutating func absolutePath(_ entries: [String: (key: Node, value: Node)], _ key: String, _ path: String,
+    mutating func absolutePath(_ entries: [String: (key: YAMLNode, value: YAMLNode)], _ key: String, _ path: String,
                                default fallback: String) -> String {
         let value = string(entries, key, path, default: fallback) ?? fallback
         if !value.hasPrefix("/") {
@@ -167,7 +151,7 @@ private struct Reader {
 
     /// The keys the file gives, key path → value node (sections included), for locating problems
     /// that span several keys.
-    var given: [String: Node] = [:]
+    var given: [String: YAMLNode] = [:]
 
     /// Keys the loader reads itself, beside the scalar settings of `Setting.all`.
     static let structured = ["configVersion", "inputs", "outputs", "adc.channels", "can.messages"]
@@ -184,12 +168,12 @@ private struct Reader {
         return names
     }
 
-    mutating func document(_ root: Node) -> PackGuardConfiguration? {
+    mutating func document(_ root: YAMLNode) -> PackGuardConfiguration? {
         let table = Setting.all
         guard let entries = mapping(root, "", allowed: Self.children(of: "", in: table)) else { return nil }
         given[""] = root
         if let (_, node) = entries["configVersion"], node.int != 1 {
-            fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'")
+            fail(node, "configVersion", "this PackGuard reads configVersion 1, got '\(node.string ?? "?")'\(node.numberAdvice.map { "; \($0)" } ?? "")")
         }
         let inputs = signals(entries["inputs"], "inputs", InputSignal.self, isRequired: \.isRequired) { reader, node, path in
             reader.inputLine(node, path)
@@ -214,7 +198,7 @@ private struct Reader {
     }
 
     /// Reads every scalar setting of the mapping at `path`, and walks into its sections.
-    mutating func settings(_ entries: [String: (key: Node, value: Node)], under path: String, table: [Setting],
+    mutating func settings(_ entries: [String: (key: YAMLNode, value: YAMLNode)], under path: String, table: [Setting],
                            into configuration: inout PackGuardConfiguration) {
         for name in Self.children(of: path, in: table) {
             guard let (_, node) = entries[name] else { continue }
@@ -230,13 +214,13 @@ private struct Reader {
     }
 
     /// One scalar setting; a wrong value is reported and the default kept.
-    mutating func read(_ setting: Setting, _ node: Node, into configuration: inout PackGuardConfiguration) {
+    mutating func read(_ setting: Setting, _ node: YAMLNode, into configuration: inout PackGuardConfiguration) {
         let key = setting.key
         let unit = setting.unit.words
         switch setting.value {
         case .integer(let path, let range, _):
             guard case .scalar = node, let value = node.int else {
-                fail(node, key, "expected a whole number\(unit.isEmpty ? "" : " of \(unit)"), got '\(node.string ?? "a collection")'")
+                fail(node, key, "expected a whole number\(unit.isEmpty ? "" : " of \(unit)"), \(got(node, node.numberAdvice))")
                 return
             }
             guard range.contains(value) else {
@@ -249,23 +233,27 @@ private struct Reader {
         case .optionalNumber(let path, let range):
             if let value = number(node, key, in: range) { configuration[keyPath: path] = value }
         case .flag(let path):
-            guard case .scalar(let scalar) = node, ["true", "false"].contains(scalar.string) else {
-                fail(node, key, "expected true or false, got '\(node.string ?? "a collection")'")
+            guard case .scalar(let scalar) = node, ["true", "false"].contains(scalar.text) else {
+                fail(node, key, "expected true or false, \(got(node, node.booleanAdvice))")
                 return
             }
-            configuration[keyPath: path] = scalar.string == "true"
+            configuration[keyPath: path] = scalar.text == "true"
         case .text(let path, _, let check):
-            guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+            guard case .scalar(let scalar) = node, !scalar.text.isEmpty else {
                 fail(node, key, "expected text")
                 return
             }
-            if let problem = check(scalar.string) {
+            if isNull(scalar) {
+                fail(node, key, nullMessage(scalar))
+                return
+            }
+            if let problem = check(scalar.text) {
                 fail(node, key, problem)
             } else {
-                configuration[keyPath: path] = scalar.string
+                configuration[keyPath: path] = scalar.text
             }
         case .choice(let choice):
-            guard case .scalar(let scalar) = node, choice.write(&configuration, scalar.string) else {
+            guard case .scalar(let scalar) = node, choice.write(&configuration, scalar.text) else {
                 let hint = node.string.flatMap { closest(to: $0, in: choice.names) }.map { " (did you mean '\($0)'?)" } ?? ""
                 // "one of a, b, got 'c'"; a phrase with its own list reads better as "...; got 'c'".
                 let separator = choice.expected.hasPrefix("one of") ? "," : ";"
@@ -275,9 +263,9 @@ private struct Reader {
         }
     }
 
-    mutating func number(_ node: Node, _ key: String, in range: ClosedRange<Double>) -> Double? {
-        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init), value.isFinite else {
-            fail(node, key, "expected a number, got '\(node.string ?? "a collection")'")
+    mutating func number(_ node: YAMLNode, _ key: String, in range: ClosedRange<Double>) -> Double? {
+        guard case .scalar = node, let value = node.double ?? node.int.map(Double.init), value.isFinite else {
+            fail(node, key, "expected a number, \(got(node, node.numberAdvice))")
             return nil
         }
         guard range.contains(value) else {
@@ -309,8 +297,8 @@ private struct Reader {
     }
 
     mutating func signals<Signal: RawRepresentable & CaseIterable & Hashable, Line>(
-        _ entry: (key: Node, value: Node)?, _ path: String, _: Signal.Type, isRequired: (Signal) -> Bool,
-        line: (inout Reader, Node, String) -> Line?
+        _ entry: (key: YAMLNode, value: YAMLNode)?, _ path: String, _: Signal.Type, isRequired: (Signal) -> Bool,
+        line: (inout Reader, YAMLNode, String) -> Line?
     ) -> [Signal: Line] where Signal.RawValue == String {
         let names = Signal.allCases.map(\.rawValue)
         guard let entry else {
@@ -329,7 +317,7 @@ private struct Reader {
         return result
     }
 
-    mutating func locator(_ node: Node, _ path: String, _ entries: [String: (key: Node, value: Node)]) -> LineLocator? {
+    mutating func locator(_ node: YAMLNode, _ path: String, _ entries: [String: (key: YAMLNode, value: YAMLNode)]) -> LineLocator? {
         let name = string(entries, "line", path, default: nil)
         let chip = string(entries, "chip", path, default: nil)
         let hasOffset = entries["offset"] != nil
@@ -347,7 +335,7 @@ private struct Reader {
         return nil
     }
 
-    mutating func inputLine(_ node: Node, _ path: String) -> InputLineConfiguration? {
+    mutating func inputLine(_ node: YAMLNode, _ path: String) -> InputLineConfiguration? {
         guard let entries = mapping(node, path, allowed: ["line", "chip", "offset", "activeLow", "bias"]) else { return nil }
         let locator = locator(node, path, entries)
         let activeLow = bool(entries, "activeLow", path, default: nil)
@@ -361,15 +349,15 @@ private struct Reader {
             fail(node, "\(path).bias", "required for inputs: pullUp for the BMS's open-drain outputs and switches to ground")
         }
         guard let locator, let activeLow, let bias else { return nil }
-        return InputLineConfiguration(locator: locator, activeLow: activeLow, bias: bias, sourceLine: node.mark?.line ?? 0)
+        return InputLineConfiguration(locator: locator, activeLow: activeLow, bias: bias, sourceLine: node.mark.line)
     }
 
-    mutating func outputLine(_ node: Node, _ path: String) -> OutputLineConfiguration? {
+    mutating func outputLine(_ node: YAMLNode, _ path: String) -> OutputLineConfiguration? {
         guard let entries = mapping(node, path, allowed: ["line", "chip", "offset", "activeLow"]) else { return nil }
         let locator = locator(node, path, entries)
         let activeLow = bool(entries, "activeLow", path, default: nil)
         guard let locator, let activeLow else { return nil }
-        return OutputLineConfiguration(locator: locator, activeLow: activeLow, sourceLine: node.mark?.line ?? 0)
+        return OutputLineConfiguration(locator: locator, activeLow: activeLow, sourceLine: node.mark.line)
     }
 
     mutating func checkLinesAreDistinct(inputs: [InputSignal: InputLineConfiguration],
@@ -392,7 +380,7 @@ private struct Reader {
     }
 
     /// `adc.channels`: AIN0...AIN3, each carrying one signal (or unused). Inputs not listed are unused.
-    mutating func adcChannels(_ node: Node) -> [ADCChannelConfiguration] {
+    mutating func adcChannels(_ node: YAMLNode) -> [ADCChannelConfiguration] {
         let names = (0...3).map { "AIN\($0)" }
         let keys = ["signal", "dividerRatio", "calibrationOffsetVolts", "calibrationGain", "scale", "plausible", "unit"]
         let signalChoices = AnalogSignal.allCases.map(\.rawValue) + ["unused"]
@@ -458,16 +446,17 @@ private struct Reader {
     }
 
     /// A `[low, high]` pair of finite numbers with low < high.
-    mutating func range(_ node: Node, _ path: String, what: String) -> ClosedRange<Double>? {
+    mutating func range(_ node: YAMLNode, _ path: String, what: String) -> ClosedRange<Double>? {
         let numbers: [Double]? = node.sequence.flatMap { items in
             let values = items.compactMap { item -> Double? in
-                guard case .scalar = item, let value = item.float ?? item.int.map(Double.init), value.isFinite else { return nil }
+                guard case .scalar = item, let value = item.double ?? item.int.map(Double.init), value.isFinite else { return nil }
                 return value
             }
             return values.count == items.count ? values : nil
         }
         guard let numbers, numbers.count == 2 else {
-            fail(node, path, "expected [low, high]: two numbers, \(what)")
+            let advice = node.sequence?.lazy.compactMap { item in item.numberAdvice.map { "; '\(item.string ?? "")': \($0)" } }.first
+            fail(node, path, "expected [low, high]: two numbers, \(what)\(advice ?? "")")
             return nil
         }
         guard numbers[0] < numbers[1] else {
@@ -481,8 +470,8 @@ private struct Reader {
 
 extension Reader {
 
-    mutating func canMessages(_ node: Node) -> [CANMessageLayout] {
-        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+    mutating func canMessages(_ node: YAMLNode) -> [CANMessageLayout] {
+        guard case .sequence(let sequence, _) = node, !sequence.isEmpty else {
             fail(node, "can.messages", "expected a list of messages (id, length, checksum, periodMs, fields)")
             return []
         }
@@ -497,7 +486,7 @@ extension Reader {
                 continue
             }
             guard let idValue = canNumber(idNode) else {
-                fail(idNode, "\(path).id", "expected a CAN identifier such as 0x6B0, got '\(idNode.string ?? "a collection")'")
+                fail(idNode, "\(path).id", "expected a CAN identifier such as 0x6B0, \(got(idNode, idNode.numberAdvice))")
                 continue
             }
             let id = CANIdentifier(idValue, extended: extended)
@@ -512,7 +501,7 @@ extension Reader {
                 }
             }
             layout.periodMs = int(e, "periodMs", path, default: layout.periodMs, in: CANMessageBounds.periodMs, unit: "milliseconds")
-            if let (_, fieldsNode) = e["fields"], case .sequence(let fields) = fieldsNode, !fields.isEmpty {
+            if let (_, fieldsNode) = e["fields"], case .sequence(let fields, _) = fieldsNode, !fields.isEmpty {
                 for (fieldIndex, fieldNode) in Array(fields).enumerated() {
                     if let field = canField(fieldNode, "\(path).fields[\(fieldIndex)]") { layout.fields.append(field) }
                 }
@@ -525,7 +514,7 @@ extension Reader {
         return messages
     }
 
-    mutating func canField(_ node: Node, _ path: String) -> CANField? {
+    mutating func canField(_ node: YAMLNode, _ path: String) -> CANField? {
         let keys = ["quantity", "start", "length", "byteOrder", "signed", "scale", "offset", "bit", "unit"]
         guard let e = mapping(node, path, allowed: keys) else { return nil }
         guard let (_, quantityNode) = e["quantity"], let quantity = quantityNode.string.flatMap(CANQuantity.init(rawValue:)) else {
@@ -553,13 +542,28 @@ extension Reader {
         return field
     }
 
-    /// 0x6B0, 1712 or "0x6B0".
-    func canNumber(_ node: Node) -> UInt32? {
+    /// 0x6B0, 1712 or "0x6B0"; not 01712, which YAML 1.1 reads as octal.
+    func canNumber(_ node: YAMLNode) -> UInt32? {
         guard case .scalar(let scalar) = node else { return nil }
-        let text = scalar.string
+        let text = scalar.text
+        if scalar.style == .plain, node.numberAdvice != nil, !text.hasPrefix("0X") { return nil }
         if text.hasPrefix("0x") || text.hasPrefix("0X") { return UInt32(text.dropFirst(2), radix: 16) }
         return UInt32(text)
     }
+}
+
+/// "got 'x'", and what to write instead when YAML versions read `x` differently.
+func got(_ node: YAMLNode, _ advice: String?) -> String {
+    "got '\(node.string ?? "a collection")'" + (advice.map { "; \($0)" } ?? "")
+}
+
+/// `~` and `null` are no value at all to YAML (and to any other tool reading the file), not the text.
+func isNull(_ scalar: YAMLScalar) -> Bool {
+    scalar.style == .plain && ["~", "null", "Null", "NULL"].contains(scalar.text)
+}
+
+func nullMessage(_ scalar: YAMLScalar) -> String {
+    "expected text, got '\(scalar.text)', which YAML reads as no value: quote it if it is the text"
 }
 
 /// The allowed word nearest to a misspelt key, if it is close enough to be a likely typo.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 /// ARCHITECTURE.md's graph, checked against Package.swift: a target that imports more than its row
@@ -14,7 +15,8 @@ struct ArchitectureTests {
         "CSocketCAN": [],
         "CLinuxEvents": [],
         "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
-        "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "Yams"],
+        "PackGuardYAML": [],
+        "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardYAML"],
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
                             "PackGuardCAN", "PackGuardPlatform", "CLinuxEvents", "Logging"],
     ]
@@ -72,6 +74,24 @@ struct ArchitectureTests {
             #expect(!(targets[name] ?? []).contains("PackGuardTelemetry") && !(targets[name] ?? []).contains("CMosquitto"),
                     "\(name) must not depend on telemetry: the daemon stays offline")
         }
+    }
+
+    /// Issue #17: the daemon's memory budget has no room for Foundation and ICU, so the configuration
+    /// and everything it imports stay free of them (the YAML subset reader is our own for this).
+    @Test(arguments: ["PackGuardYAML", "PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
+                      "PackGuardPlatform"])
+    func theConfigurationAndWhatItImportsLinkNoFoundation(target: String) throws {
+        let directory = repositoryRoot + "/Sources/" + target
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory).filter { $0.hasSuffix(".swift") }
+        #expect(!files.isEmpty, "no sources in \(directory)")
+        for file in files {
+            let text = try #require(readFile(directory + "/" + file))
+            for line in text.split(separator: "\n") where line.contains("import ") && line.contains("Foundation") {
+                Issue.record("\(target)/\(file) imports Foundation: \(line)")
+            }
+        }
+        let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
+        #expect(!(Self.targets(in: manifest)[target] ?? []).contains("Yams"), "\(target) depends on Yams, which needs Foundation")
     }
 
     @Test func theParserReadsTargetsAndProducts() {
