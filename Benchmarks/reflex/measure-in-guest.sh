@@ -205,7 +205,7 @@ profile() {
     condition=profile meter "$name" >/dev/null || failed_one "$name profile" "the meter failed under perf"
     kill -INT "$recorder"; wait "$recorder"
     stop "$pid"
-    perf report -i "$data" --stdio --no-children --sort tid,dso,symbol --percent-limit 0.3 -g none 2>&1 \
+    perf report -i "$data" --stdio --no-children --sort pid,dso,symbol --percent-limit 0.3 -g none 2>&1 \
         | grep -v '^#' | grep -v '^$' | head -60 | sed "s/^/RIG-PROFILE $name /"
     perf report -i "$data" --stdio --children --sort symbol --percent-limit 2 -g none 2>&1 \
         | grep -v '^#' | grep -v '^$' | head -40 | sed "s/^/RIG-PROFILE $name children /"
