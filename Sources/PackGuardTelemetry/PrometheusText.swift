@@ -78,21 +78,25 @@ public enum PrometheusText {
             metric("packguard_can_value", "gauge", "Values the BMS reports over CAN, by quantity.",
                    can.values.sorted(by: { $0.key < $1.key }).map { ("{quantity=\"\(escape($0.key))\"}", "\($0.value)") })
         }
-        if let latency = status.stepLatency, latency.count > 0 {
-            out += "# HELP packguard_step_latency_seconds How late control steps finished (from due to done).\n"
-            out += "# TYPE packguard_step_latency_seconds histogram\n"
+        for (name, help, report) in [
+            ("packguard_step_latency_seconds", "How late control steps finished (from due to done).", status.stepLatency),
+            ("packguard_off_reaction_seconds", "From the kernel's timestamp of a release edge to the end of the write that opened its relay.", status.offReaction),
+        ] {
+            guard let report, report.count > 0 else { continue }
+            out += "# HELP \(name) \(help)\n"
+            out += "# TYPE \(name) histogram\n"
             var cumulative: Int64 = 0
             var sum: Double = 0
-            for bucket in latency.buckets where bucket.count == 2 {
+            for bucket in report.buckets where bucket.count == 2 {
                 cumulative += bucket[1]
                 let upper = upperBoundMicros(ofBucketStartingAt: bucket[0])
-                // Each step counted at its bucket's middle: the exact sum is not in the report.
+                // Each one counted at its bucket's middle: the exact sum is not in the report.
                 sum += Double(bucket[1]) * Double(bucket[0] + upper) / 2 / 1e6
-                out += "packguard_step_latency_seconds_bucket{le=\"\(Double(upper) / 1e6)\"} \(cumulative)\n"
+                out += "\(name)_bucket{le=\"\(Double(upper) / 1e6)\"} \(cumulative)\n"
             }
-            out += "packguard_step_latency_seconds_bucket{le=\"+Inf\"} \(latency.count)\n"
-            out += "packguard_step_latency_seconds_sum \(sum)\n"
-            out += "packguard_step_latency_seconds_count \(latency.count)\n"
+            out += "\(name)_bucket{le=\"+Inf\"} \(report.count)\n"
+            out += "\(name)_sum \(sum)\n"
+            out += "\(name)_count \(report.count)\n"
         }
         return out
     }

@@ -157,6 +157,19 @@ import Testing
         }
     }
 
+    @Test func theOffReactionIsAHistogramWhenTheDaemonHasOne() throws {
+        var status = try runningStatus()
+        #expect(!PrometheusText.render(status, counters: .init(daemonReachable: true, mqttConnected: true, eventsDropped: 0, eventsPublished: 0)).contains("packguard_off_reaction_seconds"),
+                "no release yet: no histogram")
+        status.offReaction = StepLatencyReport(buckets: [[400, 3], [448, 1]], maxUs: 460)
+        let text = PrometheusText.render(status, counters: .init(daemonReachable: true, mqttConnected: true, eventsDropped: 0, eventsPublished: 0))
+        #expect(text.contains("# TYPE packguard_off_reaction_seconds histogram"))
+        #expect(text.contains("packguard_off_reaction_seconds_bucket{le=\"+Inf\"} 4"))
+        #expect(text.contains("packguard_off_reaction_seconds_count 4"))
+        let buckets = text.split(separator: "\n").filter { $0.hasPrefix("packguard_off_reaction_seconds_bucket{le=\"0.") }
+        #expect(buckets.map { $0.split(separator: " ").last! } == ["3", "4"])
+    }
+
     @Test func watchdogPetsAreCountersWhenTheDaemonCountsThem() throws {
         var status = try faultedStatus()
         #expect(!PrometheusText.render(status, counters: .init(daemonReachable: true, mqttConnected: true, eventsDropped: 0, eventsPublished: 0))

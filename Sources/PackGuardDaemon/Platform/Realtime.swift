@@ -45,21 +45,14 @@ enum RealtimeSetup {
             let control = system.setFIFO(pthread_self(), priority: priority)
             if control == 0 {
                 var text = "control thread SCHED_FIFO \(priority)"
-                if let monitor {
-                    let watchdog = system.setFIFO(monitor, priority: priority + 1)
-                    if watchdog == 0 {
-                        text += ", internal watchdog thread SCHED_FIFO \(priority + 1)"
+                // Above the control thread: a control thread stuck in a loop cannot starve them.
+                for (thread, above, name) in [(monitor, Int32(1), "internal watchdog thread"), (reflex, 2, "off reflex thread")] {
+                    guard let thread else { continue }
+                    let result = system.setFIFO(thread, priority: priority + above)
+                    if result == 0 {
+                        text += ", \(name) SCHED_FIFO \(priority + above)"
                     } else {
-                        refused.append("SCHED_FIFO \(priority + 1) for the internal watchdog thread refused (errno \(watchdog): \(Self.describe(watchdog)))")
-                    }
-                }
-                if let reflex {
-                    // Above both: it only ever opens a relay, and it must wait for nothing.
-                    let reflexResult = system.setFIFO(reflex, priority: priority + 2)
-                    if reflexResult == 0 {
-                        text += ", off reflex thread SCHED_FIFO \(priority + 2)"
-                    } else {
-                        refused.append("SCHED_FIFO \(priority + 2) for the off reflex thread refused (errno \(reflexResult): \(Self.describe(reflexResult)))")
+                        refused.append("SCHED_FIFO \(priority + above) for the \(name) refused (errno \(result): \(Self.describe(result)))")
                     }
                 }
                 done.append(text)
