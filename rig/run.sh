@@ -35,7 +35,9 @@
 #              RIG_BUILDS (v1: only the libgpiod v1 build and guest, for a quick look; CI runs both, the default),
 #              RIG_PERF_PROFILE (1: also profile packguard with perf(1) in the guest over the timed edges and print its
 #              hottest functions as RIG-PROFILE lines; boots a kernel with perf events, rig/perf.fragment, built once
-#              and cached like the other; needs linux-perf on the host, which rig/run.sh then installs).
+#              and cached like the other; needs linux-perf on the host, which rig/run.sh then installs),
+#              RIG_KERNEL_FRAGMENT (one more kernel fragment over rig/kernel.fragment, e.g. CONFIG_PREEMPT=y to compare
+#              a preemptible kernel; built once and cached by its hash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd -P)
@@ -77,7 +79,10 @@ fi
 
 echo "==> rig: kernel"
 kernel_started=$(date +%s)
-if [ "${RIG_PERF_PROFILE:-0}" = 1 ]; then kernel_dir=$(rig/build-kernel.sh rig/perf.fragment); else kernel_dir=$(rig/build-kernel.sh); fi
+kernel_fragments=()
+[ "${RIG_PERF_PROFILE:-0}" = 0 ] || kernel_fragments+=(rig/perf.fragment)
+[ -z "${RIG_KERNEL_FRAGMENT:-}" ] || kernel_fragments+=("$RIG_KERNEL_FRAGMENT")
+kernel_dir=$(rig/build-kernel.sh ${kernel_fragments[@]+"${kernel_fragments[@]}"})
 kernel_s=$(( $(date +%s) - kernel_started ))
 
 out=$repo/rig/out

@@ -311,15 +311,17 @@ public final class SignalLines: Sendable {
     /// loop reports read errors; the off reflex only needs a level it can trust).
     public func readLevel(of signal: InputSignal) -> Level? {
         inputs.withLock { lines in
-            guard let line = lines.first(where: { $0.signal == signal }) else { return nil }
-            return withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value -> Level? in
-                do throws(GPIOError) {
-                    try line.request.readValues(into: value)
-                    return value[0]
-                } catch {
-                    return nil
+            for line in lines where line.signal == signal {
+                return withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value -> Level? in
+                    do throws(GPIOError) {
+                        try line.request.readValues(into: value)
+                        return value[0]
+                    } catch {
+                        return nil
+                    }
                 }
             }
+            return nil
         }
     }
 

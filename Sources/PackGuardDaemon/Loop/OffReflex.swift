@@ -29,6 +29,19 @@ final class OffReflex: @unchecked Sendable {
     private let openingCount = Atomic<Int>(0)
     private var thread: pthread_t?
     private var armed: [Int32] = []
+    /// Per enable, the levels that open what its release opens (the rest left as they are): the
+    /// policy's table, worked out once so that a reaction allocates nothing.
+    private let opens: PerInput<OutputLevels?> = {
+        var table = PerInput<OutputLevels?>(repeating: nil)
+        for signal in InputSignal.allCases {
+            let relays = SafetyPolicy.relaysOpened(byReleaseOf: signal)
+            guard !relays.isEmpty else { continue }
+            var levels = OutputLevels(repeating: .active)
+            for relay in relays { levels[relay] = .inactive }
+            table[signal] = levels
+        }
+        return table
+    }()
 
     /// The reflex's thread while it runs (for its scheduling).
     var threadHandle: pthread_t? { thread }
@@ -71,7 +84,7 @@ final class OffReflex: @unchecked Sendable {
         for fd in armed { _ = pg_epoll_unwatch(epoll, fd) }  // ENOENT or EBADF: closed by a reload, so unwatched already
         armed = []
         var complete = true
-        for (signal, fd) in lines.eventDescriptorsBySignal where !SafetyPolicy.relaysOpened(byReleaseOf: signal).isEmpty {
+        for (signal, fd) in lines.eventDescriptorsBySignal where opens[signal] != nil {
             // Edge-triggered: one wake per new event, without reading (consuming) it.
             let key = UInt64(InputSignal.allCases.firstIndex(of: signal) ?? 0)
             if pg_epoll_watch(epoll, fd, key, true) == 0 { armed.append(fd) } else { complete = false }
@@ -131,9 +144,7 @@ final class OffReflex: @unchecked Sendable {
     /// An edge on `signal`: if it reads released now, its relays open. A level that cannot be read
     /// leaves everything to the control loop, which reports the failure.
     func react(to signal: InputSignal) {
-        guard lines.readLevel(of: signal) == .inactive else { return }
-        var levels = OutputLevels(repeating: .active)
-        for relay in SafetyPolicy.relaysOpened(byReleaseOf: signal) { levels[relay] = .inactive }
+        guard let levels = opens[signal], lines.readLevel(of: signal) == .inactive else { return }
         // Told before the write: once an opening is counted, the release is there to be taken.
         seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
         do throws(GPIOError) {
