@@ -65,9 +65,18 @@ mkdir -p "$work" || failed "setup" "cannot create $work"
 # The meter runs SCHED_FIFO 40, above any program it times (packguard's control thread runs at 10), and spins
 # on a CPU of its own: it is never the one that waits, so idle or under load it times the program, not itself.
 # The guest's RT throttling is off while it runs (else the spinning meter stalls 50 ms in every second).
+# The meter has the last CPU to itself and every measured program the others: a program (or a thread of
+# one) that is not SCHED_FIFO and woke on the meter's CPU would wait there behind it, for seconds (seen
+# once with the Python script under load: no reaction within 5 s).
+cpus=$(nproc)
+meter_pin=() program_pin=()
+if [ "$cpus" -ge 2 ] && command -v taskset >/dev/null; then
+    meter_pin=(taskset -c "$((cpus - 1))")
+    program_pin=(taskset -c "0-$((cpus - 2))")
+fi
 meter() {
     local name=$1; shift
-    chrt -f 40 "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 \
+    ${meter_pin[@]+"${meter_pin[@]}"} chrt -f 40 "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 \
         --label "$name condition=$condition" "$@" 2>&1
 }
 rt_runtime=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null)
@@ -115,7 +124,7 @@ trap 'stop_hogs; restore_rt_runtime' EXIT
 measure_program() {
     local name=$1 ready=$2 suffix=$3; shift 3
     local log="$work/$name-$condition.log" pid result
-    "$@" >"$log" 2>&1 &
+    ${program_pin[@]+"${program_pin[@]}"} "$@" >"$log" 2>&1 &
     pid=$!
     if ! wait_for_line "$log" "$ready" "$pid"; then
         stop "$pid"
