@@ -6,10 +6,13 @@
  * times until the output reads 0, on CLOCK_MONOTONIC, polling the value file with pread(2).
  *
  *   latency --pull SIM/sim_gpio27/pull --value SIM/sim_gpio20/value [--count 1000] [--warmup 20]
- *           [--poll-us 0] [--timeout-ms 5000] [--label NAME] [--samples FILE]
+ *           [--poll-us 0] [--settle-ms 0] [--timeout-ms 5000] [--label NAME] [--samples FILE]
  *
  * --poll-us 0 (the default) re-reads the value file back to back, yielding the CPU between
  * reads (sched_yield) so that the controller still runs on a small machine; N > 0 sleeps N µs.
+ * --settle-ms N holds the input asserted N ms after the output read 1, before the release: with 0
+ * (the default) the release comes while a controller may still finish the work that closed the
+ * output; with N > 0 it comes to a controller at rest (the two show what the work costs).
  * Prints "LABEL n=N p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=.." where read_us
  * is the cost of one value read (the measurement's resolution). Exit 1 if the output does not
  * follow within --timeout-ms.
@@ -31,7 +34,7 @@ static long long now_ns(void) {
 }
 
 static int pull_fd, value_fd;
-static long poll_us;
+static long poll_us, settle_ms;
 
 static void set_pull(const char *pull) {
     size_t length = strlen(pull);
@@ -85,6 +88,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--count")) count = atol(next);
         else if (!strcmp(arg, "--warmup")) warmup = atol(next);
         else if (!strcmp(arg, "--poll-us")) poll_us = atol(next);
+        else if (!strcmp(arg, "--settle-ms")) settle_ms = atol(next);
         else if (!strcmp(arg, "--timeout-ms")) timeout_ms = atol(next);
         else if (!strcmp(arg, "--label")) label = next;
         else if (!strcmp(arg, "--samples")) samples_path = next;
@@ -122,6 +126,10 @@ int main(int argc, char **argv) {
                     label, timeout_ms, i);
             return 1;
         }
+        if (settle_ms > 0) {
+            struct timespec settle = {settle_ms / 1000, (settle_ms % 1000) * 1000000L};
+            nanosleep(&settle, NULL);
+        }
         long long t0 = now_ns();
         set_pull("pull-up");
         long long t1 = wait_for(0, t0 + timeout_ns);
@@ -150,7 +158,7 @@ int main(int argc, char **argv) {
     return 0;
 
 usage:
-    fprintf(stderr, "usage: latency --pull PULL_FILE --value VALUE_FILE [--count N] [--warmup N] [--poll-us N]"
+    fprintf(stderr, "usage: latency --pull PULL_FILE --value VALUE_FILE [--count N] [--warmup N] [--poll-us N] [--settle-ms N]"
                     " [--timeout-ms MS] [--label NAME] [--samples FILE]\n");
     return 2;
 }

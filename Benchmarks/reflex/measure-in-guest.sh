@@ -19,7 +19,8 @@
 #   --scratch    a writable directory (default: $SCRATCH, else /tmp)
 # Environment: RIG_PERF_SCHEDULING (fifo|other) and RIG_PERF_LOCK_MEMORY (true|false) override the
 #   configuration's realtime.scheduling and realtime.lockMemory; RIG_PERF_CONFIG, the configuration the daemon's is made from (default: hardware/pi/packguard.yaml;
-#   an older build needs the shipped file of its own version).
+#   an older build needs the shipped file of its own version). RIG_PERF_SETTLE_MS: the meter's --settle-ms
+#   (default 0).
 # Output, one line each (also the protocol rig/run.sh reads from the console):
 #   RIG-PERF <program> condition=<idle|load> n=1000 p50_us=.. p99_us=.. max_us=.. min_us=.. mean_us=.. read_us=.. hwm_kib=..
 #     programs: reflex, python, packguard (this one ends in build=release|debug|unknown)
@@ -77,7 +78,7 @@ fi
 meter() {
     local name=$1; shift
     ${meter_pin[@]+"${meter_pin[@]}"} chrt -f 40 "$here/build/latency" --pull "$pull_file" --value "$value_file" --count "$count" --warmup 20 \
-        --label "$name condition=$condition" "$@" 2>&1
+        --label "$name condition=$condition" --settle-ms "${RIG_PERF_SETTLE_MS:-0}" "$@" 2>&1
 }
 rt_runtime=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null)
 echo -1 >/proc/sys/kernel/sched_rt_runtime_us 2>/dev/null
