@@ -91,7 +91,7 @@ public final class ControlLoop: @unchecked Sendable {
         // The off reflex: without it the daemon is as safe, only slower to open on a release.
         let reflex: OffReflex?
         do {
-            let candidate = try OffReflex(lines: controller.lines, clock: controller.clock)
+            let candidate = try OffReflex(lines: controller.lines, clock: controller.clock, logger: logger)
             if !candidate.arm() { logger.warning("the off reflex cannot watch every enable line; the control loop still reacts to each") }
             reflex = candidate.start() ? candidate : nil
             if reflex == nil { logger.warning("cannot start the off reflex thread (errno \(errno)); the control loop still reacts to every edge") }

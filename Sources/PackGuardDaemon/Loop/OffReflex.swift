@@ -20,6 +20,13 @@ final class OffReflex: @unchecked Sendable {
     // calls; `thread` is touched by start/stop on the control thread only; the rest is Mutex/Atomic.
     private let lines: SignalLines
     private let clock: any DaemonClock
+    private let logger: Logger
+    /// How the reflex waits for edges: epoll_wait(2), or a test's stand-in that fails.
+    private let waitForEdges: @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32) -> Int32
+    /// Whether the last write (or wait) failed: each is logged when it starts failing and when it
+    /// works again, never at every edge. The reflex thread's own (or the test's that drives `react`).
+    private var writesFailing = false
+    private var waitsFailing = false
     private let epoll: Int32
     private let wake: WakePipe
     private let running = Atomic<Bool>(false)
@@ -43,6 +50,11 @@ final class OffReflex: @unchecked Sendable {
         return table
     }()
 
+    /// epoll_wait(2) without a timeout, filling `keys` with the ready descriptors' keys.
+    static let waitWithEpoll: @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32) -> Int32 = {
+        pg_epoll_wait($0, $1, $2, -1)
+    }
+
     /// The reflex's thread while it runs (for its scheduling).
     var threadHandle: pthread_t? { thread }
 
@@ -54,9 +66,13 @@ final class OffReflex: @unchecked Sendable {
         var openedAt: Instant?
     }
 
-    init(lines: SignalLines, clock: any DaemonClock = SystemClock()) throws(ControllerFatalError) {
+    init(lines: SignalLines, clock: any DaemonClock = SystemClock(), logger: Logger = Logger(label: "packguard.reflex"),
+         waitForEdges: @escaping @Sendable (Int32, UnsafeMutablePointer<UInt64>, Int32) -> Int32 = OffReflex.waitWithEpoll)
+        throws(ControllerFatalError) {
         self.lines = lines
         self.clock = clock
+        self.logger = logger
+        self.waitForEdges = waitForEdges
         epoll = pg_epoll_create()
         guard epoll >= 0 else { throw ControllerFatalError(description: "cannot create the off reflex's epoll: errno \(errno)") }
         do {
@@ -123,11 +139,21 @@ final class OffReflex: @unchecked Sendable {
     private func run() {
         var keys = [UInt64](repeating: 0, count: 8)
         while running.load(ordering: .acquiring) {
-            let ready = keys.withUnsafeMutableBufferPointer { pg_epoll_wait(epoll, $0.baseAddress, Int32($0.count), -1) }
+            let ready = keys.withUnsafeMutableBufferPointer { waitForEdges(epoll, $0.baseAddress!, Int32($0.count)) }
             if ready < 0 {
-                if errno == EINTR { continue }
-                sleepMilliseconds(10)  // cannot happen with a valid epoll fd; never spin
+                let code = errno
+                if code == EINTR { continue }
+                // Cannot happen with a valid epoll fd. Safe meanwhile: the control loop still reacts to every edge.
+                if !waitsFailing {
+                    waitsFailing = true
+                    logger.error("the off reflex cannot wait for edges: epoll_wait failed, errno \(code) (\(String(cString: strerror(code)))); retried every 10 ms, the control loop still reacts to every edge (logged again when it works)")
+                }
+                sleepMilliseconds(10)  // never spin
                 continue
+            }
+            if waitsFailing {
+                waitsFailing = false
+                logger.notice("the off reflex waits for edges again")
             }
             for index in 0..<Int(ready) {
                 let key = keys[index]
@@ -149,14 +175,23 @@ final class OffReflex: @unchecked Sendable {
         seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
         do throws(GPIOError) {
             let opened = try lines.openRelaysAtOnce(levels, byReflex: true)
+            if writesFailing {
+                writesFailing = false
+                logger.notice("the off reflex opens relays again")
+            }
             if opened > 0 {
                 let now = clock.now()
                 seen.withLock { $0[signal] = Sighting(openedAt: now) }
                 openingCount.add(opened, ordering: .relaxed)
             }
         } catch {
-            // The control loop's next write of the same relay fails too and is handled there
-            // (every relay opens, the policy faults).
+            // The control loop writes the same relays in the wake this edge causes; a failure
+            // there opens every relay and faults the policy. Logged here too, once: a reflex that
+            // cannot write is a slower controller, which the user should know about.
+            if !writesFailing {
+                writesFailing = true
+                logger.error("the off reflex could not open a relay on a release of \(signal): \(error); the control loop opens it (logged again when the reflex's writes work)")
+            }
         }
     }
 }

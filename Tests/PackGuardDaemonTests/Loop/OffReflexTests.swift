@@ -2,6 +2,7 @@ import Glibc
 import PackGuardConfig
 import PackGuardCore
 import PackGuardGPIO
+import Synchronization
 import Testing
 @testable import PackGuardDaemon
 
@@ -116,5 +117,56 @@ struct OffReflexTests {
         rig.bms("GPIO17", asserted: true)
         reflex.react(to: .chargeEnable)
         #expect(reflex.takeReleases().isEmpty, "an asserted enable is no release")
+    }
+
+    /// A reflex that cannot write is a slower controller: the user hears of it once, and once more
+    /// when it writes again, never at every edge.
+    @Test func aFailingReflexWriteIsLoggedWhenItStartsAndWhenItWorksAgain() throws {
+        let rig = try closedRig()
+        let log = RecordedLog()
+        let reflex = try OffReflex(lines: rig.controller.lines, logger: log.logger)  // driven by hand
+        rig.bms("GPIO27", asserted: false)
+        for _ in 0..<3 {
+            rig.gpio.failNextSet(lines: ["GPIO20": EIO])
+            reflex.react(to: .dischargeEnable)
+        }
+        #expect(rig.gpio.physicalLevel("GPIO20"), "the write failed: only the control loop can open it now")
+        #expect(reflex.openings == 0)
+        let errors = log.all.filter { $0.0 == .error }.map(\.1)
+        #expect(errors.count == 1, "logged once, not at every edge: \(errors)")
+        #expect(errors.first?.contains("Discharge Enable (BMS pin 3)") == true)
+        #expect(errors.first?.contains("GPIO20") == true, "it names the line: \(errors)")
+        #expect(reflex.takeReleases().map(\.signal) == [.dischargeEnable], "the loop still hears of the release")
+
+        reflex.react(to: .dischargeEnable)
+        #expect(!rig.gpio.physicalLevel("GPIO20"))
+        reflex.react(to: .dischargeEnable)
+        let notices = log.all.filter { $0.0 == .notice }.map(\.1)
+        #expect(notices == ["the off reflex opens relays again"])
+        #expect(log.all.filter { $0.0 == .error }.count == 1)
+    }
+
+    /// epoll_wait cannot fail on a valid epoll fd, but if it did the reflex must neither spin nor
+    /// stay silent, and must react again once its waits work.
+    @Test func aFailingWaitIsLoggedOnceAndTheReflexReactsOnceItWorks() throws {
+        let rig = try closedRig()
+        let log = RecordedLog()
+        let failures = Atomic<Int>(3)
+        let reflex = try OffReflex(lines: rig.controller.lines, logger: log.logger, waitForEdges: { epoll, keys, capacity in
+            if failures.subtract(1, ordering: .relaxed).oldValue > 0 {
+                errno = EBADF
+                return -1
+            }
+            return OffReflex.waitWithEpoll(epoll, keys, capacity)
+        })
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        rig.bms("GPIO27", asserted: false)
+        #expect(eventually { !rig.gpio.physicalLevel("GPIO20") }, "the reflex reacts once its waits work")
+        let errors = log.all.filter { $0.0 == .error }.map(\.1)
+        #expect(errors.count == 1, "three failed waits, one line: \(errors)")
+        #expect(errors.first?.contains("errno \(EBADF)") == true)
+        #expect(eventually { log.all.contains { $0 == (.notice, "the off reflex waits for edges again") } })
     }
 }
