@@ -12,12 +12,18 @@ import PackageDescription
 //   PackGuardBench   scenarios and the simulator panel on the mocked chip
 //   PackGuardTelemetry  the separate telemetry process: MQTT (libmosquitto through CMosquitto),
 //                    Home Assistant discovery, Prometheus textfile, read-only status page
-//   packguard        the command line
+//   PackGuardCommandLine  what the three executables share (configuration files, errors, forwarding)
+//   packguard        the command line and the daemon (`packguard run`); forwards bench, simulate and
+//                    telemetry to the two below, so that the daemon maps neither Foundation nor libmosquitto
+//   packguard-bench  the bench and the simulator (Yams)
+//   packguard-telemetry  the telemetry process (libmosquitto, Yams)
 let package = Package(
     name: "PackGuard",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "packguard", targets: ["packguard"]),
+        .executable(name: "packguard-bench", targets: ["packguard-bench"]),
+        .executable(name: "packguard-telemetry", targets: ["packguard-telemetry"]),
         // Libraries for the separate Benchmarks/ package (kept apart so the benchmark
         // dependencies never slow down the main build and test run).
         .library(name: "PackGuardCore", targets: ["PackGuardCore"]),
@@ -83,11 +89,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "PackGuardCommandLine", dependencies: ["PackGuardConfig"]),
         .executableTarget(
             name: "packguard",
             dependencies: [
-                "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon", "PackGuardBench",
-                "PackGuardTelemetry",
+                "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardDaemon",
+                "PackGuardCommandLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "packguard-bench",
+            dependencies: [
+                "PackGuardConfig", "PackGuardBench", "PackGuardCommandLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "packguard-telemetry",
+            dependencies: [
+                "PackGuardConfig", "PackGuardDaemon", "PackGuardTelemetry", "PackGuardCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -107,6 +129,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "PackGuardCommandLineTests", dependencies: ["PackGuardCommandLine"]),
         .testTarget(
             name: "PackGuardConfigTests",
             dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]

@@ -41,7 +41,7 @@ kernel_s=$(( $(date +%s) - kernel_started ))
 echo "==> rig systemd: build packguard"
 out=$repo/rig/out
 mkdir -p "$out"
-if ! swift build --product packguard >"$out/systemd-build.log" 2>&1; then
+if ! swift build >"$out/systemd-build.log" 2>&1; then  # every product: install.sh installs the siblings too
     tail -30 "$out/systemd-build.log" >&2; echo "rig systemd: swift build failed" >&2; exit 1
 fi
 tail -1 "$out/systemd-build.log"

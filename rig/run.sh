@@ -110,12 +110,13 @@ build_packguard() {
     fi
     if [ "$perf" = 1 ]; then
         # The guest's root file system is read-only: the release build is made here.
-        echo "==> rig: build packguard -c release ($name)"
-        if ! swift build -c release "$@" --product packguard >>"$log" 2>&1; then
+        # Built as hardware/pi/install.sh builds it (static Swift runtime), so the peak memory measured is the installed one's.
+        echo "==> rig: build packguard -c release --static-swift-stdlib ($name)"
+        if ! swift build -c release --static-swift-stdlib "$@" --product packguard >>"$log" 2>&1; then
             tail -30 "$log" >&2; echo "rig: swift build -c release ($name) failed" >&2; exit 1
         fi
         tail -1 "$log"
-        PERF_BIN=$(swift build -c release "$@" --show-bin-path)/packguard
+        PERF_BIN=$(swift build -c release --static-swift-stdlib "$@" --show-bin-path)/packguard
         [ -x "$PERF_BIN" ] || { echo "rig: no $PERF_BIN" >&2; exit 1; }
         [ -n "$BIN" ] || BIN=$PERF_BIN
     fi

@@ -35,6 +35,18 @@ if "$bin" check-config "$bad" 2>/dev/null; then
 fi
 rm -f "$bad"
 "$bin" adc --simulate --count 2 >/dev/null   # every simulated channel converts and reads VALID (exit 0)
+# The daemon's executable maps neither Foundation nor libmosquitto: bench, simulate and telemetry live in
+# packguard-bench and packguard-telemetry, to which packguard forwards them.
+if ldd "$bin" | grep -E 'lib(Foundation|FoundationInternationalization|_FoundationICU|mosquitto)\.so'; then
+    echo "error: $bin links the libraries above; only its siblings may" >&2; exit 1
+fi
+alone=$(mktemp -d)
+cp "$bin" "$alone/packguard"
+set +e; missing=$("$alone/packguard" telemetry --help 2>&1); missing_rc=$?; set -e
+rm -rf "$alone"
+if [ "$missing_rc" != 127 ] || ! grep -q "packguard-telemetry is missing" <<<"$missing"; then
+    echo "error: a missing packguard-telemetry gave exit $missing_rc: $missing" >&2; exit 1
+fi
 echo "command-line checks passed"
 
 echo "==> hardware and wiring: pins agree, renderings current, unit sandboxed"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackGuardCommandLine
 import PackGuardConfig
 
 struct CheckConfigCommand: ParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackGuardCommandLine
 import Glibc
 import PackGuardConfig
 import PackGuardDaemon

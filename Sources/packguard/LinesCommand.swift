@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackGuardCommandLine
 import PackGuardConfig
 import PackGuardCore
 import PackGuardGPIO

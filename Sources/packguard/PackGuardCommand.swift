@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackGuardCommandLine
 
 @main
 struct PackGuardCommand: ParsableCommand {
@@ -13,5 +14,3 @@ struct PackGuardCommand: ParsableCommand {
         subcommands: [RunCommand.self, StatusCommand.self, BenchCommand.self, BenchSocketCommand.self, SimulateCommand.self, ResetCommand.self, ForceOffCommand.self, EventsCommand.self, CheckConfigCommand.self, LinesCommand.self, AdcCommand.self, CanCommand.self, RigCommand.self, TelemetryCommand.self, BenchTelemetryCommand.self]
     )
 }
-
-let defaultConfigurationPath = "/etc/packguard/packguard.yaml"

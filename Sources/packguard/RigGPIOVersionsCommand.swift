@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackGuardCommandLine
 import Glibc
 import PackGuardCore
 import PackGuardGPIO

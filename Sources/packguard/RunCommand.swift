@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackGuardCommandLine
 import Dispatch
 import Glibc
 import Logging
@@ -64,7 +65,6 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-let simulationRuntimeDirectory = "/tmp/packguard-simulate-\(getuid())"
 
 func makeLogger() -> Logger {
     LoggingSystem.bootstrap { label in JournalLogHandler(label: label) }

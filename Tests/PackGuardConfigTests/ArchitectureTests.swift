@@ -19,11 +19,19 @@ struct ArchitectureTests {
         "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardYAML"],
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
                             "PackGuardCAN", "PackGuardPlatform", "CLinuxEvents", "Logging"],
+        "PackGuardCommandLine": ["PackGuardConfig"],
+        // The daemon's executable: everything but the bench and telemetry, which live in their own.
+        "packguard": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
+                      "PackGuardDaemon", "PackGuardCommandLine", "ArgumentParser", "Logging"],
+        "packguard-bench": ["PackGuardConfig", "PackGuardBench", "PackGuardCommandLine", "ArgumentParser"],
+        "packguard-telemetry": ["PackGuardConfig", "PackGuardDaemon", "PackGuardTelemetry", "PackGuardCommandLine",
+                                "ArgumentParser", "Logging"],
     ]
 
-    /// Each regular target's name and dependencies, read from the manifest's text.
+    /// Each regular and executable target's name and dependencies, read from the manifest's text.
     static func targets(in manifest: String) -> [String: Set<String>] {
         var result: [String: Set<String>] = [:]
+        let manifest = manifest.replacingOccurrences(of: ".executableTarget(", with: ".target(")
         for chunk in manifest.components(separatedBy: ".target(").dropFirst() {
             guard let nameStart = chunk.range(of: "name: \"") else { continue }
             let name = String(chunk[nameStart.upperBound...].prefix { $0 != "\"" })
@@ -63,7 +71,25 @@ struct ArchitectureTests {
     @Test func onlyTheDaemonTheBenchTelemetryAndTheCommandLineReadTheConfiguration() throws {
         let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
         for (name, dependencies) in Self.targets(in: manifest) where dependencies.contains("PackGuardConfig") {
-            #expect(["PackGuardDaemon", "PackGuardBench", "PackGuardTelemetry"].contains(name), "\(name) imports PackGuardConfig")
+            #expect(["PackGuardDaemon", "PackGuardBench", "PackGuardTelemetry", "PackGuardCommandLine", "packguard",
+                     "packguard-bench", "packguard-telemetry"].contains(name), "\(name) imports PackGuardConfig")
+        }
+    }
+
+    /// Issue #17: `packguard run` must not map Foundation, ICU or libmosquitto, so nothing the
+    /// `packguard` executable links (however indirectly) may bring them: the bench and telemetry,
+    /// which do, are forwarded to their own executables.
+    @Test func theDaemonsExecutableLinksNeitherTheBenchNorTelemetry() throws {
+        let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
+        let targets = Self.targets(in: manifest)
+        var linked: Set<String> = []
+        var pending = ["packguard"]
+        while let next = pending.popLast() {
+            for dependency in targets[next] ?? [] where linked.insert(dependency).inserted { pending.append(dependency) }
+        }
+        #expect(linked.contains("PackGuardDaemon"), "the closure was read: \(linked.sorted())")
+        for forbidden in ["PackGuardBench", "PackGuardTelemetry", "CMosquitto", "Yams"] {
+            #expect(!linked.contains(forbidden), "packguard links \(forbidden)")
         }
     }
 
@@ -79,7 +105,7 @@ struct ArchitectureTests {
     /// Issue #17: the daemon's memory budget has no room for Foundation and ICU, so the configuration
     /// and everything it imports stay free of them (the YAML subset reader is our own for this).
     @Test(arguments: ["PackGuardYAML", "PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
-                      "PackGuardPlatform"])
+                      "PackGuardPlatform", "PackGuardWords", "PackGuardCommandLine", "packguard"])
     func theConfigurationAndWhatItImportsLinkNoFoundation(target: String) throws {
         let directory = repositoryRoot + "/Sources/" + target
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory).filter { $0.hasSuffix(".swift") }
@@ -100,9 +126,11 @@ struct ArchitectureTests {
             .target(
                 name: "C"
             ),
+            .executableTarget(name: "d", dependencies: ["A", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
             """
         let targets = Self.targets(in: sample)
         #expect(targets["A"] == ["B", "Yams"])
         #expect(targets["C"] == [])
+        #expect(targets["d"] == ["A", "ArgumentParser"])
     }
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install PackGuard on a Raspberry Pi (Raspberry Pi OS / Debian). Idempotent: run it again after
 # every update. Steps:
-#   1. build a release binary (swift build -c release) as the invoking user, then re-run via sudo
+#   1. build the release binaries (swift build -c release --static-swift-stdlib) as the invoking user,
+#      then re-run via sudo
 #   2. create the system groups gpio and i2c if the OS has none, the unprivileged user packguard and
 #      the group packguard-admin (who may reset and release force-off)
 #   3. udev rule giving those groups the GPIO / I2C devices; i2c-dev loaded at boot
-#   4. install /usr/local/bin/packguard, its start check, the unit, and /etc/packguard/packguard.yaml
+#   4. install /usr/local/bin/packguard (and packguard-bench, packguard-telemetry from next to it), its
+#      start check, the unit, and /etc/packguard/packguard.yaml
 #      (an existing config is never overwritten: the new default is written next to it as .default)
 #   5. hardware watchdog: systemd feeds it (default), or PackGuard owns it, or none
 #   6. the firmware lines of hardware/pi/config.txt in config.txt, between PackGuard markers
@@ -51,9 +53,10 @@ if [ "$build" -eq 1 ]; then
         echo "            itself), or pass --no-build --binary PATH." >&2
         exit 1
     fi
-    say "building the release binary (swift build -c release)"
-    (cd "$repo" && swift build -c release --product packguard)
-    binary=$(cd "$repo" && swift build -c release --show-bin-path)/packguard
+    # The Swift runtime linked in: the daemon then maps no Swift shared library (peak memory, README).
+    say "building the release binaries (swift build -c release --static-swift-stdlib)"
+    (cd "$repo" && swift build -c release --static-swift-stdlib)
+    binary=$(cd "$repo" && swift build -c release --static-swift-stdlib --show-bin-path)/packguard
 fi
 binary=${binary:-$repo/.build/release/packguard}
 [ -x "$binary" ] || { echo "install.sh: no executable at $binary" >&2; exit 1; }
@@ -125,6 +128,14 @@ fi
 
 # 4. binary, start check, unit, config -------------------------------------------------------------
 put 0755 "$binary" /usr/local/bin/packguard || true
+# `packguard bench`, `simulate` and `telemetry` run these (they live apart so the daemon stays small).
+for sibling in packguard-bench packguard-telemetry; do
+    if [ -x "$(dirname "$binary")/$sibling" ]; then
+        put 0755 "$(dirname "$binary")/$sibling" "/usr/local/bin/$sibling" || true
+    else
+        say "warning: no $sibling next to $binary: the service runs, but \`packguard ${sibling#packguard-}\` will not"
+    fi
+done
 put 0755 "$here/check-gpio-release.sh" /usr/local/lib/packguard/check-gpio-release || true
 put 0644 "$here/packguard.service" /etc/systemd/system/packguard.service || true
 mkdir -p "$D/etc/packguard"

@@ -139,6 +139,9 @@ check "install: udev rule gives $gpio_dev to group gpio and $I2C_BUS to group i2
 check "install: unit enabled, config 0640 root:packguard, binary and start check in place" \
     "$(systemctl is-enabled packguard 2>&1); $(stat -c '%U:%G %a' /etc/packguard/packguard.yaml 2>&1)" \
     bash -c '[ "$(systemctl is-enabled packguard)" = enabled ] && [ "$(stat -c "%U:%G %a" /etc/packguard/packguard.yaml)" = "root:packguard 640" ] && [ -x /usr/local/bin/packguard ] && [ -x /usr/local/lib/packguard/check-gpio-release ]'
+check "install: packguard-bench and packguard-telemetry next to packguard, and \`packguard telemetry\` reaches its sibling" \
+    "$(ls -l /usr/local/bin/ 2>&1 | grep packguard | tr -s ' ' | tr '\n' ';')" \
+    bash -c '[ -x /usr/local/bin/packguard-bench ] && [ -x /usr/local/bin/packguard-telemetry ] && /usr/local/bin/packguard telemetry --help | grep -q "Home Assistant"'
 runtime_wd=$(systemctl show -p RuntimeWatchdogUSec --value)
 check "install (default --hw-watchdog systemd): PID 1 feeds the hardware watchdog" \
     "RuntimeWatchdogUSec=$runtime_wd" [ "$runtime_wd" = 15s ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import PackGuardBench
+import PackGuardCommandLine
 import PackGuardConfig
 
 struct BenchCommand: ParsableCommand {
@@ -87,19 +88,5 @@ struct BenchCommand: ParsableCommand {
         for step in outcome.steps where !quiet || !step.passed {
             print("  \(step.passed ? "ok  " : "FAIL") line \(step.line): \(step.description)\(step.detail.isEmpty ? "" : " — \(step.detail)")")
         }
-    }
-}
-
-func writeTextFile(_ path: String, _ text: String) throws(FileReadError) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw FileReadError(path: path, operation: "create", errno: errno) }
-    defer { close(fd) }
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { throw FileReadError(path: path, operation: "write", errno: errno) }
-        offset += written
     }
 }

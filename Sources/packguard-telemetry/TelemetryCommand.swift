@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Logging
+import PackGuardCommandLine
 import PackGuardConfig
 import PackGuardDaemon
 import PackGuardTelemetry

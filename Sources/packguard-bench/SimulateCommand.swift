@@ -1,5 +1,6 @@
 import ArgumentParser
 import PackGuardBench
+import PackGuardCommandLine
 import PackGuardConfig
 
 struct SimulateCommand: ParsableCommand {

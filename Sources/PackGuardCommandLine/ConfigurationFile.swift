@@ -1,0 +1,54 @@
+import Glibc
+import PackGuardConfig
+
+/// Reads and validates a configuration file (errors name the file, line and key, or errno).
+public func loadConfiguration(_ path: String) throws(ConfigurationError) -> PackGuardConfiguration {
+    try ConfigurationLoader.load(path: path)
+}
+
+public func readTextFile(_ path: String) throws(FileReadError) -> String {
+    try TextFile.read(path)
+}
+
+public func printError(_ text: String) {
+    var stderrStream = StandardError()
+    print(text, to: &stderrStream)
+}
+
+public struct StandardError: TextOutputStream {
+    public init() {}
+
+    public mutating func write(_ string: String) {
+        let bytes = Array(string.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }  // nowhere left to report a failed report
+            offset += written
+        }
+    }
+}
+
+public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+/// Writes (creates or truncates) a text file, every byte or a located error.
+public func writeTextFile(_ path: String, _ text: String) throws(FileReadError) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw FileReadError(path: path, operation: "create", errno: errno) }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { throw FileReadError(path: path, operation: "write", errno: errno) }
+        offset += written
+    }
+}
+
+/// Where `packguard run` and the other commands look for the configuration by default.
+public let defaultConfigurationPath = "/etc/packguard/packguard.yaml"
+
+/// Where `--simulate` puts the control socket and state (per user).
+public let simulationRuntimeDirectory = "/tmp/packguard-simulate-\(getuid())"
