@@ -5,7 +5,7 @@ source scripts/lib.sh
 
 ensure_swift
 ensure_packages libgpiod-dev libmosquitto-dev pkg-config
-swift build -c release
-bin=$(swift build -c release --show-bin-path)/packguard
+swift build -c release --static-swift-stdlib   # as hardware/pi/install.sh builds it
+bin=$(swift build -c release --static-swift-stdlib --show-bin-path)/packguard
 echo "==> packguard run --simulate (Ctrl-C to stop; in another terminal: $bin status --simulate)"
 exec "$bin" run --simulate "$@"
