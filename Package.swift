@@ -110,6 +110,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PackGuardJSONTests",
+            dependencies: [
+                "PackGuardJSON", "PackGuardDaemon",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "PackGuardConfigTests",
             dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]
         ),

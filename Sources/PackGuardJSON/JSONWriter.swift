@@ -1,5 +1,6 @@
-/// Compact JSON text: no whitespace, object keys sorted by String's `<` (the order JSONEncoder's
-/// `.sortedKeys` gives), strings escaped as JSONEncoder escapes them except that "/" is written
+/// Compact JSON text: no whitespace, object keys sorted by their UTF-8 bytes (the order JSONEncoder's
+/// `.sortedKeys` gives: it is String's `<` for ASCII keys, but unlike `<` it does not normalize, so
+/// "e\u{301}" sorts before "f"), strings escaped as JSONEncoder escapes them except that "/" is written
 /// as is (JSONEncoder writes "\/" by default; both read back the same).
 enum JSONWriter {
     static func write(_ value: JSONValue) -> String {
@@ -24,7 +25,8 @@ enum JSONWriter {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (position, key) in members.keys.sorted().enumerated() {
+            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (position, key) in keys.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
                 write(string: key, into: &output)
                 output.append(UInt8(ascii: ":"))

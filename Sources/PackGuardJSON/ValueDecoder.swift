@@ -7,14 +7,14 @@ struct ValueDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let members) = value else {
-            throw Unbox.mismatch([String: Any].self, value, codingPath, what: "a keyed container (an object)")
+            throw Unbox.mismatch([String: Any].self, value, codingPath, what: "a keyed container (an object)", nullIsMissing: true)
         }
         return KeyedDecodingContainer(KeyedContainer<Key>(members: members, codingPath: codingPath))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let elements) = value else {
-            throw Unbox.mismatch([Any].self, value, codingPath, what: "an unkeyed container (an array)")
+            throw Unbox.mismatch([Any].self, value, codingPath, what: "an unkeyed container (an array)", nullIsMissing: true)
         }
         return UnkeyedContainer(elements: elements, codingPath: codingPath)
     }
@@ -187,9 +187,11 @@ enum Unbox {
         }
     }
 
-    /// null where a value was needed is `valueNotFound`; anything else of the wrong kind `typeMismatch`.
-    static func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey], what: String) -> DecodingError {
-        if value == .null {
+    /// The wrong kind of value is `typeMismatch` (null too, as Foundation's JSONDecoder has it for a
+    /// scalar); null where a container was needed is `valueNotFound`.
+    static func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey], what: String,
+                         nullIsMissing: Bool = false) -> DecodingError {
+        if value == .null, nullIsMissing {
             return .valueNotFound(type, .init(codingPath: path, debugDescription: "Expected \(what) but found null instead."))
         }
         return .typeMismatch(type, .init(codingPath: path, debugDescription: "Expected to decode \(what) but found \(kind(value)) instead."))
@@ -222,21 +224,66 @@ enum Unbox {
         return float
     }
 
-    /// An integer literal is read exactly; a literal with a fraction or exponent (`1e3`, `2.0`) is
-    /// accepted only when it is a whole number that a Double holds exactly (at most 2^53).
+    /// Read exactly, whatever the literal's form: `1e3` and `2.50e2` are whole numbers, `1.5` and
+    /// `1e-1` are not, and a number beyond `T` (or beyond any width: `1e400`) does not fit.
     static func integer<T: FixedWidthInteger>(_ value: JSONValue, _ path: [any CodingKey]) throws -> T {
         guard case .number(let number) = value else { throw mismatch(T.self, value, path, what: "\(T.self)") }
         let literal = number.literal
-        if number.isIntegerLiteral {
-            if let integer = T(literal) { return integer }
-            if literal == "-0" { return 0 }
-        } else {
-            let double = number.double
-            guard double.isFinite, double.rounded(.towardZero) == double else {
-                throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Number \(literal) is not an integer, as \(T.self) needs."))
-            }
-            if abs(double) <= 9_007_199_254_740_992, let integer = T(exactly: double) { return integer }
+        switch wholeNumber(literal) {
+        case .none:
+            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Number \(literal) is not an integer, as \(T.self) needs."))
+        case .some(let digits):
+            if let integer = T(digits) { return integer }
+            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Number \(literal) does not fit in \(T.self)."))
         }
-        throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Number \(literal) does not fit in \(T.self)."))
+    }
+
+    /// The literal as plain decimal digits (with "-" when negative), or nil when it has a fractional
+    /// part. Too many digits for any integer type (more than 40) give a text no width accepts.
+    static func wholeNumber(_ literal: String) -> String? {
+        let bytes = Array(literal.utf8)
+        var index = 0
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var digits: [UInt8] = []
+        var exponentShift = 0
+        while index < bytes.count, bytes[index] != UInt8(ascii: "."), bytes[index] | 0x20 != UInt8(ascii: "e") {
+            digits.append(bytes[index])
+            index += 1
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < bytes.count, bytes[index] | 0x20 != UInt8(ascii: "e") {
+                digits.append(bytes[index])
+                exponentShift -= 1
+                index += 1
+            }
+        }
+        var exponent = 0
+        if index < bytes.count {  // an exponent: [eE][+-]?digits, already checked by the reader
+            index += 1
+            var exponentNegative = false
+            if bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            while index < bytes.count {
+                // Saturate: any exponent beyond a few hundred already means "fractional" or "too large".
+                exponent = min(exponent * 10 + Int(bytes[index] - UInt8(ascii: "0")), 100_000)
+                index += 1
+            }
+            if exponentNegative { exponent = -exponent }
+        }
+        exponent += exponentShift
+        while let first = digits.first, first == UInt8(ascii: "0"), digits.count > 1 { digits.removeFirst() }
+        if digits == [UInt8(ascii: "0")] { return "0" }
+        while exponent < 0, digits.last == UInt8(ascii: "0") {
+            digits.removeLast()
+            exponent += 1
+        }
+        guard exponent >= 0 else { return nil }
+        guard digits.count + exponent <= 40 else { return String(repeating: "9", count: 41) }
+        digits.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: exponent))
+        return (negative ? "-" : "") + String(decoding: digits, as: UTF8.self)
     }
 }
