@@ -294,8 +294,8 @@ struct JSONReader {
     }
 }
 
-/// Upper-case hexadecimal, zero-padded to `width` digits.
-func hex(_ value: UInt32, width: Int = 4) -> String {
-    let digits = String(value, radix: 16, uppercase: true)
+/// Hexadecimal, zero-padded to `width` digits.
+func hex(_ value: UInt32, width: Int = 4, uppercase: Bool = true) -> String {
+    let digits = String(value, radix: 16, uppercase: uppercase)
     return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }

@@ -51,8 +51,12 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
 
     init(unchecked literal: String) { self.literal = literal }
 
+    /// "3.0" as "3". Byte-wise: Character-level String operations would pull in the stdlib's
+    /// grapheme tables, resident memory the daemon does not need.
     private static func trimmed(_ text: String) -> String {
-        text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+        let bytes = Array(text.utf8)
+        guard bytes.count > 2, bytes[bytes.count - 2] == UInt8(ascii: "."), bytes[bytes.count - 1] == UInt8(ascii: "0") else { return text }
+        return String(decoding: bytes.dropLast(2), as: UTF8.self)
     }
 
     /// True when the literal has no fraction and no exponent.

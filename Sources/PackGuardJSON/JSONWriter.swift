@@ -48,7 +48,7 @@ enum JSONWriter {
             case 0x0A: output.append(contentsOf: #"\n"#.utf8)
             case 0x0D: output.append(contentsOf: #"\r"#.utf8)
             case 0x09: output.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20: output.append(contentsOf: "\\u\(hex(UInt32(byte), width: 4).lowercased())".utf8)
+            case 0..<0x20: output.append(contentsOf: "\\u\(hex(UInt32(byte), width: 4, uppercase: false))".utf8)
             default: output.append(byte)
             }
         }
