@@ -1,7 +1,8 @@
 /// One JSON value (RFC 8259), as read by `JSON.parse` and written by `JSON.write`.
 ///
 /// Objects are dictionaries: the reader refuses duplicate keys, and the writer sorts keys, so
-/// member order carries no meaning.
+/// member order carries no meaning. Keys are Swift Strings, which compare by canonical equivalence:
+/// "é" and "e\u{301}" are one key (a duplicate in one object).
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)

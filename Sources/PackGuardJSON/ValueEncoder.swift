@@ -142,17 +142,27 @@ final class ValueEncoder: Encoder {
             try encoder.encodeChild(value, into: slot(key), at: codingPath + [key])
         }
 
+        /// The container already at `key` when it is of the same kind (asking twice shares it, as in
+        /// JSONEncoder), a new one otherwise.
+        private func nested(_ kind: EncodedNode.Content, _ key: Key) -> EncodedNode {
+            if let existing = node.members[key.stringValue] {
+                switch (existing.content, kind) {
+                case (.object, .object), (.array, .array): return existing
+                default: break
+                }
+            }
+            let child = slot(key)
+            child.content = kind
+            return child
+        }
+
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type,
                                                            forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-            let child = slot(key)
-            child.content = .object
-            return KeyedEncodingContainer(KeyedContainer<NestedKey>(node: child, encoder: encoder, codingPath: codingPath + [key]))
+            KeyedEncodingContainer(KeyedContainer<NestedKey>(node: nested(.object, key), encoder: encoder, codingPath: codingPath + [key]))
         }
 
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-            let child = slot(key)
-            child.content = .array
-            return UnkeyedContainer(node: child, encoder: encoder, codingPath: codingPath + [key])
+            UnkeyedContainer(node: nested(.array, key), encoder: encoder, codingPath: codingPath + [key])
         }
 
         mutating func superEncoder() -> any Encoder {

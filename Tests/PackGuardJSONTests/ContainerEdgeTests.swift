@@ -57,6 +57,29 @@ struct ContainerEdgeTests {
         #expect(try JSON.encode(SuperInArray()) == (try foundationJSON(SuperInArray())))
     }
 
+    @Test func askingTwiceForANestedContainerSharesIt() throws {
+        struct Twice: Encodable {
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: JSONTestKey.self)
+                let key = JSONTestKey(stringValue: "n")
+                var first = container.nestedContainer(keyedBy: JSONTestKey.self, forKey: key)
+                try first.encode(1, forKey: JSONTestKey(stringValue: "a"))
+                var second = container.nestedContainer(keyedBy: JSONTestKey.self, forKey: key)
+                try second.encode(2, forKey: JSONTestKey(stringValue: "b"))
+                var list = container.nestedUnkeyedContainer(forKey: JSONTestKey(stringValue: "l"))
+                try list.encode(1)
+                var again = container.nestedUnkeyedContainer(forKey: JSONTestKey(stringValue: "l"))
+                try again.encode(2)
+            }
+        }
+        #expect(try JSON.encode(Twice()) == #"{"l":[1,2],"n":{"a":1,"b":2}}"#)
+        #expect(try JSON.encode(Twice()) == (try foundationJSON(Twice())))
+    }
+
+    @Test func canonicallyEquivalentKeysAreOneKey() {
+        #expect(parseError(#"{"é":1,"e\u0301":2}"#)?.found == "duplicate key \"e\u{301}\"")
+    }
+
     @Test func bytesAndTextReadTheSame() throws {
         let text = #"{"ok":true,"message":"é 😀"}"#
         #expect(try JSON.parse(Array(text.utf8)) == JSON.parse(text))
