@@ -16,9 +16,10 @@ struct ArchitectureTests {
         "CLinuxEvents": [],
         "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
         "PackGuardYAML": [],
+        "PackGuardJSON": [],
         "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardYAML"],
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
-                            "PackGuardCAN", "PackGuardPlatform", "CLinuxEvents", "Logging"],
+                            "PackGuardCAN", "PackGuardPlatform", "PackGuardJSON", "CLinuxEvents", "Logging"],
     ]
 
     /// Each regular target's name and dependencies, read from the manifest's text.
