@@ -4,6 +4,7 @@ import PackageDescription
 // Architecture, inside out:
 //   PackGuardCore    pure safety policy (value types, no I/O, no clock, no Foundation)
 //   PackGuardYAML    the strict YAML subset the configuration is written in (no Foundation)
+//   PackGuardJSON    strict JSON reader/writer and Codable coders for the control socket (no Foundation)
 //   PackGuardConfig  YAML configuration: parsing and strict, located validation
 //   PackGuardGPIO    GPIO lines: libgpiod backend (through CGPIOShim) and the mocked chip
 //   PackGuardADC     ADS1115 over Linux I2C, and the mocked I2C bus
@@ -41,6 +42,7 @@ let package = Package(
         .target(name: "PackGuardCore"),
         .target(name: "PackGuardWords", dependencies: ["PackGuardCore"]),
         .target(name: "PackGuardYAML"),
+        .target(name: "PackGuardJSON"),
         .target(
             name: "PackGuardConfig",
             dependencies: ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardYAML"]
@@ -64,7 +66,7 @@ let package = Package(
             name: "PackGuardDaemon",
             dependencies: [
                 "PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
-                "PackGuardPlatform", "CLinuxEvents", .product(name: "Logging", package: "swift-log"),
+                "PackGuardPlatform", "PackGuardJSON", "CLinuxEvents", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -130,6 +132,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PackGuardCommandLineTests", dependencies: ["PackGuardCommandLine"]),
+        .testTarget(
+            name: "PackGuardJSONTests",
+            dependencies: [
+                "PackGuardJSON", "PackGuardDaemon",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "PackGuardConfigTests",
             dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]

@@ -35,8 +35,9 @@ if "$bin" check-config "$bad" 2>/dev/null; then
 fi
 rm -f "$bad"
 "$bin" adc --simulate --count 2 >/dev/null   # every simulated channel converts and reads VALID (exit 0)
-# The daemon's executable maps neither Foundation nor libmosquitto: bench, simulate and telemetry live in
-# packguard-bench and packguard-telemetry, to which packguard forwards them.
+# The daemon's executable maps neither Foundation with ICU nor libmosquitto: its JSON is PackGuardJSON, and bench,
+# simulate and telemetry live in packguard-bench and packguard-telemetry, to which packguard forwards them.
+# (FoundationEssentials, without ICU, comes with ArgumentParser.)
 if ldd "$bin" | grep -E 'lib(Foundation|FoundationInternationalization|_FoundationICU|mosquitto)\.so'; then
     echo "error: $bin links the libraries above; only its siblings may" >&2; exit 1
 fi

@@ -16,9 +16,10 @@ struct ArchitectureTests {
         "CLinuxEvents": [],
         "PackGuardCAN": ["PackGuardCore", "CSocketCAN"],
         "PackGuardYAML": [],
+        "PackGuardJSON": [],
         "PackGuardConfig": ["PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN", "PackGuardYAML"],
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
-                            "PackGuardCAN", "PackGuardPlatform", "CLinuxEvents", "Logging"],
+                            "PackGuardCAN", "PackGuardPlatform", "PackGuardJSON", "CLinuxEvents", "Logging"],
         "PackGuardCommandLine": ["PackGuardConfig"],
         // The daemon's executable: everything but the bench and telemetry, which live in their own.
         "packguard": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",

@@ -1,9 +1,5 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import PackGuardCore
+import PackGuardJSON
 import PackGuardWords
 
 /// One request on the control socket: a JSON object on one line.
@@ -46,12 +42,12 @@ public struct ControlReply: Codable, Sendable, Equatable {
     }
 }
 
+/// JSON lines through PackGuardJSON (compact, keys sorted): Foundation's coders would cost the
+/// daemon about 3 MiB of resident memory.
 public enum ControlCodec {
     public static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
+            return try JSON.encode(value)
         } catch {
             // Our own Codable types always encode; this is a programming error.
             preconditionFailure("cannot encode \(T.self): \(error)")
@@ -59,7 +55,7 @@ public enum ControlCodec {
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from line: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(line.utf8))
+        try JSON.decode(type, from: line)
     }
 }
 
