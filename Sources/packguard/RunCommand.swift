@@ -18,6 +18,13 @@ struct RunCommand: ParsableCommand {
             file (an invalid file is logged and the running configuration kept). Exit status 1: invalid \
             configuration or lines that cannot be requested; 2: outputs could not be driven off.
 
+            Three threads: the control loop; the internal watchdog, which opens every relay if a step \
+            overruns timing.loopDeadlineMs; and the off reflex, which opens on its own what a release of \
+            Charge Enable or Discharge Enable always opens, before the control loop has woken (it only ever \
+            opens). With realtime.scheduling: fifo they run SCHED_FIFO at realtime.priority, +1 and +2 \
+            (the unit grants LimitRTPRIO=12); without the permission they run normally, which is logged once. \
+            `packguard status` shows the off-reaction the daemon measures (kernel edge to relay written).
+
             --simulate runs the same daemon on the mocked GPIO chip with the built-in default configuration, \
             with the BMS's Charge Enable and Discharge Enable asserted, its control socket in \
             \(simulationRuntimeDirectory) (query it with `packguard status --simulate`).
