@@ -28,6 +28,8 @@
 #              RIG_PERF (0: as --no-perf; default 1), RIG_PERF_EDGES (timed edges per program and condition, default 1000),
 #              RIG_PERF_SYSCALL_CYCLES (cycles counted under strace per program, default 200),
 #              RIG_PERF_TRACE (1: also keep a timed strace of 3 cycles per program in rig/out/trace-NAME.txt),
+#              RIG_PERF_KTRACE (1: also the kernel's scheduler, interrupt and GPIO tracepoints over 5 releases of the
+#              reflex and of packguard, as RIG-KTRACE lines; with RIG_KERNEL_FRAGMENT=rig/trace.fragment),
 #              RIG_PERF_SETTLE_MS (hold the input asserted this long after the output closed, before each timed
 #              release; default 0, the release right after the close; a diagnostic, see latency.c's --settle-ms),
 #              RIG_PERF_BIN_V1, RIG_PERF_BIN_V2 (a release packguard to measure instead of this clone's, e.g. an
@@ -153,7 +155,7 @@ total_passed=0 total_failed=0 timings=
 run_guest() {
     local name=$1 bin=$2 perf_bin=$3
     local perf_append=
-    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0} RIG_PERF_PROFILE=${RIG_PERF_PROFILE:-0} RIG_PERF_SETTLE_MS=${RIG_PERF_SETTLE_MS:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}${RIG_PERF_SCHEDULING:+ RIG_PERF_SCHEDULING=$RIG_PERF_SCHEDULING}${RIG_PERF_LOCK_MEMORY:+ RIG_PERF_LOCK_MEMORY=$RIG_PERF_LOCK_MEMORY}"
+    [ -z "$perf_bin" ] || perf_append=" PACKGUARD_PERF_BIN=$perf_bin RIG_PERF_EDGES=$perf_edges RIG_PERF_ONLY=$perf_only RIG_PERF_SYSCALL_CYCLES=${RIG_PERF_SYSCALL_CYCLES:-200} RIG_PERF_TRACE=${RIG_PERF_TRACE:-0} RIG_PERF_PROFILE=${RIG_PERF_PROFILE:-0} RIG_PERF_SETTLE_MS=${RIG_PERF_SETTLE_MS:-0} RIG_PERF_KTRACE=${RIG_PERF_KTRACE:-0}${RIG_PERF_CONFIG:+ RIG_PERF_CONFIG=$RIG_PERF_CONFIG}${RIG_PERF_SCHEDULING:+ RIG_PERF_SCHEDULING=$RIG_PERF_SCHEDULING}${RIG_PERF_LOCK_MEMORY:+ RIG_PERF_LOCK_MEMORY=$RIG_PERF_LOCK_MEMORY}"
     # The guest mounts a tmpfs at its scratch directory: never over the clone or the binaries.
     local scratch=/tmp
     case " $repo/ $bin $perf_bin $kernel_dir/ $GPIOD2_PREFIX/" in *" /tmp/"*) scratch=/mnt ;; esac
@@ -281,6 +283,7 @@ run_guest() {
         done
         grep '^RIG-TRACE ' <<<"$log" | sed 's/^RIG-TRACE //' >"$out/trace-$name.txt" || true
         grep '^RIG-PROFILE ' <<<"$log" | sed 's/^RIG-PROFILE //' >"$out/profile-$name.txt" || true
+        grep '^RIG-KTRACE ' <<<"$log" | sed 's/^RIG-KTRACE //' >"$out/ktrace-$name.txt" || true
     fi
 
     local booted; booted=$(sed -n 's/^RIG-BOOTED uptime=\([0-9.]*\).*/\1/p' <<<"$log")

@@ -221,6 +221,31 @@ profile() {
         | grep -v '^#' | grep -v '^$' | head -40 | sed "s/^/RIG-PROFILE $name children /"
 }
 
+# ktrace NAME READY COMMAND...: the kernel's scheduler, interrupt and GPIO tracepoints over 5 releases of COMMAND,
+# idle, as RIG-KTRACE lines (RIG_PERF_KTRACE=1; needs a kernel with tracing: RIG_KERNEL_FRAGMENT=rig/trace.fragment).
+# Where a reaction's time goes between the edge's interrupt, the wake-ups and the write.
+ktrace() {
+    local name=$1 ready=$2; shift 2
+    local tracing=/sys/kernel/tracing log="$work/$name-ktrace.log" pid event
+    [ -d "$tracing/events" ] || mount -t tracefs nodev "$tracing" 2>/dev/null
+    [ -e "$tracing/events/sched/sched_switch/enable" ] \
+        || { failed_one "$name ktrace" "the guest kernel has no scheduler tracepoints (RIG_KERNEL_FRAGMENT=rig/trace.fragment)"; return; }
+    ${program_pin[@]+"${program_pin[@]}"} "$@" >"$log" 2>&1 &
+    pid=$!
+    wait_for_line "$log" "$ready" "$pid" || { stop "$pid"; failed_one "$name ktrace" "did not start"; return; }
+    echo 0 >"$tracing/tracing_on"; : >"$tracing/trace"; echo 4096 >"$tracing/buffer_size_kb"
+    for event in sched/sched_waking sched/sched_wakeup sched/sched_switch sched/sched_migrate_task irq/irq_handler_entry \
+        irq/irq_handler_exit gpio/gpio_value irq_vectors/reschedule_entry irq_vectors/call_function_single_entry \
+        irq_vectors/irq_work_entry irq_vectors/local_timer_entry; do
+        [ -e "$tracing/events/$event/enable" ] && echo 1 >"$tracing/events/$event/enable"
+    done
+    echo 1 >"$tracing/tracing_on"
+    condition=ktrace meter "$name" --count 5 --warmup 0 || failed_one "$name ktrace" "the meter failed while tracing"
+    echo 0 >"$tracing/tracing_on"
+    stop "$pid"
+    sed -n 's/^ *//; /^#/d; s/^/RIG-KTRACE /p' "$tracing/trace"
+}
+
 for condition in idle load; do
     [ "$condition" = load ] && start_hogs
     # 1. The reflex baseline.
@@ -236,6 +261,10 @@ for condition in idle load; do
     [ "$condition" = load ] && stop_hogs
 done
 [ "${RIG_PERF_PROFILE:-0}" = 0 ] || profile packguard "ready:" "$bin" run --config "$config"
+if [ "${RIG_PERF_KTRACE:-0}" = 1 ]; then
+    ktrace reflex "reflex: ready" "$here/build/reflex" "$ENABLE" "$RELAY"
+    ktrace packguard "ready:" "$bin" run --config "$config"
+fi
 # System calls per cycle, idle, for each program (not timed: strace slows everything down).
 if [ "$syscall_cycles" -gt 0 ]; then
     count_syscalls reflex "reflex: ready" "$here/build/reflex" "$ENABLE" "$RELAY"
