@@ -100,13 +100,18 @@ public enum Contactor: String, CaseIterable, Sendable, Hashable, CustomStringCon
 
 /// A fixed slot per input signal, stored inline: no dictionary and no heap allocation on the
 /// control path (copying one copies six values).
+///
+/// Inlinable, so that callers in other modules specialize it: an unspecialized generic access
+/// looks its type's metadata up at run time, on the off reflex's path too.
 public struct PerInput<Value> {
-    private var slots: InlineArray<6, Value>
+    @usableFromInline var slots: InlineArray<6, Value>
 
+    @inlinable
     public init(repeating value: Value) {
         slots = InlineArray(repeating: value)
     }
 
+    @inlinable
     public subscript(signal: InputSignal) -> Value {
         get { slots[signal.index] }
         set { slots[signal.index] = newValue }
@@ -122,12 +127,14 @@ extension PerInput: Equatable where Value: Equatable {
 
 /// A fixed slot per output signal, stored inline.
 public struct PerOutput<Value> {
-    private var slots: InlineArray<7, Value>
+    @usableFromInline var slots: InlineArray<7, Value>
 
+    @inlinable
     public init(repeating value: Value) {
         slots = InlineArray(repeating: value)
     }
 
+    @inlinable
     public subscript(signal: OutputSignal) -> Value {
         get { slots[signal.index] }
         set { slots[signal.index] = newValue }
@@ -142,6 +149,7 @@ extension PerOutput: Equatable where Value: Equatable {
 }
 
 extension InputSignal {
+    @inlinable
     var index: Int {
         switch self {
         case .chargeEnable: 0
@@ -155,6 +163,7 @@ extension InputSignal {
 }
 
 extension OutputSignal {
+    @inlinable
     var index: Int {
         switch self {
         case .chargeRelay: 0

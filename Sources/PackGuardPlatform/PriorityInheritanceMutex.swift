@@ -14,8 +14,9 @@ import Glibc
 public final class PriorityInheritanceMutex<Value>: @unchecked Sendable {
     // @unchecked: `value` is only touched between pthread_mutex_lock and pthread_mutex_unlock, and
     // `sending` in the signatures keeps a non-Sendable value from escaping the region it came from.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    // @usableFromInline: `withLock` is inlinable, so that a caller in another module specializes it.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     public init(_ initialValue: consuming sending Value) {
         mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -37,6 +38,7 @@ public final class PriorityInheritanceMutex<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the value while holding the lock.
+    @inlinable
     public func withLock<Result, E: Error>(_ body: (inout sending Value) throws(E) -> sending Result) throws(E) -> sending Result {
         // EDEADLK (this thread holds it) or EINVAL: a programmer error, never a world error.
         precondition(pthread_mutex_lock(mutex) == 0, "pthread_mutex_lock")
