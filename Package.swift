@@ -126,22 +126,24 @@ let package = Package(
         .testTarget(
             name: "PackGuardYAMLTests",
             dependencies: [
-                "PackGuardYAML", "PackGuardConfig",
+                "PackGuardTestSupport", "PackGuardYAML", "PackGuardConfig",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // What several test targets share (a seeded generator, the repository's files).
+        .target(name: "PackGuardTestSupport", dependencies: [], path: "Tests/PackGuardTestSupport"),
         .testTarget(name: "PackGuardCommandLineTests", dependencies: ["PackGuardCommandLine"]),
         .testTarget(
             name: "PackGuardJSONTests",
             dependencies: [
-                "PackGuardJSON", "PackGuardDaemon",
+                "PackGuardTestSupport", "PackGuardJSON", "PackGuardDaemon",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
             name: "PackGuardConfigTests",
-            dependencies: ["PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]
+            dependencies: ["PackGuardTestSupport", "PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardCAN"]
         ),
         .testTarget(name: "PackGuardADCTests", dependencies: ["PackGuardADC", "PackGuardPlatform"]),
         .testTarget(
@@ -153,12 +155,12 @@ let package = Package(
         ),
         .testTarget(
             name: "PackGuardDaemonTests",
-            dependencies: ["PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardWords", "PackGuardCAN",
+            dependencies: ["PackGuardTestSupport", "PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore", "PackGuardWords", "PackGuardCAN",
                            "PackGuardPlatform"]
         ),
         .testTarget(
             name: "PackGuardBenchTests",
-            dependencies: ["PackGuardBench", "PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
+            dependencies: ["PackGuardTestSupport", "PackGuardBench", "PackGuardDaemon", "PackGuardGPIO", "PackGuardConfig", "PackGuardCore"]
         ),
         .testTarget(
             name: "PackGuardTelemetryTests",

@@ -1,14 +1,10 @@
 import Foundation
 import PackGuardConfig
 import PackGuardCore
+import PackGuardTestSupport
 import Testing
 @testable import PackGuardBench
 
-let repositoryRoot: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/")
-}()
 
 func parse(_ yaml: String) throws(ScenarioError) -> Scenario {
     try ScenarioParser.parse(yaml, source: "test.yaml")

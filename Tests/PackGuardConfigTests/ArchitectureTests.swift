@@ -1,4 +1,5 @@
 import Foundation
+import PackGuardTestSupport
 import Testing
 
 /// ARCHITECTURE.md's graph, checked against Package.swift: a target that imports more than its row
@@ -21,6 +22,7 @@ struct ArchitectureTests {
         "PackGuardDaemon": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC",
                             "PackGuardCAN", "PackGuardPlatform", "PackGuardJSON", "CLinuxEvents", "Logging"],
         "PackGuardCommandLine": ["PackGuardConfig"],
+        "PackGuardTestSupport": [],
         // The daemon's executable: everything but the bench and telemetry, which live in their own.
         "packguard": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
                       "PackGuardDaemon", "PackGuardCommandLine", "ArgumentParser", "Logging"],

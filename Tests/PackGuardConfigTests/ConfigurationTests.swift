@@ -1,19 +1,10 @@
 import Foundation
 import PackGuardCore
+import PackGuardTestSupport
 import Testing
 @testable import PackGuardConfig
 import PackGuardGPIO
 
-/// The repository root, found from this file's path (Tests/PackGuardConfigTests/…).
-let repositoryRoot: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/")
-}()
-
-func readFile(_ path: String) -> String? {
-    try? String(contentsOfFile: path, encoding: .utf8)
-}
 
 /// A minimal valid configuration, to which tests add one mistake at a time.
 let minimalYAML = """

@@ -1,3 +1,4 @@
+import PackGuardTestSupport
 import Testing
 @testable import PackGuardConfig
 import PackGuardCore

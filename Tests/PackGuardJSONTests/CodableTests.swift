@@ -1,5 +1,6 @@
 import Foundation
 import PackGuardJSON
+import PackGuardTestSupport
 import Testing
 
 private struct Widths: Codable, Equatable {

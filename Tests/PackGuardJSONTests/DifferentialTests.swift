@@ -1,6 +1,7 @@
 import Foundation
 import PackGuardJSON
 import PropertyBased
+import PackGuardTestSupport
 import Testing
 @testable import PackGuardDaemon
 

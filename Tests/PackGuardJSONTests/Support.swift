@@ -1,19 +1,8 @@
 import Foundation
 import PackGuardJSON
+import PackGuardTestSupport
 import Testing
 
-/// A small deterministic generator (SplitMix64), so that a failing case is reproduced by its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: Int) { state = UInt64(bitPattern: Int64(seed)) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The error `text` is refused with, or nil when it parses.
 func parseError(_ text: String) -> JSONParseError? {

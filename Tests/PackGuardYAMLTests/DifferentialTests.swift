@@ -2,6 +2,7 @@ import Foundation
 import PackGuardConfig
 import PackGuardYAML
 import PropertyBased
+import PackGuardTestSupport
 import Testing
 
 // MARK: Generated documents in the subset

@@ -2,6 +2,7 @@ import Glibc
 import PackGuardConfig
 import PackGuardCore
 import PackGuardGPIO
+import PackGuardTestSupport
 import Testing
 @testable import PackGuardDaemon
 
@@ -132,24 +133,13 @@ struct OffFastPathTests {
         #expect(rest.map(\.signal) == [.chargeEnable], "the line not reported keeps its event for the next full read")
     }
 
-    /// A deterministic generator (SplitMix64): the same seed gives the same run.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Random BMS behaviour (levels, short pulses, lost edges, failed writes, any step timing):
     /// after every step the applied outputs and the lines are exactly the policy's outputs, and
     /// nothing is ever switched on before the reconciling read.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func appliedOutputsAlwaysEqualThePolicysAndNothingClosesEarly(seed: UInt64) throws {
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(state: seed)
         let rig = try Rig()
         let inputs = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
         let outputs: [(OutputSignal, String)] = [(.chargeRelay, "GPIO16"), (.dischargeRelay, "GPIO20"),
