@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import PackGuardCommandLine
 
 @main
@@ -13,4 +14,14 @@ struct PackGuardCommand: ParsableCommand {
             """,
         subcommands: [RunCommand.self, StatusCommand.self, BenchCommand.self, BenchSocketCommand.self, SimulateCommand.self, ResetCommand.self, ForceOffCommand.self, EventsCommand.self, CheckConfigCommand.self, LinesCommand.self, AdcCommand.self, CanCommand.self, RigCommand.self, TelemetryCommand.self, BenchTelemetryCommand.self]
     )
+
+    /// `packguard run` with its usual options starts the daemon without running ArgumentParser's
+    /// parser (see `RunOptions`); everything else, `run --help` included, goes through it.
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "run", let options = RunOptions.parse(arguments.dropFirst()) {
+            Glibc.exit(runDaemon(options))
+        }
+        main(nil)
+    }
 }

@@ -44,32 +44,38 @@ struct RunCommand: ParsableCommand {
     var stateDirectory: String?
 
     func run() throws {
-        let logger = makeLogger()
-        var configuration: PackGuardConfiguration
-        if simulate {
-            configuration = BuiltInConfiguration.load()
-            configuration.paths.controlSocket = simulationRuntimeDirectory + "/control.sock"
-            configuration.paths.stateDirectory = simulationRuntimeDirectory + "/state"
-        } else {
-            do { configuration = try loadConfiguration(config) } catch {
-                printError(error.description)
-                throw ExitCode(1)
-            }
-        }
-        if let controlSocket { configuration.paths.controlSocket = controlSocket }
-        if let stateDirectory { configuration.paths.stateDirectory = stateDirectory }
-
-        let daemon: Daemon
-        do {
-            daemon = try Daemon(configuration: configuration, simulate: simulate, configPath: simulate ? nil : config,
-                                logger: logger)
-        } catch {
-            logger.critical("not starting: \(error)")
-            throw ExitCode(1)
-        }
-        let code = daemon.run()
-        throw ExitCode(code)
+        throw ExitCode(runDaemon(RunOptions(config: config, simulate: simulate, controlSocket: controlSocket,
+                                            stateDirectory: stateDirectory)))
     }
+}
+
+/// `packguard run`: the daemon until it stops; returns its exit status. ArgumentParser's `RunCommand`
+/// and `RunOptions.parse` (the daemon's usual way in, see `PackGuardCommand.main`) both end here.
+func runDaemon(_ options: RunOptions) -> Int32 {
+    let logger = makeLogger()
+    var configuration: PackGuardConfiguration
+    if options.simulate {
+        configuration = BuiltInConfiguration.load()
+        configuration.paths.controlSocket = simulationRuntimeDirectory + "/control.sock"
+        configuration.paths.stateDirectory = simulationRuntimeDirectory + "/state"
+    } else {
+        do { configuration = try loadConfiguration(options.config) } catch {
+            printError(error.description)
+            return 1
+        }
+    }
+    if let controlSocket = options.controlSocket { configuration.paths.controlSocket = controlSocket }
+    if let stateDirectory = options.stateDirectory { configuration.paths.stateDirectory = stateDirectory }
+
+    let daemon: Daemon
+    do {
+        daemon = try Daemon(configuration: configuration, simulate: options.simulate,
+                            configPath: options.simulate ? nil : options.config, logger: logger)
+    } catch {
+        logger.critical("not starting: \(error)")
+        return 1
+    }
+    return daemon.run()
 }
 
 
