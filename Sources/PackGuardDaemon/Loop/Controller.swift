@@ -71,6 +71,13 @@ public final class Controller: @unchecked Sendable {
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
     /// The type of the last edge event per input, to see a release the kernel did not report.
     private var lastEdge = PerInput<EdgeEvent.Edge?>(repeating: nil)
+
+    /// A rising edge right after a rising one: the kernel merged or lost the falling edge of a
+    /// short pulse between them (or its buffer overflowed), so the enable was released in between.
+    /// The release table's write and the policy's steps both go by this.
+    static func isMergedRelease(_ edge: EdgeEvent.Edge, after previous: EdgeEvent.Edge?) -> Bool {
+        edge == .rising && previous == .rising
+    }
     public private(set) var edgeReadsFailing = false
     /// Set once outputs could not be driven off: the loop must exit, whoever called step().
     public private(set) var fatalFailure: ControllerFatalError?
@@ -220,10 +227,8 @@ public final class Controller: @unchecked Sendable {
             var releaseOpens = OutputLevels(repeating: .active)
             var previous = lastEdge
             for (signal, event) in edges {
-                // A falling edge, or a rising one after a rising one: the kernel merged or lost
-                // the falling edge of a short pulse between them (or its buffer overflowed).
-                // Either way the enable was released.
-                if event.edge == .falling || previous[signal] == .rising {
+                // A falling edge, or a merged release: either way the enable was released.
+                if event.edge == .falling || Self.isMergedRelease(event.edge, after: previous[signal]) {
                     for relay in SafetyPolicy.relaysOpened(byReleaseOf: signal) { releaseOpens[relay] = .inactive }
                     let edge = Int64(clamping: event.timestampNanoseconds)
                     if let opened = reflexOpenedAt[signal], opened.nanoseconds >= edge {
@@ -247,9 +252,9 @@ public final class Controller: @unchecked Sendable {
                 }
             }
             for (signal, event) in edges {
-                // The merged release the reflex saw: the policy must see it too, or a relay
+                // A merged release (the fast path above opened on it): the policy must see it too, or a relay
                 // could stay closed through it.
-                if event.edge == .rising && lastEdge[signal] == .rising {
+                if Self.isMergedRelease(event.edge, after: lastEdge[signal]) {
                     edgeResults.append(policy.step(.released(signal), now: now))
                 }
                 lastEdge[signal] = event.edge

@@ -9,6 +9,17 @@ import Testing
 /// The off fast path orders the I/O of a step; the policy still decides every level.
 @Suite("Off fast path")
 struct OffFastPathTests {
+    /// Only a rising edge after a rising one is a merged release (the falling edge between them
+    /// lost); the fast path's table write and the policy's steps share this one rule.
+    @Test(arguments: [
+        (EdgeEvent.Edge.rising, EdgeEvent.Edge?.some(.rising), true),
+        (.rising, nil, false), (.rising, .falling, false), (.falling, .rising, false), (.falling, .falling, false),
+        (.falling, nil, false),
+    ] as [(EdgeEvent.Edge, EdgeEvent.Edge?, Bool)])
+    func aMergedReleaseIsARisingEdgeAfterARisingOne(edge: EdgeEvent.Edge, previous: EdgeEvent.Edge?, merged: Bool) {
+        #expect(Controller.isMergedRelease(edge, after: previous) == merged)
+    }
+
     static let relayLines: Set<String> = ["GPIO16", "GPIO20", "GPIO21", "GPIO26"]
     static let inputLines: Set<String> = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
 
