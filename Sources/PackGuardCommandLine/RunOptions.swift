@@ -1,6 +1,6 @@
 /// What `packguard run` is told. `RunOptions.parse` reads the daemon's few options without
 /// ArgumentParser: running its parser (its reflection over the command's property wrappers, and
-/// FoundationEssentials) costs the daemon's process about 2.4 MiB of peak memory, more than all of
+/// FoundationEssentials) costs the daemon's process about 2.3 MiB of peak memory, more than all of
 /// its control loop. Anything `parse` does not take as it stands goes to ArgumentParser, which reads
 /// the same options the same way and says what is wrong.
 public struct RunOptions: Equatable, Sendable {
