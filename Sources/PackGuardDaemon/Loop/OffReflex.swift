@@ -50,6 +50,10 @@ final class OffReflex: @unchecked Sendable {
         return table
     }()
 
+    /// The inputs in epoll key order, made once: `allCases` builds a new array at every use, and the
+    /// reflex's wake and the control loop's every step would each pay for one.
+    private static let signals = InputSignal.allCases
+
     /// epoll_wait(2) without a timeout, filling `keys` with the ready descriptors' keys.
     static let waitWithEpoll: @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32) -> Int32 = {
         pg_epoll_wait($0, $1, $2, -1)
@@ -102,7 +106,7 @@ final class OffReflex: @unchecked Sendable {
         var complete = true
         for (signal, fd) in lines.eventDescriptorsBySignal where opens[signal] != nil {
             // Edge-triggered: one wake per new event, without reading (consuming) it.
-            let key = UInt64(InputSignal.allCases.firstIndex(of: signal) ?? 0)
+            let key = UInt64(Self.signals.firstIndex(of: signal) ?? 0)
             if pg_epoll_watch(epoll, fd, key, true) == 0 { armed.append(fd) } else { complete = false }
         }
         return complete
@@ -127,7 +131,7 @@ final class OffReflex: @unchecked Sendable {
     func takeReleases() -> [(signal: InputSignal, openedAt: Instant?)] {
         seen.withLock { seen in
             var released: [(signal: InputSignal, openedAt: Instant?)] = []
-            for signal in InputSignal.allCases {
+            for signal in Self.signals {
                 guard let sighting = seen[signal] else { continue }
                 released.append((signal, sighting.openedAt))
                 seen[signal] = nil
@@ -161,8 +165,8 @@ final class OffReflex: @unchecked Sendable {
                     wake.drain()
                     continue
                 }
-                guard key < UInt64(InputSignal.allCases.count) else { continue }
-                react(to: InputSignal.allCases[Int(key)])
+                guard key < UInt64(Self.signals.count) else { continue }
+                react(to: Self.signals[Int(key)])
             }
         }
     }
