@@ -19,14 +19,7 @@ public struct StandardError: TextOutputStream {
     public init() {}
 
     public mutating func write(_ string: String) {
-        let bytes = Array(string.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }  // nowhere left to report a failed report
-            offset += written
-        }
+        _ = writeAll(STDERR_FILENO, string)  // a failure: nowhere left to report a failed report
     }
 }
 
@@ -37,14 +30,21 @@ public func writeTextFile(_ path: String, _ text: String) throws(FileReadError) 
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw FileReadError(path: path, operation: "create", errno: errno) }
     defer { close(fd) }
+    if let code = writeAll(fd, text) { throw FileReadError(path: path, operation: "write", errno: code) }
+}
+
+/// Writes every byte of `text` to `fd` (again after EINTR and short writes); the errno of a write
+/// that failed, or nil.
+func writeAll(_ fd: Int32, _ text: String) -> Int32? {
     let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
         if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { throw FileReadError(path: path, operation: "write", errno: errno) }
+        guard written > 0 else { return written < 0 ? errno : EIO }
         offset += written
     }
+    return nil
 }
 
 /// Where `packguard run` and the other commands look for the configuration by default.
