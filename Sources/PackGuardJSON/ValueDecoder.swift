@@ -275,7 +275,8 @@ enum Unbox {
             if exponentNegative { exponent = -exponent }
         }
         exponent += exponentShift
-        while let first = digits.first, first == UInt8(ascii: "0"), digits.count > 1 { digits.removeFirst() }
+        // Leading zeros off in one move (one at a time is quadratic in a 64 KiB line of them).
+        digits.removeFirst(digits.dropLast().prefix { $0 == UInt8(ascii: "0") }.count)
         if digits == [UInt8(ascii: "0")] { return "0" }
         while exponent < 0, digits.last == UInt8(ascii: "0") {
             digits.removeLast()

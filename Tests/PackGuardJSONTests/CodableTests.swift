@@ -122,6 +122,12 @@ struct CodableTests {
         }
         // Foundation refuses this one; it is Int64.max exactly.
         #expect(try JSON.decode(Wrapped<Int64>.self, from: #"{"value":922337203685477580.7e1}"#).value == .max)
+        // A request-sized run of zeros (the control socket takes 64 KiB lines) before the digit that counts.
+        let zeros = String(repeating: "0", count: 60_000)
+        #expect(try JSON.decode(Wrapped<Int>.self, from: #"{"value":0.\#(zeros)1e60001}"#).value == 1)
+        #expect(try JSON.decode(Wrapped<Int>.self, from: #"{"value":-0.\#(zeros)7e60001}"#).value == -7)
+        #expect(try JSON.decode(Wrapped<Int>.self, from: #"{"value":0.\#(zeros)e5}"#).value == 0)
+        #expect(throws: DecodingError.self) { try JSON.decode(Wrapped<Int>.self, from: #"{"value":0.\#(zeros)1e60000}"#) }
     }
 
     @Test func doublesReadBackBitForBit() throws {
