@@ -32,9 +32,22 @@ public final class ControlLoop: @unchecked Sendable {
     private var endpoints: [any PollableEndpoint] = []
     /// The poll(2) set, rebuilt only when what it watches changes: an idle wake allocates nothing.
     private var pollSet: [pollfd] = []
-    private var pollSetKey: (lines: Int, edgesFailing: Bool, endpoints: Int)?
+    private var pollSetKey: PollSetKey?
     /// Where each endpoint's descriptors are in `pollSet`.
     private var endpointRanges: [Range<Int>] = []
+    /// How many of `pollSet`'s first entries are edge descriptors; the off reflex's hand-off pipe
+    /// (when there is a reflex) follows them, then the wake pipe, then the endpoints.
+    private var edgeEntries = 0
+
+    /// What the poll set is made from: it is rebuilt when any of this changes.
+    private struct PollSetKey: Equatable {
+        var lines: Int
+        var edgesFailing: Bool
+        var endpoints: Int
+        var reflex: ObjectIdentifier?
+        var reflexArmings: Int
+        var reflexForwards: Bool
+    }
     private var monitor: DeadlineMonitor?
     private let wakePipe: WakePipe
     private let requests = Mutex(Requests())
@@ -145,15 +158,26 @@ public final class ControlLoop: @unchecked Sendable {
     /// Waits until the next step is due, an edge or the wake pipe arrives, or a socket command ran
     /// a step. Other control socket traffic (status, events, silent clients) is served here without
     /// a step, so a flood of clients cannot make the loop step in a frenzy.
+    /// While the off reflex hands edges on (`OffReflex.forwardsEdges`), the descriptors it watches
+    /// are left to it: a release wakes the reflex alone, and the loop once the reflex's write is done.
     /// Returns the edge descriptors that woke it when only edges did, else nil (read every line).
     private func waitForWork(until wake: Instant) -> [Int32]? {
+        let reflex = controller.reflex
         while true {
+            let forwarding = reflex?.forwardsEdges(now: controller.clock.now()) ?? false
             // Generations only grow, so the sum changes whenever any endpoint's descriptors do.
             let endpointsKey = endpoints.reduce(0) { $0 &+ 1 &+ $1.pollGeneration }
-            // A reload that moves input lines changes their event fds: `generation` says so.
-            let key = (controller.lines.generation, controller.edgeReadsFailing, endpointsKey)
-            if pollSetKey.map({ $0 != key }) ?? true {
-                let fds = controller.pollableEventDescriptors + [wakePipe.readEnd]
+            // A reload that moves input lines changes their event fds: `generation` says so, and the
+            // reflex's arming what it watches.
+            let key = PollSetKey(lines: controller.lines.generation, edgesFailing: controller.edgeReadsFailing,
+                                 endpoints: endpointsKey, reflex: reflex.map(ObjectIdentifier.init),
+                                 reflexArmings: reflex?.armGeneration ?? 0, reflexForwards: forwarding)
+            if pollSetKey != key {
+                var fds = controller.pollableEventDescriptors
+                if forwarding, let watched = reflex?.watchedDescriptors { fds.removeAll { watched.contains($0) } }
+                edgeEntries = fds.count
+                if let reflex { fds.append(reflex.handOffDescriptor) }
+                fds.append(wakePipe.readEnd)
                 pollSet = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
                 endpointRanges = endpoints.map { endpoint in
                     let start = pollSet.count
@@ -165,7 +189,13 @@ public final class ControlLoop: @unchecked Sendable {
             for index in pollSet.indices { pollSet[index].revents = 0 }
             var until = wake
             for endpoint in endpoints { if let deadline = endpoint.nextDeadline, deadline < until { until = deadline } }
-            let remaining = until - controller.clock.now()
+            // While the reflex has the enables, look at it every `stallLimit` at least: a reaction
+            // stuck that long gives them back to this loop (see `OffReflex.forwardsEdges`).
+            let beforePoll = controller.clock.now()
+            let reflexCheck = beforePoll + OffReflex.stallLimit
+            let checksReflex = forwarding && reflexCheck < until
+            if checksReflex { until = reflexCheck }
+            let remaining = until - beforePoll
             let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
             let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
             if ready < 0 && errno != EINTR {
@@ -173,12 +203,15 @@ public final class ControlLoop: @unchecked Sendable {
                 sleepMilliseconds(Int(min(timeoutMs, 10)))
                 return nil
             }
-            // Edges and the wake pipe come before the endpoints in the poll set.
+            // Edges, the hand-off and the wake pipe come before the endpoints in the poll set.
             let endpointsStart = endpointRanges.first?.lowerBound ?? pollSet.count
-            let loopWork = ready > 0 && pollSet[..<endpointsStart].contains { $0.revents != 0 }
-            if loopWork, pollSet[..<endpointsStart].contains(where: { $0.fd == wakePipe.readEnd && $0.revents != 0 }) {
-                wakePipe.drain()
-            }
+            let wakePipeReady = pollSet[endpointsStart - 1].revents != 0
+            if wakePipeReady { wakePipe.drain() }
+            var forwarded: [Int32] = []
+            if let reflex, pollSet[edgeEntries].revents != 0 { forwarded = reflex.takeForwardedEdges() }
+            let edgesReady = pollSet[..<edgeEntries].contains { $0.revents != 0 }
+            // A hand-off whose edges an earlier one took already is no work.
+            let loopWork = wakePipeReady || edgesReady || !forwarded.isEmpty
             let now = controller.clock.now()
             let stepsBefore = controller.stepCount
             var served = false
@@ -189,15 +222,15 @@ public final class ControlLoop: @unchecked Sendable {
                     served = true
                 }
             }
+            // Only the look at the reflex was due: wait on.
+            if checksReflex, ready == 0, !served, now < wake { continue }
             // A command ran a step of its own: back to run(), which steps and re-arms the deadline
             // monitor for the next wake (the command's step armed it for 200 ms from then).
             let stepped = controller.stepCount != stepsBefore
             if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil {
                 // Only edges, and before the timer: their lines alone need reading.
-                let edges = pollSet[..<(endpointsStart - 1)]
-                let wakePipeReady = pollSet[endpointsStart - 1].revents != 0
                 guard loopWork, !wakePipeReady, !stepped, now < wake else { return nil }
-                return edges.filter { $0.revents != 0 }.map(\.fd)
+                return pollSet[..<edgeEntries].filter { $0.revents != 0 }.map(\.fd) + forwarded
             }
         }
     }

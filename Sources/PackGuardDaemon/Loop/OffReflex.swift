@@ -15,6 +15,12 @@ import Synchronization
 ///
 /// Why a thread: the control loop's wake is also where it logs, samples, publishes and reads back;
 /// a release that arrives meanwhile would wait for all of that.
+///
+/// The hand-off: while the reflex works (`forwardsEdges`), the control loop does not poll the
+/// descriptors the reflex watches. After its reaction the reflex names the lines that had an edge
+/// (`takeForwardedEdges`) and wakes the loop through `handOffDescriptor`, so that a release wakes
+/// one thread, not two competing for the CPU the write needs. When its waits fail, or a reaction
+/// has run for over `stallLimit`, the loop polls those descriptors itself again.
 final class OffReflex: @unchecked Sendable {
     // @unchecked: `epoll` and the wake pipe are fixed at init and used through thread-safe system
     // calls; `thread` is touched by start/stop on the control thread only; the rest is Mutex/Atomic.
@@ -22,7 +28,7 @@ final class OffReflex: @unchecked Sendable {
     private let clock: any DaemonClock
     private let logger: Logger
     /// How the reflex waits for edges: epoll_wait(2), or a test's stand-in that fails.
-    private let waitForEdges: @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32) -> Int32
+    private let waitForEdges: EdgeWait
     /// Whether the last write (or wait) failed: each is logged when it starts failing and when it
     /// works again, never at every edge. The reflex thread's own (or the test's that drives `react`).
     private var writesFailing = false
@@ -36,6 +42,21 @@ final class OffReflex: @unchecked Sendable {
     private let openingCount = Atomic<Int>(0)
     private var thread: pthread_t?
     private var armed: [Int32] = []
+    /// The descriptor of each watched enable, for the loop's hand-off (control thread only, like `arm`).
+    private var armedBySignal = PerInput<Int32?>(repeating: nil)
+    /// Wakes the control loop once a reaction is over; the lines it concerned are `forwardedKeys`.
+    private let handOff: WakePipe
+    /// One bit per input (its index in `signals`): an edge the loop has not read yet.
+    private let forwardedKeys = Atomic<UInt32>(0)
+    /// False while the reflex's waits fail: the loop then polls the enables itself.
+    private let waiting = Atomic<Bool>(true)
+    /// Wakes whose reactions began and ended; unequal while one runs, since `reactionBegan` (ns).
+    private let wakesBegun = Atomic<Int>(0)
+    private let wakesHandled = Atomic<Int>(0)
+    private let reactionBegan = Atomic<Int64>(0)
+    private let armings = Atomic<Int>(0)
+    /// Whether the loop was last told that a reaction is stuck (control thread only).
+    private var stallReported = false
     /// Per enable, the levels that open what its release opens (the rest left as they are): the
     /// policy's table, worked out once so that a reaction allocates nothing.
     private let opens: PerInput<OutputLevels?> = {
@@ -54,13 +75,18 @@ final class OffReflex: @unchecked Sendable {
     /// reflex's wake and the control loop's every step would each pay for one.
     private static let signals = InputSignal.allCases
 
-    /// epoll_wait(2) without a timeout, filling `keys` with the ready descriptors' keys.
-    static let waitWithEpoll: @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32) -> Int32 = {
-        pg_epoll_wait($0, $1, $2, -1)
-    }
+    /// Waits for ready descriptors, filling `keys` with their keys; -1 waits without a timeout.
+    typealias EdgeWait = @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32, _ timeoutMs: Int32) -> Int32
+
+    /// epoll_wait(2).
+    static let waitWithEpoll: EdgeWait = { pg_epoll_wait($0, $1, $2, $3) }
 
     /// The reflex's thread while it runs (for its scheduling).
     var threadHandle: pthread_t? { thread }
+
+    /// How long one reaction may run before the control loop stops relying on the reflex's
+    /// hand-off and polls the enables itself (a write stuck in the kernel, a starved thread).
+    static let stallLimit = Interval.milliseconds(50)
 
     /// Relays the reflex opened, since start.
     var openings: Int { openingCount.load(ordering: .relaxed) }
@@ -71,7 +97,7 @@ final class OffReflex: @unchecked Sendable {
     }
 
     init(lines: SignalLines, clock: any DaemonClock = SystemClock(), logger: Logger = Logger(label: "packguard.reflex"),
-         waitForEdges: @escaping @Sendable (Int32, UnsafeMutablePointer<UInt64>, Int32) -> Int32 = OffReflex.waitWithEpoll)
+         waitForEdges: @escaping EdgeWait = OffReflex.waitWithEpoll)
         throws(ControllerFatalError) {
         self.lines = lines
         self.clock = clock
@@ -81,6 +107,7 @@ final class OffReflex: @unchecked Sendable {
         guard epoll >= 0 else { throw ControllerFatalError(description: "cannot create the off reflex's epoll: errno \(errno)") }
         do {
             wake = try WakePipe()
+            handOff = try WakePipe()
         } catch {
             close(epoll)
             throw error
@@ -103,13 +130,61 @@ final class OffReflex: @unchecked Sendable {
     func arm() -> Bool {
         for fd in armed { _ = pg_epoll_unwatch(epoll, fd) }  // ENOENT or EBADF: closed by a reload, so unwatched already
         armed = []
+        armedBySignal = PerInput(repeating: nil)
+        defer { armings.add(1, ordering: .releasing) }
         var complete = true
         for (signal, fd) in lines.eventDescriptorsBySignal where opens[signal] != nil {
             // Edge-triggered: one wake per new event, without reading (consuming) it.
             let key = UInt64(Self.signals.firstIndex(of: signal) ?? 0)
-            if pg_epoll_watch(epoll, fd, key, true) == 0 { armed.append(fd) } else { complete = false }
+            if pg_epoll_watch(epoll, fd, key, true) == 0 {
+                armed.append(fd)
+                armedBySignal[signal] = fd
+            } else {
+                complete = false
+            }
         }
         return complete
+    }
+
+    /// Changes at every `arm`: the loop's poll set depends on what the reflex watches.
+    var armGeneration: Int { armings.load(ordering: .acquiring) }
+
+    /// The event descriptors the reflex watches (and hands on while `forwardsEdges`).
+    var watchedDescriptors: [Int32] { armed }
+
+    /// What the control loop polls for the reflex's hand-off.
+    var handOffDescriptor: Int32 { handOff.readEnd }
+
+    /// Whether the loop may leave the watched descriptors to the reflex now: it runs, its waits
+    /// work, and no reaction has run for longer than `stallLimit`. Control thread only (it logs a
+    /// stall once when it starts, and once when it is over).
+    func forwardsEdges(now: Instant) -> Bool {
+        guard thread != nil, running.load(ordering: .acquiring), waiting.load(ordering: .acquiring) else { return false }
+        let began = reactionBegan.load(ordering: .acquiring)
+        let stuck = wakesBegun.load(ordering: .acquiring) != wakesHandled.load(ordering: .acquiring)
+            && now.nanoseconds - began > Self.stallLimit.nanoseconds
+        if stuck != stallReported {
+            stallReported = stuck
+            if stuck {
+                logger.error("the off reflex has been reacting to one edge for over \(Self.stallLimit); the control loop polls the enables itself until it is done")
+            } else {
+                logger.notice("the off reflex reacts again; the control loop leaves the enables to it")
+            }
+        }
+        return !stuck
+    }
+
+    /// The descriptors of the lines that had an edge since the last call, the hand-off pipe drained
+    /// first (so that an edge told after it wakes the loop again). Control thread only.
+    func takeForwardedEdges() -> [Int32] {
+        handOff.drain()
+        let bits = forwardedKeys.exchange(0, ordering: .acquiringAndReleasing)
+        guard bits != 0 else { return [] }
+        var descriptors: [Int32] = []
+        for (index, signal) in Self.signals.enumerated() where bits & (1 << UInt32(index)) != 0 {
+            if let fd = armedBySignal[signal] { descriptors.append(fd) }
+        }
+        return descriptors
     }
 
     func start() -> Bool {
@@ -143,10 +218,14 @@ final class OffReflex: @unchecked Sendable {
     private func run() {
         var keys = [UInt64](repeating: 0, count: 8)
         while running.load(ordering: .acquiring) {
-            let ready = keys.withUnsafeMutableBufferPointer { waitForEdges(epoll, $0.baseAddress!, Int32($0.count)) }
+            // After a failed wait, a look without waiting: if it works, the reflex has its edges
+            // back (and says so) before the next one arrives.
+            let timeoutMs: Int32 = waitsFailing ? 0 : -1
+            let ready = keys.withUnsafeMutableBufferPointer { waitForEdges(epoll, $0.baseAddress!, Int32($0.count), timeoutMs) }
             if ready < 0 {
                 let code = errno
                 if code == EINTR { continue }
+                waiting.store(false, ordering: .releasing)
                 // Cannot happen with a valid epoll fd. Safe meanwhile: the control loop still reacts to every edge.
                 if !waitsFailing {
                     waitsFailing = true
@@ -157,8 +236,10 @@ final class OffReflex: @unchecked Sendable {
             }
             if waitsFailing {
                 waitsFailing = false
+                waiting.store(true, ordering: .releasing)
                 logger.notice("the off reflex waits for edges again")
             }
+            var forwarded: UInt32 = 0
             for index in 0..<Int(ready) {
                 let key = keys[index]
                 if key == UInt64.max {
@@ -166,7 +247,18 @@ final class OffReflex: @unchecked Sendable {
                     continue
                 }
                 guard key < UInt64(Self.signals.count) else { continue }
+                if forwarded == 0 {
+                    reactionBegan.store(clock.now().nanoseconds, ordering: .relaxed)
+                    wakesBegun.add(1, ordering: .releasing)
+                }
                 react(to: Self.signals[Int(key)])
+                forwarded |= 1 << UInt32(key)
+            }
+            if forwarded != 0 {
+                // The bits before the pipe: the loop drains the pipe before it takes the bits.
+                forwardedKeys.bitwiseOr(forwarded, ordering: .acquiringAndReleasing)
+                wakesHandled.add(1, ordering: .releasing)
+                handOff.wake()
             }
         }
     }

@@ -285,6 +285,55 @@ struct ControlLoopTests {
         #expect(controller.events.last(5).contains { $0.reason == "controller stopped: SIGTERM" })
     }
 
+    /// With the off reflex running, the loop does not poll the enables: it must still step on
+    /// each of their edges as soon as the reflex hands it on, long before its own timer.
+    @Test func theLoopStepsOnEdgesTheReflexHandsOnWithoutItsTimer() throws {
+        var configuration = fastConfiguration()
+        configuration.outputs[.heartbeat] = nil
+        configuration.policy.outputs.remove(.heartbeat)
+        configuration.loop.reconcileMs = 2000  // the timer alone would step once in 2 s
+        configuration.policy.timing.inputStaleMs = 5000
+        let gpio = SimulatedGPIO.raspberryPi()
+        gpio.drive("GPIO17", .low)
+        gpio.drive("GPIO27", .low)
+        let lines = try SignalLines(configuration: configuration, backend: gpio)
+        let controller = Controller(configuration: configuration, lines: lines, backendDescription: "simulated",
+                                    clock: SystemClock(), logger: quietLogger)
+        let loop = try ControlLoop(controller: controller, logger: quietLogger)
+        let thread = startThread { _ = try? loop.run() }
+        defer {
+            loop.requestStop(reason: "test over")
+            if let thread { pthread_join(thread, nil) }
+        }
+        for _ in 0..<300 where !(gpio.physicalLevel("GPIO20") && gpio.physicalLevel("GPIO16")) { sleepMilliseconds(10) }
+        #expect(gpio.physicalLevel("GPIO20") && gpio.physicalLevel("GPIO16"))
+        // Until the policy's own deadlines are over: then only the 2 s timer would step.
+        var quiet = controller.stepCount
+        for _ in 0..<10 {
+            sleepMilliseconds(300)
+            if controller.stepCount == quiet { break }
+            quiet = controller.stepCount
+        }
+        sleepMilliseconds(300)
+        #expect(controller.stepCount == quiet, "no timer step in 300 ms: a step below is the edge's")
+
+        gpio.drive("GPIO27", .floating)  // Discharge Enable released
+        for _ in 0..<100 where controller.stepCount == quiet || gpio.physicalLevel("GPIO20") { sleepMilliseconds(5) }
+        #expect(controller.stepCount > quiet, "the loop stepped on the handed-on release")
+        #expect(!gpio.physicalLevel("GPIO20"))
+        #expect(controller.lines.reflexOpenings == 1, "the reflex opened it, before the loop")
+        #expect(controller.events.last(10).contains { $0.reason == "discharge relay opened: Discharge Enable (BMS pin 3) released" })
+
+        let afterRelease = controller.stepCount
+        sleepMilliseconds(100)
+        let settled = controller.stepCount
+        gpio.drive("GPIO27", .low)  // asserted again: the reflex opens nothing, and hands it on all the same
+        for _ in 0..<100 where controller.stepCount == settled { sleepMilliseconds(5) }
+        #expect(controller.stepCount > settled, "the loop stepped on the handed-on assert")
+        #expect(afterRelease > quiet)
+        #expect(controller.statusReport?.inputs["dischargeEnable"]?.logical == "active")
+    }
+
     @Test func aStalledStepIsCaughtByTheMonitorWhileItIsStalled() throws {
         let (gpio, controller, loop) = try runningParts()
         let thread = startThread { _ = try? loop.run() }

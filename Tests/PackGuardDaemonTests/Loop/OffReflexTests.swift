@@ -29,6 +29,102 @@ struct OffReflexTests {
         return condition()
     }
 
+    /// Whether `fd` is readable within `ms` milliseconds of real time.
+    func readable(_ fd: Int32, withinMs ms: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, ms) == 1
+    }
+
+    func descriptor(of signal: InputSignal, in rig: Rig) throws -> Int32 {
+        try #require(rig.controller.lines.eventDescriptorsBySignal.first { $0.signal == signal }?.fd)
+    }
+
+    /// The loop leaves the enables to the reflex: so the reflex must name every line it had an
+    /// edge on, a release or an assert, and wake the loop once its write is done.
+    @Test func theReflexHandsEveryEdgeOnToTheLoopAfterItsWrite() throws {
+        let rig = try closedRig()
+        let reflex = try OffReflex(lines: rig.controller.lines)
+        #expect(reflex.arm())
+        #expect(!reflex.forwardsEdges(now: SystemClock().now()), "not before it runs")
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        #expect(reflex.forwardsEdges(now: SystemClock().now()))
+        let discharge = try descriptor(of: .dischargeEnable, in: rig)
+        let charge = try descriptor(of: .chargeEnable, in: rig)
+        #expect(Set(reflex.watchedDescriptors) == [discharge, charge])
+        #expect(reflex.takeForwardedEdges().isEmpty)
+        #expect(!readable(reflex.handOffDescriptor, withinMs: 0))
+
+        rig.bms("GPIO27", asserted: false)
+        #expect(readable(reflex.handOffDescriptor, withinMs: 2000))
+        #expect(!rig.gpio.physicalLevel("GPIO20"), "written before the hand-off")
+        #expect(reflex.takeForwardedEdges() == [discharge])
+        #expect(!readable(reflex.handOffDescriptor, withinMs: 0), "drained by the take")
+        #expect(reflex.takeForwardedEdges().isEmpty, "taken once")
+
+        rig.bms("GPIO27", asserted: true)  // opens nothing, and the loop must hear of it all the same
+        #expect(readable(reflex.handOffDescriptor, withinMs: 2000))
+        #expect(reflex.takeForwardedEdges() == [discharge])
+        #expect(reflex.openings == 1)
+        #expect(try rig.controller.lines.readEdgeEvents(readable: [discharge]).map(\.event.edge) == [.falling, .rising],
+                "the reflex consumed no event: the loop reads both")
+    }
+
+    /// A reaction that does not end (here its clock blocks after the write) must not keep the
+    /// enables from the loop: past the stall limit the loop polls them itself, and says so once.
+    @Test func aReactionStuckPastTheStallLimitGivesTheEnablesBackToTheLoop() throws {
+        let rig = try closedRig()
+        let log = RecordedLog()
+        let clock = BlockingClock()
+        let reflex = try OffReflex(lines: rig.controller.lines, clock: clock, logger: log.logger)
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer {
+            clock.release()
+            reflex.stop()
+        }
+        clock.block(afterCalls: 1)  // the reaction's start passes; the end of its write blocks
+        rig.bms("GPIO27", asserted: false)
+        #expect(eventually { clock.isBlocking })
+        #expect(!rig.gpio.physicalLevel("GPIO20"), "it wrote before it got stuck")
+        let now = SystemClock().now()
+        #expect(reflex.forwardsEdges(now: now), "within the stall limit the reflex keeps the enables")
+        #expect(!reflex.forwardsEdges(now: now + .milliseconds(60)))
+        #expect(!reflex.forwardsEdges(now: now + .milliseconds(70)))
+        let errors = log.all.filter { $0.0 == .error }.map(\.1)
+        #expect(errors.count == 1, "logged once: \(errors)")
+        #expect(errors.first?.contains("50 ms") == true)
+        #expect(!readable(reflex.handOffDescriptor, withinMs: 0), "nothing is handed on while it is stuck")
+
+        clock.release()
+        #expect(readable(reflex.handOffDescriptor, withinMs: 2000))
+        #expect(reflex.forwardsEdges(now: SystemClock().now() + .milliseconds(60)), "once it is over")
+        #expect(log.all.contains { $0 == (.notice, "the off reflex reacts again; the control loop leaves the enables to it") })
+    }
+
+    /// While epoll_wait fails the reflex is blind: the loop must poll the enables itself until a
+    /// wait works again, which the reflex finds out without waiting for an edge.
+    @Test func whileItsWaitsFailTheLoopPollsTheEnablesItself() throws {
+        let rig = try closedRig()
+        let failing = Atomic<Bool>(true)
+        let calls = Atomic<Int>(0)
+        let reflex = try OffReflex(lines: rig.controller.lines, logger: RecordedLog().logger, waitForEdges: { epoll, keys, capacity, timeoutMs in
+            calls.add(1, ordering: .relaxed)
+            if failing.load(ordering: .relaxed) {
+                errno = EBADF
+                return -1
+            }
+            return OffReflex.waitWithEpoll(epoll, keys, capacity, timeoutMs)
+        })
+        #expect(reflex.arm())
+        #expect(reflex.start())
+        defer { reflex.stop() }
+        #expect(eventually { calls.load(ordering: .relaxed) > 2 })
+        #expect(!reflex.forwardsEdges(now: SystemClock().now()))
+        failing.store(false, ordering: .relaxed)
+        #expect(eventually { reflex.forwardsEdges(now: SystemClock().now()) }, "with no edge to wake it")
+    }
+
     @Test func aReleaseOpensItsRelayOnTheReflexThreadWithoutAStep() throws {
         let rig = try closedRig()
         let reflex = try OffReflex(lines: rig.controller.lines)
@@ -152,12 +248,12 @@ struct OffReflexTests {
         let rig = try closedRig()
         let log = RecordedLog()
         let failures = Atomic<Int>(3)
-        let reflex = try OffReflex(lines: rig.controller.lines, logger: log.logger, waitForEdges: { epoll, keys, capacity in
+        let reflex = try OffReflex(lines: rig.controller.lines, logger: log.logger, waitForEdges: { epoll, keys, capacity, timeoutMs in
             if failures.subtract(1, ordering: .relaxed).oldValue > 0 {
                 errno = EBADF
                 return -1
             }
-            return OffReflex.waitWithEpoll(epoll, keys, capacity)
+            return OffReflex.waitWithEpoll(epoll, keys, capacity, timeoutMs)
         })
         #expect(reflex.arm())
         #expect(reflex.start())
@@ -168,5 +264,39 @@ struct OffReflexTests {
         #expect(errors.count == 1, "three failed waits, one line: \(errors)")
         #expect(errors.first?.contains("errno \(EBADF)") == true)
         #expect(eventually { log.all.contains { $0 == (.notice, "the off reflex waits for edges again") } })
+    }
+}
+
+/// The system clock, except that once `block(afterCalls:)` is set it holds the caller of the
+/// call after that many until `release()`: a reflex reaction that does not end.
+final class BlockingClock: DaemonClock, Sendable {
+    private struct Gate {
+        var callsLeft: Int?
+        var blocking = false
+        var released = false
+    }
+    private let gate = Mutex(Gate())
+
+    func block(afterCalls calls: Int) { gate.withLock { $0.callsLeft = calls } }
+
+    var isBlocking: Bool { gate.withLock { $0.blocking } }
+
+    func release() { gate.withLock { $0.released = true } }
+
+    func now() -> Instant {
+        let blocks = gate.withLock { gate -> Bool in
+            guard let left = gate.callsLeft, !gate.released else { return false }
+            if left > 0 {
+                gate.callsLeft = left - 1
+                return false
+            }
+            gate.blocking = true
+            return true
+        }
+        if blocks {
+            while !gate.withLock({ $0.released }) { sleepMilliseconds(1) }
+            gate.withLock { $0.blocking = false }
+        }
+        return SystemClock().now()
     }
 }
