@@ -307,25 +307,7 @@ public final class SignalLines: Sendable {
         inputs.withLock { lines in lines.compactMap { line in line.request.eventFileDescriptor.map { (line.signal, $0) } } }
     }
 
-    /// One input's logical level now, or nil when it is not wired or cannot be read (the control
-    /// loop reports read errors; the off reflex only needs a level it can trust).
-    public func readLevel(of signal: InputSignal) -> Level? {
-        inputs.withLock { lines in
-            for line in lines where line.signal == signal {
-                return withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value -> Level? in
-                    do throws(GPIOError) {
-                        try line.request.readValues(into: value)
-                        return value[0]
-                    } catch {
-                        return nil
-                    }
-                }
-            }
-            return nil
-        }
-    }
-
-    /// How many times the off reflex has opened a relay (see `openRelaysAtOnce(_:byReflex:)`).
+    /// How many times the off reflex has opened a relay (see `openRelays(_:ifReleased:)`).
     public var reflexOpenings: Int { reflexOpeningCount.load(ordering: .acquiring) }
 
     /// Every input's logical level; a failed read is reported per signal, never hidden.
@@ -466,30 +448,149 @@ public final class SignalLines: Sendable {
     /// indicate, and never a line switched on). The next `setOutputs` reads those lines back.
     /// Every such relay is attempted even when one fails; the error names each failed line, whose
     /// level stays as last applied so that `setOutputs` writes it again. Returns how many were written.
-    /// `byReflex`: the off reflex's thread writes, not the control loop; an opening then counts in
-    /// `reflexOpenings`, which vetoes a `setOutputs` the control loop decided before it.
     @discardableResult
-    public func openRelaysAtOnce(_ levels: OutputLevels, byReflex: Bool = false) throws(GPIOError) -> Int {
+    public func openRelaysAtOnce(_ levels: OutputLevels) throws(GPIOError) -> Int {
         try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Int in
             var failure: GPIOError?
             var count = 0
-            defer { if byReflex && count > 0 { reflexOpeningCount.add(1, ordering: .releasing) } }
-            for line in state.lines where line.signal.isRelay && !levels[line.signal].isActive
-                && state.applied[line.signal] == .active {
+            for line in state.lines where Self.opens(line, levels, state) {
                 do throws(GPIOError) {
                     try Self.write(.inactive, to: line)
-                    state.applied[line.signal] = .inactive
-                    state.unverified[line.signal] = true
+                    Self.noteOpened(line, in: &state)
                     count += 1
                 } catch {
-                    let failed = Self.listingItsLine(error, line)
-                    if failure == nil { failure = failed; failure?.failedLines = [] }
-                    failure?.failedLines += failed.failedLines
+                    Self.note(error, line, in: &failure)
                 }
             }
             if let failure { throw failure }
             return count
         }
+    }
+
+    /// What the off reflex saw of an enable.
+    public enum ReleaseReaction: Equatable, Sendable {
+        /// The enable could not be read: nothing was written (the control loop reports the read).
+        case unreadable
+        /// It reads asserted: nothing was written.
+        case asserted
+        /// It reads released; `opened` relays were driven off (0: they were open already).
+        case released(opened: Int)
+    }
+
+    /// The off reflex's reaction: reads `signal` and, only if it reads released, drives off at
+    /// once, as `openRelaysAtOnce` does, every relay that `levels` has off and that was last
+    /// applied on. With libgpiod the read and the writes are one C call (`pg_release_react`), so
+    /// that nothing runs between them; the mocked chip does the same in Swift. An opening counts in
+    /// `reflexOpenings`, which vetoes a `setOutputs` decided before it. Throws when the enable read
+    /// released and a relay could not be written (every relay is attempted; the error names each
+    /// failed line, whose level stays as last applied).
+    public func openRelays(_ levels: OutputLevels, ifReleased signal: InputSignal) throws(GPIOError) -> ReleaseReaction {
+        try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> ReleaseReaction in
+            try inputs.withLock { (inputLines) throws(GPIOError) -> ReleaseReaction in
+                guard let input = inputLines.first(where: { $0.signal == signal }) else { return .unreadable }
+                return try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, state.lines.count)) { (chosen) throws(GPIOError) -> ReleaseReaction in
+                    var count = 0
+                    for (index, line) in state.lines.enumerated() where Self.opens(line, levels, state) {
+                        chosen[count] = index
+                        count += 1
+                    }
+                    let reaction = try Self.react(input: input, opening: UnsafeBufferPointer(rebasing: chosen[..<count]), in: &state)
+                    if case .released(let opened) = reaction, opened > 0 { reflexOpeningCount.add(1, ordering: .releasing) }
+                    return reaction
+                }
+            }
+        }
+    }
+
+    /// `openRelays(_:ifReleased:)` once the relays are chosen (`opening`: indices into `state.lines`).
+    private static func react(input: InputLine, opening: UnsafeBufferPointer<Int>, in state: inout Outputs)
+        throws(GPIOError) -> ReleaseReaction {
+        var failure: GPIOError?
+        var opened = 0
+        if let inputRequest = input.request as? LibgpiodRequest,
+           let outcome = withLibgpiodRequests(opening, of: state, { (outputRequests) -> LibgpiodRequest.ReleaseReactOutcome in
+               withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, opening.count)) { errors in
+                   let slots = UnsafeMutableBufferPointer(rebasing: errors[..<opening.count])
+                   let outcome = LibgpiodRequest.releaseReact(input: inputRequest, outputs: outputRequests, outputErrors: slots)
+                   guard outcome == .opened || outcome == .notAllOpened else { return outcome }
+                   for (slot, index) in opening.enumerated() {
+                       let line = state.lines[index]
+                       let code = outcome == .opened ? 0 : slots[slot]
+                       if code == 0 {
+                           noteOpened(line, in: &state)
+                           opened += 1
+                       } else if let request = line.request as? LibgpiodRequest {
+                           note(named(request.failure("set line values", errno: code), line.location.name), line, in: &failure)
+                       }
+                   }
+                   return outcome
+               }
+           }) {
+            switch outcome {
+            case .asserted: return .asserted
+            case .unreadable: return .unreadable
+            case .opened, .notAllOpened: break
+            }
+        } else {
+            // The mocked chip (or a request of another backend): the same read, then the same writes.
+            let level = withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value -> Level? in
+                do throws(GPIOError) {
+                    try input.request.readValues(into: value)
+                    return value[0]
+                } catch {
+                    return nil
+                }
+            }
+            guard let level else { return .unreadable }
+            guard level == .inactive else { return .asserted }
+            for index in opening {
+                let line = state.lines[index]
+                do throws(GPIOError) {
+                    try write(.inactive, to: line)
+                    noteOpened(line, in: &state)
+                    opened += 1
+                } catch {
+                    note(error, line, in: &failure)
+                }
+            }
+        }
+        if let failure { throw failure }
+        return .released(opened: opened)
+    }
+
+    /// Runs `body` with the libgpiod requests of the lines at `indices`, or returns nil when any
+    /// of them is of another backend.
+    private static func withLibgpiodRequests<T>(_ indices: UnsafeBufferPointer<Int>, of state: Outputs,
+                                                _ body: (UnsafeBufferPointer<LibgpiodRequest>) -> T) -> T? {
+        withUnsafeTemporaryAllocation(of: LibgpiodRequest.self, capacity: max(1, indices.count)) { requests -> T? in
+            var initialized = 0
+            defer { requests.baseAddress?.deinitialize(count: initialized) }
+            for index in indices {
+                guard let request = state.lines[index].request as? LibgpiodRequest else { return nil }
+                (requests.baseAddress! + initialized).initialize(to: request)
+                initialized += 1
+            }
+            return body(UnsafeBufferPointer(rebasing: requests[..<initialized]))
+        }
+    }
+
+    /// Whether the fast path drives `line` off for `levels`: a relay that `levels` has off and
+    /// that was last applied on.
+    private static func opens(_ line: OutputLine, _ levels: OutputLevels, _ state: Outputs) -> Bool {
+        line.signal.isRelay && !levels[line.signal].isActive && state.applied[line.signal] == .active
+    }
+
+    /// A relay the fast path drove off: applied off, read back by the next `setOutputs`.
+    private static func noteOpened(_ line: OutputLine, in state: inout Outputs) {
+        state.applied[line.signal] = .inactive
+        state.unverified[line.signal] = true
+    }
+
+    /// The first failure is the error; every failed line is listed in it.
+    private static func note(_ error: GPIOError, _ line: OutputLine, in failure: inout GPIOError?) {
+        let failed = listingItsLine(error, line)
+        if failure == nil { failure = failed; failure?.failedLines = [] }
+        failure?.failedLines += failed.failedLines
     }
 
     /// One line's value, from a stack buffer: the heartbeat makes this run on every healthy step.

@@ -97,6 +97,19 @@ int pg_request_event_fd(pg_request *request);
 // Reads up to max pending events without blocking; returns how many (0 when none).
 int pg_request_read_events(pg_request *request, pg_edge_event *events, size_t max);
 
+// The off reflex's reaction: reads the one line of `input` (a one-line input request) and, only if
+// it reads released (logical 0), sets each of the `count` one-line output requests `outputs` to 0.
+// Returns PG_REACT_OPENED (released, every output set), PG_REACT_ASSERTED (nothing set),
+// PG_REACT_UNREADABLE (-1: the read failed or the arguments are bad; nothing set; errno says why) or
+// PG_REACT_NOT_ALL_OPENED (-2: released, and at least one output failed; every output was attempted;
+// errno is the first failure's). output_errors (NULL, or count entries) receives 0 for each output
+// set and the errno of each that was not, whenever the input read released.
+#define PG_REACT_NOT_ALL_OPENED (-2)
+#define PG_REACT_UNREADABLE (-1)
+#define PG_REACT_ASSERTED 0
+#define PG_REACT_OPENED 1
+int pg_release_react(pg_request *input, pg_request *const *outputs, size_t count, int *output_errors);
+
 #ifdef __cplusplus
 }
 #endif

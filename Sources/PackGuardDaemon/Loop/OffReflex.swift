@@ -263,31 +263,36 @@ final class OffReflex: @unchecked Sendable {
         }
     }
 
-    /// An edge on `signal`: if it reads released now, its relays open. A level that cannot be read
-    /// leaves everything to the control loop, which reports the failure.
+    /// An edge on `signal`: if it reads released now, its relays open (the read and the write in
+    /// one call, `SignalLines.openRelays(_:ifReleased:)`). A level that cannot be read leaves
+    /// everything to the control loop, which reports the failure.
     func react(to signal: InputSignal) {
-        guard let levels = opens[signal], lines.readLevel(of: signal) == .inactive else { return }
-        // Told before the write: once an opening is counted, the release is there to be taken.
-        seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
+        guard let levels = opens[signal] else { return }
+        let reaction: SignalLines.ReleaseReaction
         do throws(GPIOError) {
-            let opened = try lines.openRelaysAtOnce(levels, byReflex: true)
+            reaction = try lines.openRelays(levels, ifReleased: signal)
             if writesFailing {
                 writesFailing = false
                 logger.notice("the off reflex opens relays again")
-            }
-            if opened > 0 {
-                let now = clock.now()
-                seen.withLock { $0[signal] = Sighting(openedAt: now) }
-                openingCount.add(opened, ordering: .relaxed)
             }
         } catch {
             // The control loop writes the same relays in the wake this edge causes; a failure
             // there opens every relay and faults the policy. Logged here too, once: a reflex that
             // cannot write is a slower controller, which the user should know about.
+            seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
             if !writesFailing {
                 writesFailing = true
                 logger.error("the off reflex could not open a relay on a release of \(signal): \(error); the control loop opens it (logged again when the reflex's writes work)")
             }
+            return
+        }
+        guard case .released(let opened) = reaction else { return }
+        if opened > 0 {
+            let now = clock.now()
+            seen.withLock { $0[signal] = Sighting(openedAt: now) }
+            openingCount.add(opened, ordering: .relaxed)
+        } else {
+            seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
         }
     }
 }

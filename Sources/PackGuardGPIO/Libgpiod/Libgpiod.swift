@@ -154,6 +154,54 @@ final class LibgpiodRequest: GPIOLineRequest {
         }
     }
 
+    /// The C handle, nil once released. For a call that spans several requests (the off reflex's
+    /// `releaseReact`): the caller must keep every one of them from being released until the call
+    /// returns, as `SignalLines` does by holding its locks (a reload releases lines only under them,
+    /// or after they no longer hold them).
+    var pointer: OpaquePointer? { handle.withLock { $0.pointer } }
+
+    /// The error of `operation` on this request that failed with `code`.
+    func failure(_ operation: String, errno code: Int32) -> GPIOError {
+        let kind: GPIOError.Kind = (code == ENODEV || code == ENXIO) ? .chipMissing : .systemError
+        let offset = offsets.count == 1 ? offsets.first : nil
+        return GPIOError(kind, operation: operation, chip: chip, offset: offset, errno: code)
+    }
+
+    /// What `releaseReact` did.
+    enum ReleaseReactOutcome {
+        /// The input could not be read (or a request was released): nothing was written.
+        case unreadable
+        /// The input reads asserted: nothing was written.
+        case asserted
+        /// The input reads released and every output was driven off.
+        case opened
+        /// The input reads released; every output was attempted and `outputErrors` says which failed.
+        case notAllOpened
+    }
+
+    /// The off reflex's read-then-write in one C call (`pg_release_react`): reads `input`'s one
+    /// line and, if it reads released, drives each of `outputs` (one line each) off. `outputErrors`
+    /// (one slot per output) receives 0 or each output's errno once the input read released. The
+    /// caller holds what keeps every request from being released (see `pointer`).
+    static func releaseReact(input: LibgpiodRequest, outputs: UnsafeBufferPointer<LibgpiodRequest>,
+                             outputErrors: UnsafeMutableBufferPointer<Int32>) -> ReleaseReactOutcome {
+        precondition(outputErrors.count == outputs.count, "one error slot per output")
+        guard let inputPointer = input.pointer else { return .unreadable }
+        return withUnsafeTemporaryAllocation(of: OpaquePointer?.self, capacity: max(1, outputs.count)) { pointers in
+            for index in outputs.indices {
+                // Released: no output a reflex reaches can be (see `pointer`); if one were, nothing is written.
+                guard let pointer = outputs[index].pointer else { return .unreadable }
+                pointers[index] = pointer
+            }
+            switch pg_release_react(inputPointer, pointers.baseAddress, outputs.count, outputErrors.baseAddress) {
+            case PG_REACT_OPENED: return .opened
+            case PG_REACT_ASSERTED: return .asserted
+            case PG_REACT_NOT_ALL_OPENED: return .notAllOpened
+            default: return .unreadable
+            }
+        }
+    }
+
     private func withHandle<T>(_ operation: String, _ body: (OpaquePointer) -> T?) throws(GPIOError) -> T {
         let result: Result<T, GPIOError> = handle.withLock { handle in
             guard let pointer = handle.pointer else {

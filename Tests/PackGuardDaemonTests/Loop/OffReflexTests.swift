@@ -125,6 +125,29 @@ struct OffReflexTests {
         #expect(eventually { reflex.forwardsEdges(now: SystemClock().now()) }, "with no edge to wake it")
     }
 
+    /// The reflex's read-then-write: nothing is written unless the enable reads released, a read
+    /// that fails writes nothing, and a relay open already is not written again.
+    @Test func openRelaysIfReleasedWritesOnlyOnARelease() throws {
+        let rig = try closedRig()
+        let lines = rig.controller.lines
+        var levels = OutputLevels(repeating: .active)
+        levels[.dischargeRelay] = .inactive
+        #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .asserted)
+        #expect(rig.gpio.physicalLevel("GPIO20"), "asserted: nothing written")
+        rig.bms("GPIO27", asserted: false)
+        rig.gpio.failNextRead()
+        #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .unreadable)
+        #expect(rig.gpio.physicalLevel("GPIO20"), "unreadable: nothing written")
+        #expect(lines.reflexOpenings == 0)
+        #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .released(opened: 1))
+        #expect(!rig.gpio.physicalLevel("GPIO20"))
+        #expect(rig.gpio.physicalLevel("GPIO16"), "only what the levels open")
+        #expect(lines.reflexOpenings == 1)
+        #expect(lines.appliedOutputs[.dischargeRelay] == .inactive)
+        #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .released(opened: 0), "open already")
+        #expect(lines.reflexOpenings == 1, "an opening of nothing vetoes nothing")
+    }
+
     @Test func aReleaseOpensItsRelayOnTheReflexThreadWithoutAStep() throws {
         let rig = try closedRig()
         let reflex = try OffReflex(lines: rig.controller.lines)
