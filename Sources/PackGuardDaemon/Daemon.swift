@@ -108,9 +108,11 @@ public final class Daemon {
             do {
                 try makeDirectory(parentOf: configuration.paths.controlSocket)
                 let group = simulate ? nil : "packguard"
+                let access = ControlAccess(operatorGroup: group, adminGroup: configuration.control.adminGroup)
+                access.warmUp()  // a missing group is said to the client that needs it
                 socket = try ControlSocketEndpoint(
                     path: configuration.paths.controlSocket, group: group,
-                    access: ControlAccess(operatorGroup: group, adminGroup: configuration.control.adminGroup),
+                    access: access,
                     limits: .init(maxClients: configuration.control.maxClients), logger: logger)
             } catch {
                 throw StartError(description: "control socket: \(error)")

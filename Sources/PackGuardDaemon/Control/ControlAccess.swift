@@ -32,6 +32,24 @@ public struct ControlAccess: Sendable {
         self.membership = membership
     }
 
+    /// Looks every group up once, for an unprivileged user, before the control loop runs: the
+    /// first lookup of each user and group database loads its NSS modules and reads its files,
+    /// which must not happen on the control thread at a client's first request (in the rig's
+    /// guest that first request held a step past the 200 ms loop deadline). Returns what could not
+    /// be looked up; a client that needs it is told then.
+    @discardableResult
+    public func warmUp(uid: UInt32 = 65_534, gid: UInt32 = 65_534) -> [GroupLookupError] {
+        var problems: [GroupLookupError] = []
+        for group in [operatorGroup, adminGroup].compactMap({ $0 }) {
+            do {
+                _ = try membership.isMember(uid: uid, gid: gid, of: group)
+            } catch {
+                problems.append(error)
+            }
+        }
+        return problems
+    }
+
     /// The level a request needs.
     public static func level(for request: ControlRequest) -> Level {
         switch request.command {

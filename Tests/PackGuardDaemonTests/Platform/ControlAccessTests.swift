@@ -4,6 +4,7 @@
 import Glibc
 import PackGuardConfig
 import PackGuardCore
+import Synchronization
 import Testing
 @testable import PackGuardDaemon
 
@@ -15,6 +16,32 @@ struct FakeGroups: GroupMembership {
     func isMember(uid: UInt32, gid: UInt32, of group: String) throws(GroupLookupError) -> Bool {
         guard existing.contains(group) else { throw .noSuchGroup(group) }
         return members[uid]?.contains(group) ?? false
+    }
+}
+
+/// Records every lookup, for the warm-up.
+final class RecordingGroups: GroupMembership, Sendable {
+    let lookups = Mutex<[String]>([])
+    func isMember(uid: UInt32, gid: UInt32, of group: String) throws(GroupLookupError) -> Bool {
+        lookups.withLock { $0.append("\(uid):\(group)") }
+        if group == "missing" { throw .noSuchGroup(group) }
+        return false
+    }
+}
+
+@Suite("Control access warm-up")
+struct ControlAccessWarmUpTests {
+    /// The first NSS lookup loads modules and reads files: done before the loop runs, for every
+    /// group a client may need, as an unprivileged user; what is missing is told, never thrown.
+    @Test func everyGroupIsLookedUpOnceBeforeAnyClient() {
+        let groups = RecordingGroups()
+        let access = ControlAccess(operatorGroup: "packguard", adminGroup: "missing", daemonUID: 990, membership: groups)
+        let problems = access.warmUp()
+        #expect(groups.lookups.withLock { $0 } == ["65534:packguard", "65534:missing"])
+        #expect(problems == [.noSuchGroup("missing")])
+        let simulated = ControlAccess(operatorGroup: nil, adminGroup: "packguard-admin", daemonUID: 990, membership: groups)
+        simulated.warmUp()
+        #expect(groups.lookups.withLock { $0 }.last == "65534:packguard-admin")
     }
 }
 
