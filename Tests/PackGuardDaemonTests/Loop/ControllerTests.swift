@@ -307,31 +307,31 @@ struct ControlLoopTests {
         }
         for _ in 0..<300 where !(gpio.physicalLevel("GPIO20") && gpio.physicalLevel("GPIO16")) { sleepMilliseconds(10) }
         #expect(gpio.physicalLevel("GPIO20") && gpio.physicalLevel("GPIO16"))
+        // Every step (and nothing else) moves the monitor's deadline; it is read under its lock,
+        // from this thread, while the loop runs.
+        func lastStep() -> Instant? { controller.health.withLock { $0.deadline } }
         // Until the policy's own deadlines are over: then only the 2 s timer would step.
-        var quiet = controller.stepCount
+        var quiet = lastStep()
         for _ in 0..<10 {
             sleepMilliseconds(300)
-            if controller.stepCount == quiet { break }
-            quiet = controller.stepCount
+            if lastStep() == quiet { break }
+            quiet = lastStep()
         }
         sleepMilliseconds(300)
-        #expect(controller.stepCount == quiet, "no timer step in 300 ms: a step below is the edge's")
+        #expect(lastStep() == quiet, "no timer step in 300 ms: a step below is the edge's")
 
         gpio.drive("GPIO27", .floating)  // Discharge Enable released
-        for _ in 0..<100 where controller.stepCount == quiet || gpio.physicalLevel("GPIO20") { sleepMilliseconds(5) }
-        #expect(controller.stepCount > quiet, "the loop stepped on the handed-on release")
+        for _ in 0..<100 where lastStep() == quiet || gpio.physicalLevel("GPIO20") { sleepMilliseconds(5) }
+        #expect(lastStep() != quiet, "the loop stepped on the handed-on release")
         #expect(!gpio.physicalLevel("GPIO20"))
         #expect(controller.lines.reflexOpenings == 1, "the reflex opened it, before the loop")
         #expect(controller.events.last(10).contains { $0.reason == "discharge relay opened: Discharge Enable (BMS pin 3) released" })
 
-        let afterRelease = controller.stepCount
         sleepMilliseconds(100)
-        let settled = controller.stepCount
+        let settled = lastStep()
         gpio.drive("GPIO27", .low)  // asserted again: the reflex opens nothing, and hands it on all the same
-        for _ in 0..<100 where controller.stepCount == settled { sleepMilliseconds(5) }
-        #expect(controller.stepCount > settled, "the loop stepped on the handed-on assert")
-        #expect(afterRelease > quiet)
-        #expect(controller.statusReport?.inputs["dischargeEnable"]?.logical == "active")
+        for _ in 0..<100 where lastStep() == settled { sleepMilliseconds(5) }
+        #expect(lastStep() != settled, "the loop stepped on the handed-on assert")
     }
 
     @Test func aStalledStepIsCaughtByTheMonitorWhileItIsStalled() throws {
