@@ -484,7 +484,10 @@ public final class SignalLines: Sendable {
     /// `reflexOpenings`, which vetoes a `setOutputs` decided before it. Throws when the enable read
     /// released and a relay could not be written (every relay is attempted; the error names each
     /// failed line, whose level stays as last applied).
-    public func openRelays(_ levels: OutputLevels, ifReleased signal: InputSignal) throws(GPIOError) -> ReleaseReaction {
+    /// `whenReleased` runs under the outputs lock once the enable read released, before the opening
+    /// counts: the loop's veto, taken under the same lock, then always finds the release to take.
+    public func openRelays(_ levels: OutputLevels, ifReleased signal: InputSignal,
+                           whenReleased: () -> Void = {}) throws(GPIOError) -> ReleaseReaction {
         try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> ReleaseReaction in
             try inputs.withLock { (inputLines) throws(GPIOError) -> ReleaseReaction in
                 guard let input = inputLines.first(where: { $0.signal == signal }) else { return .unreadable }
@@ -494,8 +497,13 @@ public final class SignalLines: Sendable {
                         chosen[count] = index
                         count += 1
                     }
-                    let reaction = try Self.react(input: input, opening: UnsafeBufferPointer(rebasing: chosen[..<count]), in: &state)
-                    if case .released(let opened) = reaction, opened > 0 { reflexOpeningCount.add(1, ordering: .releasing) }
+                    let (reaction, failure) = Self.react(input: input, opening: UnsafeBufferPointer(rebasing: chosen[..<count]), in: &state)
+                    if case .released(let opened) = reaction {
+                        whenReleased()
+                        // Counted even when another relay failed: what did open must never be re-closed.
+                        if opened > 0 { reflexOpeningCount.add(1, ordering: .releasing) }
+                    }
+                    if let failure { throw failure }
                     return reaction
                 }
             }
@@ -504,7 +512,7 @@ public final class SignalLines: Sendable {
 
     /// `openRelays(_:ifReleased:)` once the relays are chosen (`opening`: indices into `state.lines`).
     private static func react(input: InputLine, opening: UnsafeBufferPointer<Int>, in state: inout Outputs)
-        throws(GPIOError) -> ReleaseReaction {
+        -> (ReleaseReaction, GPIOError?) {
         var failure: GPIOError?
         var opened = 0
         if let inputRequest = input.request as? LibgpiodRequest,
@@ -527,8 +535,8 @@ public final class SignalLines: Sendable {
                }
            }) {
             switch outcome {
-            case .asserted: return .asserted
-            case .unreadable: return .unreadable
+            case .asserted: return (.asserted, nil)
+            case .unreadable: return (.unreadable, nil)
             case .opened, .notAllOpened: break
             }
         } else {
@@ -541,8 +549,8 @@ public final class SignalLines: Sendable {
                     return nil
                 }
             }
-            guard let level else { return .unreadable }
-            guard level == .inactive else { return .asserted }
+            guard let level else { return (.unreadable, nil) }
+            guard level == .inactive else { return (.asserted, nil) }
             for index in opening {
                 let line = state.lines[index]
                 do throws(GPIOError) {
@@ -554,8 +562,7 @@ public final class SignalLines: Sendable {
                 }
             }
         }
-        if let failure { throw failure }
-        return .released(opened: opened)
+        return (.released(opened: opened), failure)
     }
 
     /// Runs `body` with the libgpiod requests of the lines at `indices`, or returns nil when any

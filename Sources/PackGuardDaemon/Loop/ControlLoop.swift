@@ -267,8 +267,10 @@ final class WakePipe: @unchecked Sendable {
     }
 
     func drain() {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while buffer.withUnsafeMutableBytes({ read(readEnd, $0.baseAddress, $0.count) }) > 0 {}
+        // A stack buffer: the reflex's hand-off drains at every edge.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            while read(readEnd, buffer.baseAddress, buffer.count) > 0 {}
+        }
     }
 }
 

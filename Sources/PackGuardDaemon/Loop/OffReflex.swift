@@ -270,7 +270,10 @@ final class OffReflex: @unchecked Sendable {
         guard let levels = opens[signal] else { return }
         let reaction: SignalLines.ReleaseReaction
         do throws(GPIOError) {
-            reaction = try lines.openRelays(levels, ifReleased: signal)
+            // Told under the outputs lock, before the opening counts (see `openRelays`).
+            reaction = try lines.openRelays(levels, ifReleased: signal, whenReleased: {
+                seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
+            })
             if writesFailing {
                 writesFailing = false
                 logger.notice("the off reflex opens relays again")
@@ -279,7 +282,6 @@ final class OffReflex: @unchecked Sendable {
             // The control loop writes the same relays in the wake this edge causes; a failure
             // there opens every relay and faults the policy. Logged here too, once: a reflex that
             // cannot write is a slower controller, which the user should know about.
-            seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
             if !writesFailing {
                 writesFailing = true
                 logger.error("the off reflex could not open a relay on a release of \(signal): \(error); the control loop opens it (logged again when the reflex's writes work)")
@@ -291,8 +293,6 @@ final class OffReflex: @unchecked Sendable {
             let now = clock.now()
             seen.withLock { $0[signal] = Sighting(openedAt: now) }
             openingCount.add(opened, ordering: .relaxed)
-        } else {
-            seen.withLock { $0[signal] = $0[signal] ?? Sighting(openedAt: nil) }
         }
     }
 }

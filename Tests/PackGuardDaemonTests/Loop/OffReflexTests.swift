@@ -139,7 +139,10 @@ struct OffReflexTests {
         #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .unreadable)
         #expect(rig.gpio.physicalLevel("GPIO20"), "unreadable: nothing written")
         #expect(lines.reflexOpenings == 0)
-        #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .released(opened: 1))
+        var countWhenTold: Int?
+        #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable, whenReleased: { countWhenTold = lines.reflexOpenings })
+                == .released(opened: 1))
+        #expect(countWhenTold == 0, "told before the opening counts, so the loop's veto always finds the release")
         #expect(!rig.gpio.physicalLevel("GPIO20"))
         #expect(rig.gpio.physicalLevel("GPIO16"), "only what the levels open")
         #expect(lines.reflexOpenings == 1)
