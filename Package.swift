@@ -14,8 +14,9 @@ import PackageDescription
 //   PackGuardTelemetry  the separate telemetry process: MQTT (libmosquitto through CMosquitto),
 //                    Home Assistant discovery, Prometheus textfile, read-only status page
 //   PackGuardCommandLine  what the three executables share (configuration files, errors, forwarding)
-//   packguard        the command line and the daemon (`packguard run`); forwards bench, simulate and
-//                    telemetry to the two below, so that the daemon maps neither Foundation nor libmosquitto
+//   packguard        the command line; becomes packguard-daemon for `packguard run`, and forwards bench,
+//                    simulate and telemetry to packguard-bench and packguard-telemetry
+//   packguard-daemon the daemon (`packguard run`): maps neither ArgumentParser, Foundation nor libmosquitto
 //   packguard-bench  the bench and the simulator (Yams)
 //   packguard-telemetry  the telemetry process (libmosquitto, Yams)
 let package = Package(
@@ -23,6 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "packguard", targets: ["packguard"]),
+        .executable(name: "packguard-daemon", targets: ["packguard-daemon"]),
         .executable(name: "packguard-bench", targets: ["packguard-bench"]),
         .executable(name: "packguard-telemetry", targets: ["packguard-telemetry"]),
         // Libraries for the separate Benchmarks/ package (kept apart so the benchmark
@@ -100,6 +102,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The daemon `packguard run` becomes: no ArgumentParser (nor the FoundationEssentials it brings).
+        .executableTarget(
+            name: "packguard-daemon",
+            dependencies: [
+                "PackGuardConfig", "PackGuardDaemon", "PackGuardCommandLine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Peak memory (issue #17): with lld, the load-time relocations packed (DT_RELR, glibc 2.36+:
+            // Debian 12 and Raspberry Pi OS bookworm and later), so that the loader does not read 0.7 MB of
+            // them at every start; and no symbol exported for dlopen, which nobody does to the daemon.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                                           "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
         .executableTarget(
             name: "packguard-bench",

@@ -104,12 +104,16 @@ build_packguard() {
     : >"$log"
     # The guest's root file system is read-only: the build is made here.
     echo "==> rig: build packguard -c release --static-swift-stdlib ($name)"
-    if ! swift build -c release --static-swift-stdlib "$@" --product packguard >"$log" 2>&1; then
-        tail -30 "$log" >&2; echo "rig: swift build -c release ($name) failed" >&2; exit 1
-    fi
+    # packguard and packguard-daemon, which `packguard run` becomes.
+    local product
+    for product in packguard packguard-daemon; do
+        if ! swift build -c release --static-swift-stdlib "$@" --product $product >>"$log" 2>&1; then
+            tail -30 "$log" >&2; echo "rig: swift build -c release --product $product ($name) failed" >&2; exit 1
+        fi
+    done
     tail -1 "$log"
     BIN=$(swift build -c release --static-swift-stdlib "$@" --show-bin-path)/packguard
-    [ -x "$BIN" ] || { echo "rig: no $BIN" >&2; exit 1; }
+    [ -x "$BIN" ] && [ -x "${BIN}-daemon" ] || { echo "rig: no $BIN or ${BIN}-daemon" >&2; exit 1; }
     PERF_BIN=
     [ "$perf" = 0 ] || PERF_BIN=$BIN
 }

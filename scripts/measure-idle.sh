@@ -19,8 +19,9 @@ source scripts/lib.sh
 ensure_swift
 ensure_packages libgpiod-dev libmosquitto-dev pkg-config python3
 
-echo "==> swift build -c release --static-swift-stdlib --product packguard (as hardware/pi/install.sh builds it)"
+echo "==> swift build -c release --static-swift-stdlib --product packguard, packguard-daemon (as hardware/pi/install.sh builds them)"
 swift build -c release --static-swift-stdlib --product packguard 2>&1 | tail -1
+swift build -c release --static-swift-stdlib --product packguard-daemon 2>&1 | tail -1
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)/packguard
 [ -x "$bin" ] || { echo "measure-idle: no $bin" >&2; exit 1; }
 

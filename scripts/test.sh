@@ -35,18 +35,37 @@ if "$bin" check-config "$bad" 2>/dev/null; then
 fi
 rm -f "$bad"
 "$bin" adc --simulate --count 2 >/dev/null   # every simulated channel converts and reads VALID (exit 0)
-# The daemon's executable maps neither Foundation with ICU nor libmosquitto: its JSON is PackGuardJSON, and bench,
-# simulate and telemetry live in packguard-bench and packguard-telemetry, to which packguard forwards them.
-# (FoundationEssentials, without ICU, comes with ArgumentParser.)
+# Neither the command line nor the daemon maps Foundation with ICU or libmosquitto: their JSON is PackGuardJSON, and
+# bench, simulate and telemetry live in packguard-bench and packguard-telemetry, to which packguard forwards them.
+# (FoundationEssentials, without ICU, comes with ArgumentParser, which packguard-daemon does not link: its symbols
+# must not be in the daemon at all.)
 if ldd "$bin" | grep -E 'lib(Foundation|FoundationInternationalization|_FoundationICU|mosquitto)\.so'; then
     echo "error: $bin links the libraries above; only its siblings may" >&2; exit 1
 fi
+if ldd "$bin-daemon" | grep -E 'lib(Foundation|FoundationEssentials|FoundationInternationalization|_FoundationICU|mosquitto)\.so'; then
+    echo "error: $bin-daemon links the libraries above" >&2; exit 1
+fi
+if nm "$bin-daemon" | grep -q -E ' [TtDdRr] \$s(20FoundationEssentials|14ArgumentParser)'; then
+    echo "error: $bin-daemon holds ArgumentParser or FoundationEssentials code" >&2; exit 1
+fi
+# `packguard run` is packguard-daemon under the same PID, told the same options.
+ran=$("$bin" run --config /nonexistent/packguard.yaml 2>&1) && { echo "error: run accepted a missing file" >&2; exit 1; }
+grep -q "/nonexistent/packguard.yaml" <<<"$ran" || { echo "error: packguard run did not reach the daemon: $ran" >&2; exit 1; }
+set +e; usage=$("$bin-daemon" --config x 2>&1); usage_rc=$?; set -e
+[ "$usage_rc" = 64 ] && grep -q "packguard run --help" <<<"$usage" \
+    || { echo "error: packguard-daemon without \`run\` gave exit $usage_rc: $usage" >&2; exit 1; }
 alone=$(mktemp -d)
 cp "$bin" "$alone/packguard"
-set +e; missing=$("$alone/packguard" telemetry --help 2>&1); missing_rc=$?; set -e
+set +e
+missing=$("$alone/packguard" telemetry --help 2>&1); missing_rc=$?
+no_daemon=$("$alone/packguard" run --simulate 2>&1); no_daemon_rc=$?
+set -e
 rm -rf "$alone"
 if [ "$missing_rc" != 127 ] || ! grep -q "packguard-telemetry is missing" <<<"$missing"; then
     echo "error: a missing packguard-telemetry gave exit $missing_rc: $missing" >&2; exit 1
+fi
+if [ "$no_daemon_rc" != 127 ] || ! grep -q "packguard-daemon is missing" <<<"$no_daemon"; then
+    echo "error: a missing packguard-daemon gave exit $no_daemon_rc: $no_daemon" >&2; exit 1
 fi
 echo "command-line checks passed"
 

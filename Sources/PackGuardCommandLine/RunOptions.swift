@@ -1,8 +1,9 @@
 /// What `packguard run` is told. `RunOptions.parse` reads the daemon's few options without
-/// ArgumentParser: running its parser (its reflection over the command's property wrappers, and
-/// FoundationEssentials) costs the daemon's process about 2.3 MiB of peak memory, more than all of
-/// its control loop. Anything `parse` does not take as it stands goes to ArgumentParser, which reads
-/// the same options the same way and says what is wrong.
+/// ArgumentParser, in `packguard` (which then becomes packguard-daemon with `arguments`) and in
+/// packguard-daemon itself, which links no ArgumentParser: its parser and the FoundationEssentials
+/// that comes with it would cost the controller's process megabytes of peak memory. Anything
+/// `parse` does not take as it stands goes to ArgumentParser, which reads the same options the same
+/// way and says what is wrong.
 public struct RunOptions: Equatable, Sendable {
     public var config: String
     public var simulate: Bool
@@ -15,6 +16,16 @@ public struct RunOptions: Equatable, Sendable {
         self.simulate = simulate
         self.controlSocket = controlSocket
         self.stateDirectory = stateDirectory
+    }
+
+    /// The command line that `parse` reads back as these options (what packguard passes on to
+    /// packguard-daemon).
+    public var arguments: [String] {
+        var result = ["--config", config]
+        if simulate { result.append("--simulate") }
+        if let controlSocket { result += ["--control-socket", controlSocket] }
+        if let stateDirectory { result += ["--state-directory", stateDirectory] }
+        return result
     }
 
     /// The options after `run`, or nil for anything but `--config PATH`, `--simulate`,

@@ -15,12 +15,13 @@ struct PackGuardCommand: ParsableCommand {
         subcommands: [RunCommand.self, StatusCommand.self, BenchCommand.self, BenchSocketCommand.self, SimulateCommand.self, ResetCommand.self, ForceOffCommand.self, EventsCommand.self, CheckConfigCommand.self, LinesCommand.self, AdcCommand.self, CanCommand.self, RigCommand.self, TelemetryCommand.self, BenchTelemetryCommand.self]
     )
 
-    /// `packguard run` with its usual options starts the daemon without running ArgumentParser's
-    /// parser (see `RunOptions`); everything else, `run --help` included, goes through it.
+    /// `packguard run` with its usual options becomes the daemon executable, packguard-daemon, before
+    /// ArgumentParser runs (see `RunOptions`): the controller's process maps none of this one's command
+    /// line. Everything else, `run --help` included, goes through ArgumentParser.
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.first == "run", let options = RunOptions.parse(arguments.dropFirst()) {
-            Glibc.exit(runDaemon(options))
+            Glibc.exit(forward(to: "packguard-daemon", ["run"] + options.arguments).rawValue)
         }
         main(nil)
     }

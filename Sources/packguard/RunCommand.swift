@@ -1,12 +1,5 @@
 import ArgumentParser
 import PackGuardCommandLine
-import Dispatch
-import Glibc
-import Logging
-import PackGuardConfig
-import PackGuardCore
-import PackGuardDaemon
-import PackGuardGPIO
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,42 +38,8 @@ struct RunCommand: ParsableCommand {
     var stateDirectory: String?
 
     func run() throws {
-        throw ExitCode(runDaemon(RunOptions(config: config, simulate: simulate, controlSocket: controlSocket,
-                                            stateDirectory: stateDirectory)))
+        // Reached when `RunOptions.parse` left the command line to ArgumentParser, which took it.
+        let options = RunOptions(config: config, simulate: simulate, controlSocket: controlSocket, stateDirectory: stateDirectory)
+        throw forward(to: "packguard-daemon", ["run"] + options.arguments)
     }
-}
-
-/// `packguard run`: the daemon until it stops; returns its exit status. ArgumentParser's `RunCommand`
-/// and `RunOptions.parse` (the daemon's usual way in, see `PackGuardCommand.main`) both end here.
-func runDaemon(_ options: RunOptions) -> Int32 {
-    let logger = makeLogger()
-    var configuration: PackGuardConfiguration
-    if options.simulate {
-        configuration = BuiltInConfiguration.load()
-        configuration.paths.controlSocket = simulationRuntimeDirectory + "/control.sock"
-        configuration.paths.stateDirectory = simulationRuntimeDirectory + "/state"
-    } else {
-        do { configuration = try loadConfiguration(options.config) } catch {
-            printError(error.description)
-            return 1
-        }
-    }
-    if let controlSocket = options.controlSocket { configuration.paths.controlSocket = controlSocket }
-    if let stateDirectory = options.stateDirectory { configuration.paths.stateDirectory = stateDirectory }
-
-    let daemon: Daemon
-    do {
-        daemon = try Daemon(configuration: configuration, simulate: options.simulate,
-                            configPath: options.simulate ? nil : options.config, logger: logger)
-    } catch {
-        logger.critical("not starting: \(error)")
-        return 1
-    }
-    return daemon.run()
-}
-
-
-func makeLogger() -> Logger {
-    LoggingSystem.bootstrap { label in JournalLogHandler(label: label) }
-    return Logger(label: "packguard")
 }

@@ -35,4 +35,15 @@ struct RunOptionsTests {
     @Test func theDefaultConfigurationIsTheInstalledOne() {
         #expect(RunOptions.parse([String]())?.config == "/etc/packguard/packguard.yaml")
     }
+
+    /// What packguard passes on to packguard-daemon is read back as the same options there.
+    @Test(arguments: [
+        RunOptions(), RunOptions(simulate: true), RunOptions(config: "a=b.yaml"),
+        RunOptions(config: "/etc/p.yaml", simulate: true, controlSocket: "/tmp/s.sock", stateDirectory: "/tmp/state"),
+        RunOptions(config: "c.yaml", controlSocket: "so"), RunOptions(config: "c.yaml", stateDirectory: "st"),
+    ])
+    func theArgumentsPassedOnReadBackTheSame(options: RunOptions) {
+        #expect(RunOptions.parse(options.arguments) == options)
+        #expect(options.arguments.starts(with: ["--config", options.config]))
+    }
 }

@@ -23,9 +23,11 @@ struct ArchitectureTests {
                             "PackGuardCAN", "PackGuardPlatform", "PackGuardJSON", "CLinuxEvents", "Logging"],
         "PackGuardCommandLine": ["PackGuardConfig"],
         "PackGuardTestSupport": [],
-        // The daemon's executable: everything but the bench and telemetry, which live in their own.
+        // The command line: everything but the bench and telemetry, which live in their own executables.
         "packguard": ["PackGuardCore", "PackGuardWords", "PackGuardConfig", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
                       "PackGuardDaemon", "PackGuardCommandLine", "ArgumentParser", "Logging"],
+        // The daemon `packguard run` becomes: no ArgumentParser.
+        "packguard-daemon": ["PackGuardConfig", "PackGuardDaemon", "PackGuardCommandLine", "Logging"],
         "packguard-bench": ["PackGuardConfig", "PackGuardBench", "PackGuardCommandLine", "ArgumentParser"],
         "packguard-telemetry": ["PackGuardConfig", "PackGuardDaemon", "PackGuardTelemetry", "PackGuardCommandLine",
                                 "ArgumentParser", "Logging"],
@@ -75,24 +77,27 @@ struct ArchitectureTests {
         let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
         for (name, dependencies) in Self.targets(in: manifest) where dependencies.contains("PackGuardConfig") {
             #expect(["PackGuardDaemon", "PackGuardBench", "PackGuardTelemetry", "PackGuardCommandLine", "packguard",
-                     "packguard-bench", "packguard-telemetry"].contains(name), "\(name) imports PackGuardConfig")
+                     "packguard-daemon", "packguard-bench", "packguard-telemetry"].contains(name), "\(name) imports PackGuardConfig")
         }
     }
 
     /// Issue #17: `packguard run` must not map Foundation, ICU or libmosquitto, so nothing the
     /// `packguard` executable links (however indirectly) may bring them: the bench and telemetry,
-    /// which do, are forwarded to their own executables.
-    @Test func theDaemonsExecutableLinksNeitherTheBenchNorTelemetry() throws {
+    /// which do, are forwarded to their own executables. The daemon's own executable, which
+    /// `packguard run` becomes, does not even link ArgumentParser (it brings FoundationEssentials).
+    @Test(arguments: [("packguard", ["PackGuardBench", "PackGuardTelemetry", "CMosquitto", "Yams"]),
+                      ("packguard-daemon", ["PackGuardBench", "PackGuardTelemetry", "CMosquitto", "Yams", "ArgumentParser"])])
+    func theDaemonsExecutablesLinkNeitherTheBenchNorTelemetry(executable: String, forbidden: [String]) throws {
         let manifest = try #require(readFile(repositoryRoot + "/Package.swift"))
         let targets = Self.targets(in: manifest)
         var linked: Set<String> = []
-        var pending = ["packguard"]
+        var pending = [executable]
         while let next = pending.popLast() {
             for dependency in targets[next] ?? [] where linked.insert(dependency).inserted { pending.append(dependency) }
         }
         #expect(linked.contains("PackGuardDaemon"), "the closure was read: \(linked.sorted())")
-        for forbidden in ["PackGuardBench", "PackGuardTelemetry", "CMosquitto", "Yams"] {
-            #expect(!linked.contains(forbidden), "packguard links \(forbidden)")
+        for name in forbidden {
+            #expect(!linked.contains(name), "\(executable) links \(name)")
         }
     }
 
@@ -108,7 +113,7 @@ struct ArchitectureTests {
     /// Issue #17: the daemon's memory budget has no room for Foundation and ICU, so the configuration
     /// and everything it imports stay free of them (the YAML subset reader is our own for this).
     @Test(arguments: ["PackGuardYAML", "PackGuardConfig", "PackGuardCore", "PackGuardGPIO", "PackGuardADC", "PackGuardCAN",
-                      "PackGuardPlatform", "PackGuardWords", "PackGuardCommandLine", "packguard"])
+                      "PackGuardPlatform", "PackGuardWords", "PackGuardCommandLine", "packguard", "packguard-daemon"])
     func theConfigurationAndWhatItImportsLinkNoFoundation(target: String) throws {
         let directory = repositoryRoot + "/Sources/" + target
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory).filter { $0.hasSuffix(".swift") }

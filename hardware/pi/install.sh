@@ -6,7 +6,7 @@
 #   2. create the system groups gpio and i2c if the OS has none, the unprivileged user packguard and
 #      the group packguard-admin (who may reset and release force-off)
 #   3. udev rule giving those groups the GPIO / I2C devices; i2c-dev loaded at boot
-#   4. install /usr/local/bin/packguard (and packguard-bench, packguard-telemetry from next to it), its
+#   4. install /usr/local/bin/packguard and packguard-daemon (and packguard-bench, packguard-telemetry from next to it), its
 #      start check, the unit, and /etc/packguard/packguard.yaml
 #      (an existing config is never overwritten: the new default is written next to it as .default)
 #   5. hardware watchdog: systemd feeds it (default), or PackGuard owns it, or none
@@ -61,6 +61,9 @@ fi
 binary=${binary:-$repo/.build/release/packguard}
 [ -x "$binary" ] || { echo "install.sh: no executable at $binary" >&2; exit 1; }
 binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
+# `packguard run` (the service) becomes packguard-daemon: without it nothing would run.
+[ -x "$(dirname "$binary")/packguard-daemon" ] \
+    || { echo "install.sh: no packguard-daemon next to $binary: the service runs it (build every product: swift build -c release --static-swift-stdlib)" >&2; exit 1; }
 if live && [ "$(id -u)" -ne 0 ]; then
     exec sudo "$0" "${args[@]}" --no-build --binary "$binary"
 fi
@@ -128,6 +131,7 @@ fi
 
 # 4. binary, start check, unit, config -------------------------------------------------------------
 put 0755 "$binary" /usr/local/bin/packguard || true
+put 0755 "$(dirname "$binary")/packguard-daemon" /usr/local/bin/packguard-daemon || true
 # `packguard bench`, `simulate` and `telemetry` run these (they live apart so the daemon stays small).
 for sibling in packguard-bench packguard-telemetry; do
     if [ -x "$(dirname "$binary")/$sibling" ]; then

@@ -42,6 +42,7 @@ created_groups=$(cat "$D/usr/local/lib/packguard/created-groups" 2>/dev/null || 
 rm_file /etc/systemd/system/packguard.service
 rm_file /etc/systemd/system/multi-user.target.wants/packguard.service
 rm_file /usr/local/bin/packguard
+rm_file /usr/local/bin/packguard-daemon
 rm_file /usr/local/bin/packguard-bench
 rm_file /usr/local/bin/packguard-telemetry
 rm_tree /usr/local/lib/packguard

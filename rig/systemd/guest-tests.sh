@@ -136,9 +136,9 @@ gpio_dev=/dev/$SIM_CHIP
 check "install: udev rule gives $gpio_dev to group gpio and $I2C_BUS to group i2c (0660)" \
     "$(stat -c '%n %G %a' "$gpio_dev" "$I2C_BUS" | tr '\n' ' ')" \
     bash -c "[ \"\$(stat -c '%G %a' $gpio_dev)\" = 'gpio 660' ] && [ \"\$(stat -c '%G %a' $I2C_BUS)\" = 'i2c 660' ]"
-check "install: unit enabled, config 0640 root:packguard, binary and start check in place" \
+check "install: unit enabled, config 0640 root:packguard, packguard, packguard-daemon and start check in place" \
     "$(systemctl is-enabled packguard 2>&1); $(stat -c '%U:%G %a' /etc/packguard/packguard.yaml 2>&1)" \
-    bash -c '[ "$(systemctl is-enabled packguard)" = enabled ] && [ "$(stat -c "%U:%G %a" /etc/packguard/packguard.yaml)" = "root:packguard 640" ] && [ -x /usr/local/bin/packguard ] && [ -x /usr/local/lib/packguard/check-gpio-release ]'
+    bash -c '[ "$(systemctl is-enabled packguard)" = enabled ] && [ "$(stat -c "%U:%G %a" /etc/packguard/packguard.yaml)" = "root:packguard 640" ] && [ -x /usr/local/bin/packguard ] && [ -x /usr/local/bin/packguard-daemon ] && [ -x /usr/local/lib/packguard/check-gpio-release ]'
 check "install: packguard-bench and packguard-telemetry next to packguard, and \`packguard telemetry\` reaches its sibling" \
     "$(ls -l /usr/local/bin/ 2>&1 | grep packguard | tr -s ' ' | tr '\n' ';')" \
     bash -c '[ -x /usr/local/bin/packguard-bench ] && [ -x /usr/local/bin/packguard-telemetry ] && /usr/local/bin/packguard telemetry --help | grep -q "Home Assistant"'
