@@ -139,7 +139,15 @@ measure_program() {
     fi
     # Peak resident size over the whole run (a Python script's interpreter included).
     local hwm; hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
+    # What the resident set is made of now (VmHWM is its peak): KiB per mapped file, anonymous
+    # memory (heap, thread stacks) as [anon], the largest first.
+    local resident; resident=$(awk '
+        /^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]"; sub(/.*\//, "", name) }
+        /^Rss:/ { kib[name] += $2 }
+        END { for (n in kib) if (kib[n] > 0) printf "%d %s\n", kib[n], n }' "/proc/$pid/smaps" 2>/dev/null \
+        | sort -rn | head -10 | awk '{ printf "%s%s:%d", sep, $2, $1; sep = " " }')
     stop "$pid"
+    [ -z "$resident" ] || echo "RIG-NOTE perf: $name condition=$condition resident KiB by mapping: $resident"
     echo "RIG-PERF $result hwm_kib=${hwm:-?}$suffix"
     # Anything the program said besides its relay changes (a warning, a missed deadline) is worth seeing.
     local said; said=$(grep -v -E 'relay (opened|closed)|ready' "$log" | sort | uniq -c | sort -rn | head -16 | tr -s ' ' | tr '\n' ';')
