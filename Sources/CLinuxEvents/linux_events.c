@@ -15,17 +15,3 @@ int pg_epoll_watch(int epfd, int fd, uint64_t key, bool edge_triggered) {
 }
 
 int pg_epoll_unwatch(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
-
-int pg_epoll_wait(int epfd, uint64_t *keys, int max, int timeout_ms) {
-    struct epoll_event events[16];
-    if (keys == NULL || max < 1) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (max > 16)
-        max = 16;
-    int ready = epoll_wait(epfd, events, max, timeout_ms);
-    for (int i = 0; i < ready; i++)
-        keys[i] = events[i].data.u64;
-    return ready;
-}

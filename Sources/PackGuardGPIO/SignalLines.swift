@@ -102,8 +102,13 @@ public final class SignalLines: Sendable {
     private let inputs: Mutex<[InputLine]>
     private let reconfigurations = Atomic<Int>(0)
     /// How many times the off reflex opened a relay; changed under the outputs lock, so that
-    /// `setOutputs`'s veto (taken under the same lock) sees every opening before it writes.
+    /// `setOutputs`'s veto (taken under the same lock) sees every opening before it writes. The
+    /// reactions done in C count in `reflexTable.openings` (also under the outputs lock).
     private let reflexOpeningCount = Atomic<Int>(0)
+    /// The off reflex's plans and reactions in C, guarded by the two locks above (see
+    /// `LibgpiodReflexTable`). Every section under the outputs lock first takes in what C reactions
+    /// drove off (`absorbReflexOpenings`) and ends by telling C which relays are closed.
+    private let reflexTable: LibgpiodReflexTable
 
     public static let consumer = "packguard"
 
@@ -130,6 +135,50 @@ public final class SignalLines: Sendable {
         for line in requested.outputs { applied[line.signal] = .inactive }
         outputs = Mutex(Outputs(lines: requested.outputs, applied: applied))
         inputs = Mutex(requested.inputs)
+        reflexTable = LibgpiodReflexTable(outputsLock: outputs.unsafePthreadMutex, inputsLock: inputs.unsafePthreadMutex)
+        withOutputs { state in
+            inputs.withLock { lines in Self.planReflex(reflexTable, outputs: state.lines, inputs: lines) }
+        }
+    }
+
+    /// The off reflex's C plans for these lines: per enable, the relays its release always opens
+    /// (`SafetyPolicy.relaysOpened(byReleaseOf:)`). A key whose lines are not all libgpiod's (the
+    /// mocked chip) gets none, and the reflex reacts to it in Swift. Under both locks.
+    private static func planReflex(_ table: LibgpiodReflexTable, outputs: [OutputLine], inputs: [InputLine]) {
+        precondition(InputSignal.allCases.count <= LibgpiodReflexTable.capacity && OutputSignal.allCases.count <= LibgpiodReflexTable.capacity,
+                     "more signals than the reflex table holds")
+        for (key, signal) in InputSignal.allCases.enumerated() {
+            let relays = SafetyPolicy.relaysOpened(byReleaseOf: signal)
+            guard let input = inputs.first(where: { $0.signal == signal }), !relays.isEmpty else {
+                table.clearPlan(key: key)
+                continue
+            }
+            let opened = outputs.filter { relays.contains($0.signal) }.map { ($0.request, Self.bit(of: $0.signal)) }
+            table.setPlan(key: key, input: input.request, outputs: opened)
+        }
+    }
+
+    private static func bit(of signal: OutputSignal) -> UInt32 { 1 << UInt32(OutputSignal.allCases.firstIndex(of: signal)!) }
+
+    /// The outputs lock, with what C reactions drove off taken in first (applied off, to be read
+    /// back, as the Swift fast path notes it) and the relays applied closed told to C at the end
+    /// (the only ones a C reaction writes).
+    private func withOutputs<Result, E: Error>(_ body: (inout Outputs) throws(E) -> Result) throws(E) -> Result {
+        try outputs.withLock { (state: inout Outputs) throws(E) -> Result in
+            let opened = reflexTable.takeOpened()
+            if opened != 0 {
+                for signal in OutputSignal.allCases where opened & Self.bit(of: signal) != 0 {
+                    state.applied[signal] = .inactive
+                    state.unverified[signal] = true
+                }
+            }
+            defer {
+                var closed: UInt32 = 0
+                for line in state.lines where line.signal.isRelay && state.applied[line.signal] == .active { closed |= Self.bit(of: line.signal) }
+                reflexTable.setClosed(closed)
+            }
+            return try body(&state)
+        }
     }
 
     /// Lines requested so far, released together if a later request fails.
@@ -268,7 +317,7 @@ public final class SignalLines: Sendable {
         let retiredOutputs = oldOutputs.filter { old in !keptOutputs.contains { $0.request === old.request } }
         let retiredInputs = oldInputs.filter { old in !keptInputs.contains { $0.request === old.request } }
         var notDrivenOff: [GPIOError] = []
-        outputs.withLock { state in
+        withOutputs { state in
             // The old line of a moved relay is driven off before it is released: its pull-down
             // would do the same, but a board without one must not keep a relay closed.
             for line in retiredOutputs {
@@ -290,7 +339,11 @@ public final class SignalLines: Sendable {
                 kept.closedUnverified[line.signal] = state.closedUnverified[line.signal]
             }
             state = kept
-            inputs.withLock { $0 = newInputs }
+            inputs.withLock { lines in
+                lines = newInputs
+                // Before either lock is let go: no C reaction may reach a retired request.
+                Self.planReflex(reflexTable, outputs: newOutputs, inputs: newInputs)
+            }
         }
         for line in retiredInputs { line.request.release() }
         if !relocation.isEmpty { reconfigurations.add(1, ordering: .releasing) }
@@ -308,7 +361,33 @@ public final class SignalLines: Sendable {
     }
 
     /// How many times the off reflex has opened a relay (see `openRelays(_:ifReleased:)`).
-    public var reflexOpenings: Int { reflexOpeningCount.load(ordering: .acquiring) }
+    public var reflexOpenings: Int { reflexOpeningCount.load(ordering: .acquiring) + reflexTable.openings }
+
+    /// The off reflex thread's wait (`pg_reflex_wait`): epoll_wait on `epoll`, then in C, under
+    /// both locks, the reaction of every ready key that has a C plan (a release drives its closed
+    /// relays off, and the loop's veto sees it as it sees `openRelays`). A key is an input's index
+    /// in `InputSignal.allCases`; other keys, and keys with no plan, come back `.notReacted`.
+    /// A wake with an input key is begun (`reflexWakes`); the caller ends it (`endReflexWake`).
+    /// Returns how many wakes it filled, 0 on timeout, or -1 with errno.
+    public func reflexWait(epoll: Int32, into wakes: UnsafeMutableBufferPointer<ReflexWake>, timeoutMs: Int32) -> Int32 {
+        reflexTable.wait(epoll: epoll, into: wakes, timeoutMs: timeoutMs)
+    }
+
+    /// The enables C reactions found released since the last call, each with when the write that
+    /// opened its relays ended (nil when they were open already).
+    public func takeReflexReleases() -> [(signal: InputSignal, openedAt: Instant?)] {
+        reflexTable.takeReleased().map { (InputSignal.allCases[$0.key], $0.openedAtNanoseconds.map { Instant(nanoseconds: $0) }) }
+    }
+
+    /// Wakes of the reflex with edges: begun, handled, and when the latest began (CLOCK_MONOTONIC).
+    public var reflexWakes: (begun: UInt64, handled: UInt64, latest: Instant) {
+        // handled first: a wake begun after it was read can only make begun larger (never a false "done").
+        let handled = reflexTable.handled
+        return (reflexTable.begun, handled, Instant(nanoseconds: reflexTable.beganNanoseconds))
+    }
+
+    /// A reflex wake whose reactions and hand-off are over.
+    public func endReflexWake() { reflexTable.end() }
 
     /// Every input's logical level; a failed read is reported per signal, never hidden.
     public func readInputs() -> PerInput<InputReading?> {
@@ -371,7 +450,7 @@ public final class SignalLines: Sendable {
     /// monitor can never re-close what the monitor just opened.
     @discardableResult
     public func setOutputs(_ levels: OutputLevels, unless vetoed: () -> Bool = { false }) throws(GPIOError) -> Bool {
-        try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Bool in
+        try withOutputs { (state: inout Outputs) throws(GPIOError) -> Bool in
             if vetoed() { return false }
             var failure: GPIOError?
             func note(_ error: GPIOError, _ line: OutputLine) {
@@ -450,7 +529,7 @@ public final class SignalLines: Sendable {
     /// level stays as last applied so that `setOutputs` writes it again. Returns how many were written.
     @discardableResult
     public func openRelaysAtOnce(_ levels: OutputLevels) throws(GPIOError) -> Int {
-        try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> Int in
+        try withOutputs { (state: inout Outputs) throws(GPIOError) -> Int in
             var failure: GPIOError?
             var count = 0
             for line in state.lines where Self.opens(line, levels, state) {
@@ -488,7 +567,7 @@ public final class SignalLines: Sendable {
     /// counts: the loop's veto, taken under the same lock, then always finds the release to take.
     public func openRelays(_ levels: OutputLevels, ifReleased signal: InputSignal,
                            whenReleased: () -> Void = {}) throws(GPIOError) -> ReleaseReaction {
-        try outputs.withLock { (state: inout Outputs) throws(GPIOError) -> ReleaseReaction in
+        try withOutputs { (state: inout Outputs) throws(GPIOError) -> ReleaseReaction in
             try inputs.withLock { (inputLines) throws(GPIOError) -> ReleaseReaction in
                 guard let input = inputLines.first(where: { $0.signal == signal }) else { return .unreadable }
                 return try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, state.lines.count)) { (chosen) throws(GPIOError) -> ReleaseReaction in
@@ -631,7 +710,7 @@ public final class SignalLines: Sendable {
     /// failures (empty when every output is off).
     @discardableResult
     public func forceAllOff() -> [GPIOError] {
-        outputs.withLock { state in
+        withOutputs { state in
             var failures: [GPIOError] = []
             for line in state.lines {
                 do throws(GPIOError) {
@@ -648,7 +727,7 @@ public final class SignalLines: Sendable {
 
     /// The output levels last applied successfully.
     public var appliedOutputs: [OutputSignal: Level] {
-        outputs.withLock { state in
+        withOutputs { state in
             var result: [OutputSignal: Level] = [:]
             for line in state.lines { result[line.signal] = state.applied[line.signal] }
             return result
@@ -657,9 +736,12 @@ public final class SignalLines: Sendable {
 
     /// Releases every line: outputs first back to the kernel (and their pull-downs).
     public func release() {
-        outputs.withLock { state in
-            for line in state.lines { line.request.release() }
-            inputs.withLock { lines in for line in lines { line.request.release() } }
+        withOutputs { state in
+            inputs.withLock { lines in
+                reflexTable.clearPlans()  // before any request it names is released
+                for line in state.lines { line.request.release() }
+                for line in lines { line.request.release() }
+            }
         }
     }
 }

@@ -37,6 +37,11 @@ public final class PriorityInheritanceMutex<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// The pthread mutex itself, for C code that takes this lock by the same rules as `withLock`
+    /// (the off reflex's C table, which SignalLines guards with its locks): it must lock and unlock
+    /// it in pairs, in the owner's lock order, and touch none of `Value`.
+    public var unsafePthreadMutex: UnsafeMutablePointer<pthread_mutex_t> { mutex }
+
     /// Runs `body` with the value while holding the lock.
     @inlinable
     public func withLock<Result, E: Error>(_ body: (inout sending Value) throws(E) -> sending Result) throws(E) -> sending Result {

@@ -9,6 +9,7 @@
 #ifndef PACKGUARD_GPIO_SHIM_H
 #define PACKGUARD_GPIO_SHIM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +110,59 @@ int pg_request_read_events(pg_request *request, pg_edge_event *events, size_t ma
 #define PG_REACT_ASSERTED 0
 #define PG_REACT_OPENED 1
 int pg_release_react(pg_request *input, pg_request *const *outputs, size_t count, int *output_errors);
+
+// The off reflex's wait and reactions in C, so that nothing but C runs between an edge's wake-up
+// and the relay write (gpio_shim_reflex.c). A table belongs to one SignalLines, which owns it and
+// guards it with its own two locks, `outputs_lock` then `inputs_lock` (the same order everywhere):
+//  - plans (which input request's release opens which output requests) change only under both;
+//  - the closed and opened bits change only under `outputs_lock`;
+//  - the counters and the released keys are atomics, readable without a lock.
+// A key is an input's index (0 ..< PG_REFLEX_KEYS); an output bit is 1 << its output's index.
+#define PG_REFLEX_KEYS 8
+#define PG_REFLEX_OUTPUTS 8
+typedef struct pg_reflex_table pg_reflex_table;
+
+// NULL with errno ENOMEM.
+pg_reflex_table *pg_reflex_table_new(pthread_mutex_t *outputs_lock, pthread_mutex_t *inputs_lock);
+void pg_reflex_table_free(pg_reflex_table *table);
+// Under both locks. `outputs[i]` drives the output of bit `output_bits[i]`; input NULL clears the key.
+// -1 with errno EINVAL for a key or count out of range.
+int pg_reflex_set_plan(pg_reflex_table *table, unsigned int key, pg_request *input,
+                       pg_request *const *outputs, const uint32_t *output_bits, size_t count);
+// Under both locks: every key without a plan (before the lines are released).
+void pg_reflex_clear_plans(pg_reflex_table *table);
+// Under outputs_lock: the outputs applied closed, the only ones a reaction writes.
+void pg_reflex_set_closed(pg_reflex_table *table, uint32_t output_bits);
+// Under outputs_lock: the outputs reactions drove off since the last call (cleared by it).
+uint32_t pg_reflex_take_opened(pg_reflex_table *table);
+// Reactions that drove at least one output off, since the table was made.
+long pg_reflex_openings(pg_reflex_table *table);
+// The keys reactions found released since the last call (cleared by it); for each, when the write
+// that opened its outputs ended (CLOCK_MONOTONIC ns, or -1 when nothing was open to drive off).
+uint32_t pg_reflex_take_released(pg_reflex_table *table, int64_t opened_at_ns[PG_REFLEX_KEYS]);
+// Wakes with edges: begun (before any reaction), handled (after its hand-off), and when the
+// latest began (CLOCK_MONOTONIC ns). A wake that is still reacting has begun != handled.
+void pg_reflex_begin(pg_reflex_table *table, int64_t now_ns);
+void pg_reflex_end(pg_reflex_table *table);
+uint64_t pg_reflex_begun(pg_reflex_table *table);
+uint64_t pg_reflex_handled(pg_reflex_table *table);
+int64_t pg_reflex_began_ns(pg_reflex_table *table);
+
+// What a wake found for each ready key.
+#define PG_REFLEX_NO_PLAN (-3)  // no plan for the key: the caller reacts (another backend)
+typedef struct {
+    uint64_t key;
+    int outcome;        // a PG_REACT_* value, or PG_REFLEX_NO_PLAN (also for keys >= PG_REFLEX_KEYS)
+    int first_errno;    // PG_REACT_UNREADABLE / PG_REACT_NOT_ALL_OPENED: the first failure's errno
+    uint32_t failed_bits;  // PG_REACT_NOT_ALL_OPENED: the outputs that stayed closed
+} pg_reflex_result;
+
+// epoll_wait(2) on `epoll_fd` (up to `max` keys, at most 16), then, under both locks, the
+// reaction for each ready key that has a plan: a release drives the plan's closed outputs off
+// (`pg_release_react`) and is recorded (opened bits, openings, released keys). A wake with any key
+// below PG_REFLEX_KEYS is begun first (`pg_reflex_begin`); the caller ends it. Returns the number of
+// results, 0 on timeout, or -1 with errno from epoll_wait.
+int pg_reflex_wait(pg_reflex_table *table, int epoll_fd, pg_reflex_result *results, int max, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-// epoll(7) for the off reflex, behind plain functions: Swift's Glibc module has no <sys/epoll.h>,
+// epoll(7) for the off reflex (its set-up), behind plain functions: Swift's Glibc module has no <sys/epoll.h>,
 // and struct epoll_event is packed on x86_64, which Swift cannot lay out. Each returns -1 with
 // errno set on failure, like the system calls they wrap.
 #ifndef PACKGUARD_LINUX_EVENTS_H
@@ -13,8 +13,6 @@ int pg_epoll_create(void);
 int pg_epoll_watch(int epfd, int fd, uint64_t key, bool edge_triggered);
 /// Stops watching `fd`.
 int pg_epoll_unwatch(int epfd, int fd);
-/// Waits up to `timeout_ms` (-1: forever) and stores the keys of up to `max` ready descriptors.
-/// Returns how many.
-int pg_epoll_wait(int epfd, uint64_t *keys, int max, int timeout_ms);
+// The wait itself is the GPIO shim's pg_reflex_wait, which reacts in C before it returns.
 
 #endif

@@ -16,6 +16,12 @@ import Synchronization
 /// Why a thread: the control loop's wake is also where it logs, samples, publishes and reads back;
 /// a release that arrives meanwhile would wait for all of that.
 ///
+/// Why C: with libgpiod lines the wait and the reactions are one C call (`SignalLines.reflexWait`),
+/// so that between the wake-up and the relay write there is no Swift at all (in the rig's emulated
+/// guest the Swift path from the wake to the level read took 70 to 690 µs; the C reflex's, 15 to
+/// 30). What the reflex does after the write (logging, the hand-off) stays here. On the mocked
+/// chip the same loop reacts in Swift, through `SignalLines.openRelays(_:ifReleased:)`.
+///
 /// The hand-off: while the reflex works (`forwardsEdges`), the control loop does not poll the
 /// descriptors the reflex watches. After its reaction the reflex names the lines that had an edge
 /// (`takeForwardedEdges`) and wakes the loop through `handOffDescriptor`, so that a release wakes
@@ -37,9 +43,14 @@ final class OffReflex: @unchecked Sendable {
     private let wake: WakePipe
     private let running = Atomic<Bool>(false)
     /// Per enable: seen released since the last `takeReleases`, and when the reflex's write
-    /// that opened its relays ended (nil when they were open already).
+    /// that opened its relays ended (nil when they were open already). Reactions in Swift only;
+    /// those in C are kept by `SignalLines` (`takeReflexReleases`).
     private let seen = Mutex(PerInput<Sighting?>(repeating: nil))
-    private let openingCount = Atomic<Int>(0)
+    /// `lines.reflexOpenings` when this reflex was made (the lines may outlive it).
+    private let openingsBefore: Int
+    /// The last outcome of each enable's C reactions that failed (nil: none failing), so that a
+    /// failure is logged when it starts and when it ends. Reflex thread only.
+    private var failingInC = PerInput<String?>(repeating: nil)
     private var thread: pthread_t?
     private var armed: [Int32] = []
     /// The descriptor of each watched enable, for the loop's hand-off (control thread only, like `arm`).
@@ -50,10 +61,6 @@ final class OffReflex: @unchecked Sendable {
     private let forwardedKeys = Atomic<UInt32>(0)
     /// False while the reflex's waits fail: the loop then polls the enables itself.
     private let waiting = Atomic<Bool>(true)
-    /// Wakes whose reactions began and ended; unequal while one runs, since `reactionBegan` (ns).
-    private let wakesBegun = Atomic<Int>(0)
-    private let wakesHandled = Atomic<Int>(0)
-    private let reactionBegan = Atomic<Int64>(0)
     private let armings = Atomic<Int>(0)
     /// Whether the loop was last told that a reaction is stuck (control thread only).
     private var stallReported = false
@@ -75,11 +82,13 @@ final class OffReflex: @unchecked Sendable {
     /// reflex's wake and the control loop's every step would each pay for one.
     private static let signals = InputSignal.allCases
 
-    /// Waits for ready descriptors, filling `keys` with their keys; -1 waits without a timeout.
-    typealias EdgeWait = @Sendable (_ epoll: Int32, _ keys: UnsafeMutablePointer<UInt64>, _ capacity: Int32, _ timeoutMs: Int32) -> Int32
+    /// Waits for ready descriptors, filling `wakes` (each ready key, and what C did for it);
+    /// -1 waits without a timeout.
+    typealias EdgeWait = @Sendable (_ lines: SignalLines, _ epoll: Int32, _ wakes: UnsafeMutableBufferPointer<ReflexWake>,
+                                    _ timeoutMs: Int32) -> Int32
 
-    /// epoll_wait(2).
-    static let waitWithEpoll: EdgeWait = { pg_epoll_wait($0, $1, $2, $3) }
+    /// epoll_wait(2) with the reactions in C (`SignalLines.reflexWait`).
+    static let waitWithEpoll: EdgeWait = { lines, epoll, wakes, timeoutMs in lines.reflexWait(epoll: epoll, into: wakes, timeoutMs: timeoutMs) }
 
     /// The reflex's thread while it runs (for its scheduling).
     var threadHandle: pthread_t? { thread }
@@ -88,8 +97,8 @@ final class OffReflex: @unchecked Sendable {
     /// hand-off and polls the enables itself (a write stuck in the kernel, a starved thread).
     static let stallLimit = Interval.milliseconds(50)
 
-    /// Relays the reflex opened, since start.
-    var openings: Int { openingCount.load(ordering: .relaxed) }
+    /// Reactions of the reflex that opened a relay, since it was made (in Swift and in C).
+    var openings: Int { lines.reflexOpenings - openingsBefore }
 
     /// A release the reflex saw.
     struct Sighting: Equatable {
@@ -100,6 +109,7 @@ final class OffReflex: @unchecked Sendable {
          waitForEdges: @escaping EdgeWait = OffReflex.waitWithEpoll)
         throws(ControllerFatalError) {
         self.lines = lines
+        self.openingsBefore = lines.reflexOpenings
         self.clock = clock
         self.logger = logger
         self.waitForEdges = waitForEdges
@@ -160,9 +170,8 @@ final class OffReflex: @unchecked Sendable {
     /// stall once when it starts, and once when it is over).
     func forwardsEdges(now: Instant) -> Bool {
         guard thread != nil, running.load(ordering: .acquiring), waiting.load(ordering: .acquiring) else { return false }
-        let began = reactionBegan.load(ordering: .acquiring)
-        let stuck = wakesBegun.load(ordering: .acquiring) != wakesHandled.load(ordering: .acquiring)
-            && now.nanoseconds - began > Self.stallLimit.nanoseconds
+        let wakes = lines.reflexWakes
+        let stuck = wakes.begun != wakes.handled && now.nanoseconds - wakes.latest.nanoseconds > Self.stallLimit.nanoseconds
         if stuck != stallReported {
             stallReported = stuck
             if stuck {
@@ -204,24 +213,25 @@ final class OffReflex: @unchecked Sendable {
     /// The enables the reflex saw released since the last call (the control loop steps the
     /// policy on them before anything else), each with when its write ended, if it opened one.
     func takeReleases() -> [(signal: InputSignal, openedAt: Instant?)] {
+        var released = lines.takeReflexReleases()
         seen.withLock { seen in
-            var released: [(signal: InputSignal, openedAt: Instant?)] = []
             for signal in Self.signals {
                 guard let sighting = seen[signal] else { continue }
                 released.append((signal, sighting.openedAt))
                 seen[signal] = nil
             }
-            return released
         }
+        return released
     }
 
     private func run() {
-        var keys = [UInt64](repeating: 0, count: 8)
+        // At most 16 per wake (pg_reflex_wait's limit): the enables and the wake pipe are fewer.
+        var wakes = [ReflexWake](repeating: ReflexWake(key: 0, outcome: .notReacted), count: 8)
         while running.load(ordering: .acquiring) {
             // After a failed wait, a look without waiting: if it works, the reflex has its edges
             // back (and says so) before the next one arrives.
             let timeoutMs: Int32 = waitsFailing ? 0 : -1
-            let ready = keys.withUnsafeMutableBufferPointer { waitForEdges(epoll, $0.baseAddress!, Int32($0.count), timeoutMs) }
+            let ready = wakes.withUnsafeMutableBufferPointer { waitForEdges(lines, epoll, $0, timeoutMs) }
             if ready < 0 {
                 let code = errno
                 if code == EINTR { continue }
@@ -241,26 +251,46 @@ final class OffReflex: @unchecked Sendable {
             }
             var forwarded: UInt32 = 0
             for index in 0..<Int(ready) {
-                let key = keys[index]
-                if key == UInt64.max {
-                    wake.drain()
+                let wake = wakes[index]
+                if wake.key == UInt64.max {
+                    self.wake.drain()
                     continue
                 }
-                guard key < UInt64(Self.signals.count) else { continue }
-                if forwarded == 0 {
-                    reactionBegan.store(clock.now().nanoseconds, ordering: .relaxed)
-                    wakesBegun.add(1, ordering: .releasing)
+                guard wake.key < UInt64(Self.signals.count) else { continue }
+                let signal = Self.signals[Int(wake.key)]
+                switch wake.outcome {
+                case .notReacted: react(to: signal)  // another backend: the same reaction, in Swift
+                case .asserted, .unreadable: noteCReaction(signal, failure: nil)  // a read the loop reports itself
+                case .released(let failedBits, let code):
+                    noteCReaction(signal, failure: failedBits == 0 ? nil : "set line values failed for \(Self.describe(failedBits)): errno \(code) (\(String(cString: strerror(code))))")
                 }
-                react(to: Self.signals[Int(key)])
-                forwarded |= 1 << UInt32(key)
+                forwarded |= 1 << UInt32(wake.key)
             }
             if forwarded != 0 {
                 // The bits before the pipe: the loop drains the pipe before it takes the bits.
                 forwardedKeys.bitwiseOr(forwarded, ordering: .acquiringAndReleasing)
-                wakesHandled.add(1, ordering: .releasing)
+                lines.endReflexWake()
                 handOff.wake()
             }
         }
+    }
+
+    /// The relays of `bits` (bits of `OutputSignal` indices), by name.
+    private static func describe(_ bits: UInt32) -> String {
+        OutputSignal.allCases.enumerated().filter { bits & (1 << UInt32($0.offset)) != 0 }.map(\.element.rawValue).joined(separator: ", ")
+    }
+
+    /// A reaction done in C: a failed write is logged when it starts and when the writes work
+    /// again, as in Swift (`react`).
+    private func noteCReaction(_ signal: InputSignal, failure: String?) {
+        if let failure {
+            if failingInC[signal] == nil {
+                logger.error("the off reflex could not open a relay on a release of \(signal): \(failure); the control loop opens it (logged again when the reflex's writes work)")
+            }
+        } else if failingInC[signal] != nil {
+            logger.notice("the off reflex opens relays again")
+        }
+        failingInC[signal] = failure
     }
 
     /// An edge on `signal`: if it reads released now, its relays open (the read and the write in
@@ -292,7 +322,6 @@ final class OffReflex: @unchecked Sendable {
         if opened > 0 {
             let now = clock.now()
             seen.withLock { $0[signal] = Sighting(openedAt: now) }
-            openingCount.add(opened, ordering: .relaxed)
         }
     }
 }

@@ -306,3 +306,128 @@ func ownerGroup(of path: String) -> String? {
     guard stat(path, &info) == 0, let group = getgrgid(info.st_gid) else { return nil }
     return String(cString: group.pointee.gr_name)
 }
+
+/// The off reflex's C table (`pg_reflex_table`, gpio_shim.h), owned by one `SignalLines`, which
+/// guards it with its own locks (see there): the plans of which input's release opens which
+/// outputs, the outputs applied closed, and what the C reactions did. Its `wait` is the reflex
+/// thread's epoll_wait with the reactions of every planned key done in C before it returns, so
+/// that nothing but C runs between the edge's wake-up and the relay write.
+final class LibgpiodReflexTable: @unchecked Sendable {
+    // @unchecked: the C table is only changed under SignalLines' locks or through its atomics.
+    private let table: OpaquePointer
+
+    /// Keys (input indices) and output bits are below this.
+    static let capacity = Int(PG_REFLEX_KEYS)
+
+    init(outputsLock: UnsafeMutablePointer<pthread_mutex_t>, inputsLock: UnsafeMutablePointer<pthread_mutex_t>) {
+        // Fails only with ENOMEM: a machine that cannot run the controller at all.
+        guard let table = pg_reflex_table_new(outputsLock, inputsLock) else { preconditionFailure("pg_reflex_table_new: errno \(errno)") }
+        self.table = table
+    }
+
+    deinit { pg_reflex_table_free(table) }
+
+    /// Under both locks. False (and no plan for `key`) when a request is not libgpiod's.
+    @discardableResult
+    func setPlan(key: Int, input: any GPIOLineRequest, outputs: [(request: any GPIOLineRequest, bit: UInt32)]) -> Bool {
+        precondition(key < Self.capacity && outputs.count <= Int(PG_REFLEX_OUTPUTS), "key \(key) or \(outputs.count) outputs out of range")
+        guard let input = (input as? LibgpiodRequest)?.pointer else {
+            clearPlan(key: key)
+            return false
+        }
+        var pointers: [OpaquePointer?] = []
+        var bits: [UInt32] = []
+        for output in outputs {
+            guard let pointer = (output.request as? LibgpiodRequest)?.pointer else {
+                clearPlan(key: key)
+                return false
+            }
+            pointers.append(pointer)
+            bits.append(output.bit)
+        }
+        // EINVAL only for arguments out of range, which the precondition rules out.
+        precondition(pg_reflex_set_plan(table, UInt32(key), input, pointers, bits, pointers.count) == 0, "pg_reflex_set_plan")
+        return true
+    }
+
+    /// Under both locks.
+    func clearPlan(key: Int) {
+        precondition(pg_reflex_set_plan(table, UInt32(key), nil, nil, nil, 0) == 0, "pg_reflex_set_plan")
+    }
+
+    /// Under both locks.
+    func clearPlans() { pg_reflex_clear_plans(table) }
+
+    /// Under the outputs lock.
+    func setClosed(_ bits: UInt32) { pg_reflex_set_closed(table, bits) }
+
+    /// Under the outputs lock.
+    func takeOpened() -> UInt32 { pg_reflex_take_opened(table) }
+
+    var openings: Int { pg_reflex_openings(table) }
+
+    /// The keys found released since the last call, each with when its opening write ended (nil:
+    /// nothing was closed to drive off).
+    func takeReleased() -> [(key: Int, openedAtNanoseconds: Int64?)] {
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: Self.capacity) { openedAt in
+            let bits = pg_reflex_take_released(table, openedAt.baseAddress)
+            var result: [(key: Int, openedAtNanoseconds: Int64?)] = []
+            for key in 0..<Self.capacity where bits & (1 << UInt32(key)) != 0 {
+                result.append((key, openedAt[key] >= 0 ? openedAt[key] : nil))
+            }
+            return result
+        }
+    }
+
+    func begin(nowNanoseconds: Int64) { pg_reflex_begin(table, nowNanoseconds) }
+    func end() { pg_reflex_end(table) }
+    var begun: UInt64 { pg_reflex_begun(table) }
+    var handled: UInt64 { pg_reflex_handled(table) }
+    var beganNanoseconds: Int64 { pg_reflex_began_ns(table) }
+
+    /// `pg_reflex_wait`: fills `wakes` (at most 16) and returns how many, 0 on timeout, or -1 with errno.
+    func wait(epoll: Int32, into wakes: UnsafeMutableBufferPointer<ReflexWake>, timeoutMs: Int32) -> Int32 {
+        let capacity = min(wakes.count, 16)
+        return withUnsafeTemporaryAllocation(of: pg_reflex_result.self, capacity: max(1, capacity)) { results in
+            let ready = pg_reflex_wait(table, epoll, results.baseAddress, Int32(capacity), timeoutMs)
+            guard ready > 0 else { return ready }
+            let code = errno
+            for index in 0..<Int(ready) {
+                let result = results[index]
+                let outcome: ReflexWake.Outcome = switch result.outcome {
+                case PG_REFLEX_NO_PLAN: .notReacted
+                case PG_REACT_ASSERTED: .asserted
+                case PG_REACT_OPENED: .released(failedBits: 0, errno: 0)
+                case PG_REACT_NOT_ALL_OPENED: .released(failedBits: result.failed_bits, errno: result.first_errno)
+                default: .unreadable(errno: result.first_errno)
+                }
+                wakes[index] = ReflexWake(key: result.key, outcome: outcome)
+            }
+            errno = code
+            return ready
+        }
+    }
+}
+
+/// What the off reflex's wait found for one ready key (`SignalLines.reflexWait`).
+public struct ReflexWake: Equatable, Sendable {
+    public enum Outcome: Equatable, Sendable {
+        /// Nothing was done in C (no plan: the mocked chip, or not an input key): the caller reacts.
+        case notReacted
+        /// The input reads asserted: nothing was written.
+        case asserted
+        /// The input could not be read: nothing was written.
+        case unreadable(errno: Int32)
+        /// The input reads released; every output applied closed was driven off but those of
+        /// `failedBits` (bits of their `OutputSignal` indices), the first of which failed with `errno`.
+        case released(failedBits: UInt32, errno: Int32)
+    }
+
+    public var key: UInt64
+    public var outcome: Outcome
+
+    public init(key: UInt64, outcome: Outcome) {
+        self.key = key
+        self.outcome = outcome
+    }
+}

@@ -83,7 +83,7 @@ struct OffReflexTests {
             clock.release()
             reflex.stop()
         }
-        clock.block(afterCalls: 1)  // the reaction's start passes; the end of its write blocks
+        clock.block(afterCalls: 0)  // the end of its write blocks (its start is timed in C)
         rig.bms("GPIO27", asserted: false)
         #expect(eventually { clock.isBlocking })
         #expect(!rig.gpio.physicalLevel("GPIO20"), "it wrote before it got stuck")
@@ -108,13 +108,13 @@ struct OffReflexTests {
         let rig = try closedRig()
         let failing = Atomic<Bool>(true)
         let calls = Atomic<Int>(0)
-        let reflex = try OffReflex(lines: rig.controller.lines, logger: RecordedLog().logger, waitForEdges: { epoll, keys, capacity, timeoutMs in
+        let reflex = try OffReflex(lines: rig.controller.lines, logger: RecordedLog().logger, waitForEdges: { lines, epoll, wakes, timeoutMs in
             calls.add(1, ordering: .relaxed)
             if failing.load(ordering: .relaxed) {
                 errno = EBADF
                 return -1
             }
-            return OffReflex.waitWithEpoll(epoll, keys, capacity, timeoutMs)
+            return OffReflex.waitWithEpoll(lines, epoll, wakes, timeoutMs)
         })
         #expect(reflex.arm())
         #expect(reflex.start())
@@ -274,12 +274,12 @@ struct OffReflexTests {
         let rig = try closedRig()
         let log = RecordedLog()
         let failures = Atomic<Int>(3)
-        let reflex = try OffReflex(lines: rig.controller.lines, logger: log.logger, waitForEdges: { epoll, keys, capacity, timeoutMs in
+        let reflex = try OffReflex(lines: rig.controller.lines, logger: log.logger, waitForEdges: { lines, epoll, wakes, timeoutMs in
             if failures.subtract(1, ordering: .relaxed).oldValue > 0 {
                 errno = EBADF
                 return -1
             }
-            return OffReflex.waitWithEpoll(epoll, keys, capacity, timeoutMs)
+            return OffReflex.waitWithEpoll(lines, epoll, wakes, timeoutMs)
         })
         #expect(reflex.arm())
         #expect(reflex.start())
