@@ -14,10 +14,14 @@ struct RunCommand: ParsableCommand {
             Three threads: the control loop; the internal watchdog, which opens every relay if a step \
             overruns timing.loopDeadlineMs; and the off reflex, which opens on its own what a release of \
             Charge Enable or Discharge Enable always opens, before the control loop has woken (it only ever \
-            opens), then hands each edge it saw to the control loop (which polls the enables itself while \
+            opens; with libgpiod its wait, read and writes are one C call), then hands each edge it saw to the control loop (which polls the enables itself while \
             the reflex's waits fail or a reaction of it has run for over 50 ms). With realtime.scheduling: fifo they run SCHED_FIFO at realtime.priority, +1 and +2 \
             (the unit grants LimitRTPRIO=12); without the permission they run normally, which is logged once. \
             `packguard status` shows the off-reaction the daemon measures (kernel edge to relay written).
+
+            The daemon is packguard-daemon, installed next to packguard: `packguard run` becomes it (same \
+            process ID) once its options are read, so that the controller's process maps none of this \
+            command line (exit status 127 when it is missing).
 
             --simulate runs the same daemon on the mocked GPIO chip with the built-in default configuration, \
             with the BMS's Charge Enable and Discharge Enable asserted, its control socket in \
