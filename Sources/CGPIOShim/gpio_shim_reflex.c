@@ -65,6 +65,7 @@ struct pg_reflex_table {
     _Atomic uint32_t released;
     _Atomic int64_t opened_at_ns[PG_REFLEX_KEYS];
     _Atomic long openings;
+    _Atomic long releases;
     _Atomic uint64_t begun;
     _Atomic uint64_t handled;
     _Atomic int64_t began_ns;
@@ -134,6 +135,7 @@ uint32_t pg_reflex_take_opened(pg_reflex_table *table) {
 }
 
 long pg_reflex_openings(pg_reflex_table *table) { return atomic_load_explicit(&table->openings, memory_order_acquire); }
+long pg_reflex_releases(pg_reflex_table *table) { return atomic_load_explicit(&table->releases, memory_order_acquire); }
 
 uint32_t pg_reflex_take_released(pg_reflex_table *table, int64_t opened_at_ns[PG_REFLEX_KEYS]) {
     uint32_t released = atomic_exchange_explicit(&table->released, 0, memory_order_acq_rel);
@@ -197,6 +199,9 @@ static void react_locked(pg_reflex_table *table, unsigned int key, pg_reflex_res
         atomic_fetch_add_explicit(&table->openings, 1, memory_order_release);
     }
     atomic_fetch_or_explicit(&table->released, 1u << key, memory_order_release);
+    // Every release counts, even one that found nothing closed: a close decided before it (and
+    // not written yet) must be vetoed all the same.
+    atomic_fetch_add_explicit(&table->releases, 1, memory_order_release);
 }
 
 int pg_reflex_wait(pg_reflex_table *table, int epoll_fd, pg_reflex_result *results, int max, int timeout_ms) {

@@ -105,6 +105,9 @@ public final class SignalLines: Sendable {
     /// `setOutputs`'s veto (taken under the same lock) sees every opening before it writes. The
     /// reactions done in C count in `reflexTable.openings` (also under the outputs lock).
     private let reflexOpeningCount = Atomic<Int>(0)
+    /// How many releases the off reflex found, whether or not it had anything to open; changed under
+    /// the outputs lock. This is what vetoes a write decided before it (`reflexReleases`).
+    private let reflexReleaseCount = Atomic<Int>(0)
     /// The off reflex's plans and reactions in C, guarded by the two locks above (see
     /// `LibgpiodReflexTable`). Every section under the outputs lock first takes in what C reactions
     /// drove off (`absorbReflexOpenings`) and ends by telling C which relays are closed.
@@ -363,6 +366,12 @@ public final class SignalLines: Sendable {
     /// How many times the off reflex has opened a relay (see `openRelays(_:ifReleased:)`).
     public var reflexOpenings: Int { reflexOpeningCount.load(ordering: .acquiring) + reflexTable.openings }
 
+    /// How many releases the off reflex has found, in Swift and in C, whether or not it opened
+    /// anything: a write decided before one must be vetoed (`setOutputs`'s and `closeRelays`'s
+    /// `unless`), since the decision did not know of the release. Changed under the outputs lock,
+    /// after the release is told (`openRelays`'s `whenReleased`, `takeReflexReleases`).
+    public var reflexReleases: Int { reflexReleaseCount.load(ordering: .acquiring) + reflexTable.releases }
+
     /// The off reflex thread's wait (`pg_reflex_wait`): epoll_wait on `epoll`, then in C, under
     /// both locks, the reaction of every ready key that has a C plan (a release drives its closed
     /// relays off, and the loop's veto sees it as it sees `openRelays`). A key is an input's index
@@ -448,8 +457,11 @@ public final class SignalLines: Sendable {
     /// `unless` is checked under the same lock that `forceAllOff` takes: when it answers true
     /// nothing is set and the result is false, so a step that was overtaken by the watchdog
     /// monitor can never re-close what the monitor just opened.
+    /// `closingRelays` false leaves the relays that switch on to a later `closeRelays` (the control
+    /// loop's, right before it sleeps, so that nothing of the step runs after a closing write).
     @discardableResult
-    public func setOutputs(_ levels: OutputLevels, unless vetoed: () -> Bool = { false }) throws(GPIOError) -> Bool {
+    public func setOutputs(_ levels: OutputLevels, unless vetoed: () -> Bool = { false },
+                           closingRelays: Bool = true) throws(GPIOError) -> Bool {
         try withOutputs { (state: inout Outputs) throws(GPIOError) -> Bool in
             if vetoed() { return false }
             var failure: GPIOError?
@@ -499,7 +511,7 @@ public final class SignalLines: Sendable {
             //    back, then the relays, written last and back to back, read back by the next call.
             //    A relay that did not close is the safe side; a closing write followed by more I/O
             //    would hold the loop away from its edges (a release must wait for nothing).
-            for relays in [false, true] {
+            for relays in closingRelays ? [false, true] : [false] {
                 for line in state.lines where line.signal.isRelay == relays && levels[line.signal].isActive
                     && state.applied[line.signal] != .active {
                     guard failure == nil else { break }
@@ -515,6 +527,34 @@ public final class SignalLines: Sendable {
                     } catch {
                         note(error, line)
                     }
+                }
+            }
+            if let failure { throw failure }
+            return true
+        }
+    }
+
+    /// The relays that `levels` has on and that are not applied on, written back to back and read
+    /// back by the next `setOutputs`: the closing writes that `setOutputs(_:unless:closingRelays:)`
+    /// left out. `unless` is checked under the outputs lock first, as there: when it answers true
+    /// (the watchdog monitor or the off reflex opened something since the step decided), nothing is
+    /// written and the result is false. A relay applied off by anyone since (a release, a forced
+    /// off) is only closed if `levels` still says so, which is the step's decision: the veto is what
+    /// keeps a stale decision from re-closing. After a failure nothing more is closed; the error names the line.
+    @discardableResult
+    public func closeRelays(_ levels: OutputLevels, unless vetoed: () -> Bool = { false }) throws(GPIOError) -> Bool {
+        try withOutputs { (state: inout Outputs) throws(GPIOError) -> Bool in
+            if vetoed() { return false }
+            var failure: GPIOError?
+            for line in state.lines where line.signal.isRelay && levels[line.signal].isActive && state.applied[line.signal] != .active {
+                guard failure == nil else { break }  // closing is the unsafe direction: none after a failure
+                state.unverified[line.signal] = false
+                do throws(GPIOError) {
+                    try Self.write(.active, to: line)
+                    state.closedUnverified[line.signal] = true
+                    state.applied[line.signal] = .active
+                } catch {
+                    Self.note(error, line, in: &failure)
                 }
             }
             if let failure { throw failure }
@@ -581,6 +621,7 @@ public final class SignalLines: Sendable {
                         whenReleased()
                         // Counted even when another relay failed: what did open must never be re-closed.
                         if opened > 0 { reflexOpeningCount.add(1, ordering: .releasing) }
+                        reflexReleaseCount.add(1, ordering: .releasing)
                     }
                     if let failure { throw failure }
                     return reaction

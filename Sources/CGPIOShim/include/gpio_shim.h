@@ -135,8 +135,10 @@ void pg_reflex_clear_plans(pg_reflex_table *table);
 void pg_reflex_set_closed(pg_reflex_table *table, uint32_t output_bits);
 // Under outputs_lock: the outputs reactions drove off since the last call (cleared by it).
 uint32_t pg_reflex_take_opened(pg_reflex_table *table);
-// Reactions that drove at least one output off, since the table was made.
+// Reactions that drove at least one output off, and reactions that found the input released (whether
+// or not anything was closed), since the table was made.
 long pg_reflex_openings(pg_reflex_table *table);
+long pg_reflex_releases(pg_reflex_table *table);
 // The keys reactions found released since the last call (cleared by it); for each, when the write
 // that opened its outputs ended (CLOCK_MONOTONIC ns, or -1 when nothing was open to drive off).
 uint32_t pg_reflex_take_released(pg_reflex_table *table, int64_t opened_at_ns[PG_REFLEX_KEYS]);

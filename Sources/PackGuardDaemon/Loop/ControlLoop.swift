@@ -133,7 +133,8 @@ public final class ControlLoop: @unchecked Sendable {
             do {
                 // The step's deadline may be earlier than the one the monitor sleeps towards: it
                 // is told right after the off fast path, which must wait for nothing.
-                try controller.step(now: now, readableEdges: readableEdges, handOff: { monitor.deadlineMoves(to: deadline) })
+                try controller.step(now: now, readableEdges: readableEdges, handOff: { monitor.deadlineMoves(to: deadline) },
+                                    deferClosing: true)
             } catch {
                 reflex?.stop()
                 controller.lines.release()
@@ -197,6 +198,8 @@ public final class ControlLoop: @unchecked Sendable {
             if checksReflex { until = reflexCheck }
             let remaining = until - beforePoll
             let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
+            // The step's closing writes, the last thing before the loop sleeps (see `step`'s deferClosing).
+            if controller.closePendingRelays() { return nil }  // a write failed: step now, so the policy faults
             let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
             if ready < 0 && errno != EINTR {
                 logger.error("poll failed: errno \(errno); stepping on the timer only")

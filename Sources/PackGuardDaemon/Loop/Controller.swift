@@ -53,6 +53,8 @@ public final class Controller: @unchecked Sendable {
     public private(set) var analog: AnalogInputs?
     private var pendingCommands: [OperatorCommand] = []
     private var pendingOutputFailure: String?
+    /// What a `deferClosing` step decided to close, and the reflex's releases it had seen.
+    private var pendingClose: (levels: OutputLevels, reflexMark: Int)?
     private(set) var startedAt: Instant?
     private var sentReady = false
     private var lastSystemdPet: Instant?
@@ -197,7 +199,12 @@ public final class Controller: @unchecked Sendable {
     /// `readableEdges`: the event descriptors poll(2) reported ready for this wake, or nil (read
     /// every line: a timer wake, a command, a test).
     @discardableResult
-    public func step(now: Instant, readableEdges: [Int32]? = nil, handOff: () -> Void = {}) throws(ControllerFatalError) -> StepResult {
+    /// `deferClosing`: the relays this step closes are written by `closePendingRelays`, which the
+    /// control loop calls right before it sleeps, so that no work of the step comes after a closing
+    /// write (a release that follows the close at once then finds every thread asleep).
+    public func step(now: Instant, readableEdges: [Int32]? = nil, handOff: () -> Void = {},
+                     deferClosing: Bool = false) throws(ControllerFatalError) -> StepResult {
+        pendingClose = nil  // a newer decision replaces one not yet written
         if startedAt == nil { startedAt = now }
         health.withLock { $0.deadline = now + .milliseconds($0.loopDeadlineMs) }
         let missedDeadline = health.withLock { health -> Bool in
@@ -212,7 +219,7 @@ public final class Controller: @unchecked Sendable {
         // those steps opened is written too.
         edgeResults.removeAll(keepingCapacity: true)
         // What the off reflex saw released comes first: it may already have opened those relays.
-        var reflexMark = lines.reflexOpenings
+        var reflexMark = lines.reflexReleases
         var reflexOpenedAt = PerInput<Instant?>(repeating: nil)
         for (signal, openedAt) in reflex?.takeReleases() ?? [] {
             reflexOpenedAt[signal] = openedAt
@@ -323,12 +330,12 @@ public final class Controller: @unchecked Sendable {
         pendingOutputFailure = nil
         var outputError = fastPathFailure
         do throws(GPIOError) {
-            // If the monitor forced the relays off while this step ran, or the off reflex opened
-            // one, the policy must hear of it before anything is applied: never re-close what
-            // either opened.
+            // If the monitor forced the relays off while this step ran, or the off reflex found a
+            // release (whether or not it had anything to open), the policy must hear of it before
+            // anything is applied: never close on a decision that did not know of it.
             while try !lines.setOutputs(result.outputs, unless: {
-                health.withLock { $0.tripped } || lines.reflexOpenings != reflexMark
-            }) {
+                health.withLock { $0.tripped } || lines.reflexReleases != reflexMark
+            }, closingRelays: !deferClosing) {
                 if health.withLock({ $0.tripped }) {
                     health.withLock { $0.tripped = false }
                     var missed = StepInput()
@@ -336,14 +343,15 @@ public final class Controller: @unchecked Sendable {
                     result = policy.step(missed, now: now)
                     record(result)
                 }
-                if lines.reflexOpenings != reflexMark {
-                    reflexMark = lines.reflexOpenings
+                if lines.reflexReleases != reflexMark {
+                    reflexMark = lines.reflexReleases
                     for (signal, _) in reflex?.takeReleases() ?? [] {
                         result = policy.step(.released(signal), now: now)
                         record(result)
                     }
                 }
             }
+            if deferClosing { pendingClose = (result.outputs, reflexMark) }
         } catch {
             outputError = error
         }
@@ -373,6 +381,32 @@ public final class Controller: @unchecked Sendable {
         publish(result, now: now)
         stepLatency.record(started: now, finished: clock.now())
         return result
+    }
+
+    /// The closing writes the last `deferClosing` step left, if any: vetoed, like the step's own
+    /// writes, when the watchdog monitor tripped or the off reflex found a release since the step
+    /// decided (the step that follows, which either wakes the loop for, decides again). A failed
+    /// write opens every relay, as in a step; returns true when the loop must step at once so that
+    /// the policy hears of it. Control thread only.
+    public func closePendingRelays() -> Bool {
+        guard let pending = pendingClose else { return false }
+        pendingClose = nil
+        do throws(GPIOError) {
+            try lines.closeRelays(pending.levels, unless: {
+                health.withLock { $0.tripped } || lines.reflexReleases != pending.reflexMark
+            })
+            return false
+        } catch {
+            logger.critical("applying outputs failed: \(error); opening every relay")
+            let failures = lines.forceAllOff()
+            if !failures.isEmpty {
+                let text = failures.map(\.description).joined(separator: "; ")
+                logger.critical("cannot drive the outputs off: \(text); exiting so that systemd and the hardware watchdog take over")
+                fatalFailure = ControllerFatalError(description: "outputs cannot be driven off: \(text)")
+            }
+            pendingOutputFailure = error.description
+            return true
+        }
     }
 
     /// A DTC set or cleared is an event; unknown (stale) is neither.

@@ -365,6 +365,7 @@ final class LibgpiodReflexTable: @unchecked Sendable {
     func takeOpened() -> UInt32 { pg_reflex_take_opened(table) }
 
     var openings: Int { pg_reflex_openings(table) }
+    var releases: Int { pg_reflex_releases(table) }
 
     /// The keys found released since the last call, each with when its opening write ended (nil:
     /// nothing was closed to drive off).

@@ -34,6 +34,78 @@ struct OffFastPathTests {
         return rig
     }
 
+    /// Both enables asserted, one step short of the close (startup hold + qualify).
+    func rigAboutToClose() throws -> Rig {
+        let rig = try Rig()
+        rig.bms("GPIO17", asserted: true)
+        rig.bms("GPIO27", asserted: true)
+        try rig.step()
+        try rig.run(ms: 3450)
+        try #require(!rig.gpio.physicalLevel("GPIO20") && !rig.gpio.physicalLevel("GPIO16"))
+        rig.clock.advance(.milliseconds(50))
+        return rig
+    }
+
+    /// The control loop's step leaves its closing writes for right before it sleeps: nothing of the
+    /// step runs after them, and they are written once, after every other write of the step.
+    @Test func aDeferringStepClosesItsRelaysOnlyWhenTheLoopAsks() throws {
+        let rig = try rigAboutToClose()
+        rig.gpio.startTrace()
+        let result = try rig.controller.step(now: rig.clock.now(), deferClosing: true)
+        #expect(result.outputs[.dischargeRelay] == .active && result.outputs[.chargeRelay] == .active, "the policy closes both")
+        #expect(!rig.gpio.physicalLevel("GPIO20") && !rig.gpio.physicalLevel("GPIO16"), "not written by the step")
+        let stepTrace = rig.gpio.takeTrace()
+        #expect(!rig.controller.closePendingRelays(), "no failure")
+        #expect(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
+        let closeTrace = rig.gpio.takeTrace()
+        #expect(Set(closeTrace) == ["write GPIO16=active", "write GPIO20=active"], "only the closing writes: \(closeTrace)")
+        #expect(!stepTrace.contains { $0.hasPrefix("write GPIO16") || $0.hasPrefix("write GPIO20") }, "\(stepTrace)")
+        #expect(!rig.controller.closePendingRelays())
+        #expect(rig.gpio.takeTrace().isEmpty, "written once")
+        try rig.run(ms: 50)
+        #expect(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"), "a later step keeps them closed")
+    }
+
+    /// A close decided before the watchdog monitor tripped, or before the off reflex opened a
+    /// relay, is never written: the next step decides again.
+    @Test func aPendingCloseIsVetoedByATripOrAReflexOpening() throws {
+        let tripped = try rigAboutToClose()
+        try tripped.controller.step(now: tripped.clock.now(), deferClosing: true)
+        tripped.controller.health.withLock { $0.tripped = true }
+        #expect(!tripped.controller.closePendingRelays())
+        #expect(!tripped.gpio.physicalLevel("GPIO20") && !tripped.gpio.physicalLevel("GPIO16"))
+
+        let released = try rigAboutToClose()
+        try released.controller.step(now: released.clock.now(), deferClosing: true)
+        // Between the step and the loop's close, Charge Enable is released and the reflex reacts:
+        // nothing is closed yet, so it opens nothing, but the release counts.
+        released.bms("GPIO17", asserted: false)
+        var levels = OutputLevels(repeating: .active)
+        levels[.chargeRelay] = .inactive
+        let before = released.controller.lines.reflexReleases
+        #expect(try released.controller.lines.openRelays(levels, ifReleased: .chargeEnable) == .released(opened: 0))
+        #expect(released.controller.lines.reflexReleases == before + 1)
+        #expect(!released.controller.closePendingRelays())
+        #expect(!released.gpio.physicalLevel("GPIO20") && !released.gpio.physicalLevel("GPIO16"), "neither relay re-closed")
+        try released.run(ms: 50)
+        #expect(!released.gpio.physicalLevel("GPIO16"), "the policy heard of the release")
+        #expect(released.gpio.physicalLevel("GPIO20"), "and closes the discharge relay again on its own decision")
+    }
+
+    /// A closing write that fails opens every relay, and the loop steps at once so that the
+    /// policy faults.
+    @Test func aFailingPendingCloseOpensEveryRelayAndFaults() throws {
+        let rig = try rigAboutToClose()
+        try rig.controller.step(now: rig.clock.now(), deferClosing: true)
+        rig.gpio.failNextSet(lines: ["GPIO20": EIO])
+        #expect(rig.controller.closePendingRelays(), "the loop must step now")
+        #expect(!rig.gpio.physicalLevel("GPIO20") && !rig.gpio.physicalLevel("GPIO16"))
+        rig.clock.advance(.milliseconds(1))
+        try rig.step()
+        #expect(rig.controller.currentPolicy.faults.contains(.outputWriteError))
+        #expect(!rig.gpio.physicalLevel("GPIO20") && !rig.gpio.physicalLevel("GPIO16"))
+    }
+
     @Test func aReleasedEnableIsWrittenOffBeforeAnyReadTheHandOffOrTheLog() throws {
         let rig = try closedRig()
         let eventsBefore = rig.controller.events.last(1000).count

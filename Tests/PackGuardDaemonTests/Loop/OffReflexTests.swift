@@ -147,8 +147,10 @@ struct OffReflexTests {
         #expect(rig.gpio.physicalLevel("GPIO16"), "only what the levels open")
         #expect(lines.reflexOpenings == 1)
         #expect(lines.appliedOutputs[.dischargeRelay] == .inactive)
+        #expect(lines.reflexReleases == 1)
         #expect(try lines.openRelays(levels, ifReleased: .dischargeEnable) == .released(opened: 0), "open already")
-        #expect(lines.reflexOpenings == 1, "an opening of nothing vetoes nothing")
+        #expect(lines.reflexOpenings == 1, "nothing opened")
+        #expect(lines.reflexReleases == 2, "but a release all the same: it vetoes a write decided before it")
     }
 
     @Test func aReleaseOpensItsRelayOnTheReflexThreadWithoutAStep() throws {
