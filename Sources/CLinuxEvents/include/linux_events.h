@@ -13,6 +13,13 @@ int pg_epoll_create(void);
 int pg_epoll_watch(int epfd, int fd, uint64_t key, bool edge_triggered);
 /// Stops watching `fd`.
 int pg_epoll_unwatch(int epfd, int fd);
-// The wait itself is the GPIO shim's pg_reflex_wait, which reacts in C before it returns.
+// The reflex's wait itself is the GPIO shim's pg_reflex_wait, which reacts in C before it returns.
+
+/// Watches `fd` for `events` (poll(2)'s POLLIN/POLLOUT bits, which epoll shares), level-triggered,
+/// reported with `key`: the control loop's poll set, registered once.
+int pg_epoll_watch_events(int epfd, int fd, uint64_t key, uint32_t events);
+/// Waits up to `timeout_ms` (-1: forever) for up to `max` (at most 64) ready descriptors; stores
+/// each one's key and its ready events (poll(2)'s revents bits). Returns how many.
+int pg_epoll_wait_events(int epfd, uint64_t *keys, uint32_t *events, int max, int timeout_ms);
 
 #endif

@@ -1,3 +1,4 @@
+import CLinuxEvents
 import Glibc
 import Logging
 import PackGuardConfig
@@ -19,7 +20,7 @@ public protocol PollableEndpoint: AnyObject {
     func service(ready: ArraySlice<pollfd>, loop: ControlLoop, now: Instant, stepDue: Instant)
 }
 
-/// The control thread: blocks in poll(2) on the input lines' event fds, a wake-up pipe and the
+/// The control thread: blocks in epoll_wait(2) (poll(2) if epoll fails) on the input lines' event fds, a wake-up pipe and the
 /// control socket, with a timeout at the policy's next deadline (qualification, reconciliation,
 /// ADC sample). No busy polling. A monitor thread forces every relay off if a step is late.
 public final class ControlLoop: @unchecked Sendable {
@@ -38,6 +39,15 @@ public final class ControlLoop: @unchecked Sendable {
     /// How many of `pollSet`'s first entries are edge descriptors; the off reflex's hand-off pipe
     /// (when there is a reflex) follows them, then the wake pipe, then the endpoints.
     private var edgeEntries = 0
+    /// `pollSet` registered in an epoll(7) instance (key: the entry's index), made again whenever
+    /// the poll set is: the loop's wait then costs the same for any number of descriptors, and its
+    /// way from the step's last write into sleep is short (a release that follows a close at once
+    /// finds the CPU idle). -1 (poll(2) on `pollSet`) if it could not be made.
+    private var epoll: Int32 = -1
+    private var epollKeys: [UInt64] = []
+    private var epollEvents: [UInt32] = []
+    /// Whether poll(2) stands in for epoll (logged once when it starts).
+    private var pollFallback = false
 
     /// What the poll set is made from: it is rebuilt when any of this changes.
     private struct PollSetKey: Equatable {
@@ -66,6 +76,8 @@ public final class ControlLoop: @unchecked Sendable {
         self.realtime = realtime
         self.wakePipe = try WakePipe()
     }
+
+    deinit { if epoll >= 0 { close(epoll) } }
 
     public func add(_ endpoint: any PollableEndpoint) { endpoints.append(endpoint) }
 
@@ -186,6 +198,7 @@ public final class ControlLoop: @unchecked Sendable {
                     return start..<pollSet.count
                 }
                 pollSetKey = key
+                registerPollSet()
             }
             for index in pollSet.indices { pollSet[index].revents = 0 }
             var until = wake
@@ -200,7 +213,7 @@ public final class ControlLoop: @unchecked Sendable {
             let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
             // The step's closing writes, the last thing before the loop sleeps (see `step`'s deferClosing).
             if controller.closePendingRelays() { return nil }  // a write failed: step now, so the policy faults
-            let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMs)
+            let ready = waitForPollSet(timeoutMs: timeoutMs)
             if ready < 0 && errno != EINTR {
                 logger.error("poll failed: errno \(errno); stepping on the timer only")
                 sleepMilliseconds(Int(min(timeoutMs, 10)))
@@ -236,6 +249,61 @@ public final class ControlLoop: @unchecked Sendable {
                 return pollSet[..<edgeEntries].filter { $0.revents != 0 }.map(\.fd) + forwarded
             }
         }
+    }
+}
+
+extension ControlLoop {
+    /// Registers `pollSet` in a fresh epoll instance; on any failure the loop uses poll(2) on it
+    /// (as safe, only slower to sleep), which it says once.
+    private func registerPollSet() {
+        if epoll >= 0 { close(epoll) }
+        epoll = pg_epoll_create()
+        var failure: (what: String, errno: Int32)?
+        if epoll < 0 {
+            failure = ("epoll_create1", errno)
+        } else {
+            for (index, entry) in pollSet.enumerated() {
+                if pg_epoll_watch_events(epoll, entry.fd, UInt64(index), UInt32(UInt16(bitPattern: entry.events))) != 0 {
+                    failure = ("epoll_ctl of fd \(entry.fd)", errno)
+                    break
+                }
+            }
+        }
+        if let failure {
+            if epoll >= 0 { close(epoll) }
+            epoll = -1
+            if !pollFallback {
+                logger.warning("the control loop waits with poll(2): \(failure.what) failed, errno \(failure.errno) (logged again when epoll works)")
+            }
+            pollFallback = true
+            return
+        }
+        if pollFallback {
+            pollFallback = false
+            logger.notice("the control loop waits with epoll again")
+        }
+        epollKeys = [UInt64](repeating: 0, count: max(1, pollSet.count))
+        epollEvents = [UInt32](repeating: 0, count: max(1, pollSet.count))
+    }
+
+    /// poll(2)'s answer for `pollSet` (its revents set, the number of ready entries, or -1 with
+    /// errno), from epoll_wait when the set is registered.
+    private func waitForPollSet(timeoutMs: Int32) -> Int32 {
+        guard epoll >= 0 else { return poll(&pollSet, nfds_t(pollSet.count), timeoutMs) }
+        let count = Int32(min(epollKeys.count, epollEvents.count))
+        let ready = epollKeys.withUnsafeMutableBufferPointer { keys in
+            epollEvents.withUnsafeMutableBufferPointer { events in
+                pg_epoll_wait_events(epoll, keys.baseAddress, events.baseAddress, count, timeoutMs)
+            }
+        }
+        guard ready > 0 else { return ready }
+        for index in 0..<Int(ready) {
+            let entry = Int(epollKeys[index])
+            guard entry < pollSet.count else { continue }
+            // EPOLLIN, EPOLLOUT, EPOLLERR and EPOLLHUP are poll(2)'s bits.
+            pollSet[entry].revents = Int16(truncatingIfNeeded: epollEvents[index] & 0xFFFF)
+        }
+        return ready
     }
 }
 
