@@ -358,17 +358,8 @@ public final class Controller: @unchecked Sendable {
         // A failed write, in the fast path or here, is an output failure even when the retry
         // worked: every relay opens and the policy faults.
         if let error = outputError {
-            logger.critical("applying outputs failed: \(error); opening every relay")
-            let failures = lines.forceAllOff()
-            if !failures.isEmpty {
-                let text = failures.map(\.description).joined(separator: "; ")
-                logger.critical("cannot drive the outputs off: \(text); exiting so that systemd and the hardware watchdog take over")
-                let fatal = ControllerFatalError(description: "outputs cannot be driven off: \(text)")
-                fatalFailure = fatal  // also when the step ran for a control-socket command
-                throw fatal
-            }
+            if let fatal = openEveryRelay(after: error) { throw fatal }
             // Let the policy agree with the hardware right away: every relay open, faulted.
-            pendingOutputFailure = error.description
             var failed = StepInput()
             failed.outputFailure = error.description
             result = policy.step(failed, now: now)
@@ -397,16 +388,24 @@ public final class Controller: @unchecked Sendable {
             })
             return false
         } catch {
-            logger.critical("applying outputs failed: \(error); opening every relay")
-            let failures = lines.forceAllOff()
-            if !failures.isEmpty {
-                let text = failures.map(\.description).joined(separator: "; ")
-                logger.critical("cannot drive the outputs off: \(text); exiting so that systemd and the hardware watchdog take over")
-                fatalFailure = ControllerFatalError(description: "outputs cannot be driven off: \(text)")
-            }
-            pendingOutputFailure = error.description
+            _ = openEveryRelay(after: error)  // fatal: remembered, and the loop exits on it
             return true
         }
+    }
+
+    /// A failed output write: every relay is driven off and the next step's policy hears of it
+    /// (`pendingOutputFailure`). When even that fails, the fatal error is remembered (the loop exits
+    /// on it, also after a step run for a control-socket command) and returned.
+    private func openEveryRelay(after error: GPIOError) -> ControllerFatalError? {
+        logger.critical("applying outputs failed: \(error); opening every relay")
+        pendingOutputFailure = error.description
+        let failures = lines.forceAllOff()
+        guard !failures.isEmpty else { return nil }
+        let text = failures.map(\.description).joined(separator: "; ")
+        logger.critical("cannot drive the outputs off: \(text); exiting so that systemd and the hardware watchdog take over")
+        let fatal = ControllerFatalError(description: "outputs cannot be driven off: \(text)")
+        fatalFailure = fatal
+        return fatal
     }
 
     /// A DTC set or cleared is an event; unknown (stale) is neither.
