@@ -46,7 +46,9 @@ public final class ControlLoop: @unchecked Sendable {
     private var epoll: Int32 = -1
     private var epollKeys: [UInt64] = []
     private var epollEvents: [UInt32] = []
-    /// Whether poll(2) stands in for epoll (logged once when it starts).
+    /// Above this many descriptors the loop waits with poll(2) (see `registerPollSet`).
+    static let epollLimit = 32
+    /// Whether poll(2) stands in for epoll because epoll failed (logged once when it starts).
     private var pollFallback = false
 
     /// What the poll set is made from: it is rebuilt when any of this changes.
@@ -257,6 +259,10 @@ extension ControlLoop {
     /// (as safe, only slower to sleep), which it says once.
     private func registerPollSet() {
         if epoll >= 0 { close(epoll) }
+        epoll = -1
+        // Many descriptors means many clients coming and going, and a registration per change of
+        // the set would cost more than poll(2) does: epoll is for the usual few.
+        guard pollSet.count <= Self.epollLimit else { return }
         epoll = pg_epoll_create()
         var failure: (what: String, errno: Int32)?
         if epoll < 0 {
