@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "linux_events.h"
+
+#include <pthread.h>
 
 #include <errno.h>
 #include <string.h>
@@ -39,3 +42,5 @@ int pg_epoll_wait_events(int epfd, uint64_t *keys, uint32_t *events, int max, in
     }
     return count;
 }
+
+int pg_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -9,6 +9,13 @@ import PackGuardCommandLine
 import PackGuardConfig
 import PackGuardDaemon
 
+// The process keeps the name it had before the execv ("packguard-daemon" would be cut to 15
+// characters): ps, pgrep, top and the journal's _COMM show packguard, as they always have, and the
+// threads started later take the name with them. It cannot fail for a name this short; if it did,
+// the daemon would only be harder to find, which is said.
+let named = ProcessName.set("packguard")
+if named != 0 { printError("packguard-daemon: cannot name the process packguard (errno \(named)); it shows as packguard-daemo") }
+
 let arguments = CommandLine.arguments.dropFirst()
 guard arguments.first == "run", let options = RunOptions.parse(arguments.dropFirst()) else {
     printError("packguard-daemon: not a daemon command line: \(arguments.joined(separator: " ")); this executable is run by "

@@ -487,7 +487,7 @@ if [ $uninstall_rc = 0 ] && ours_gone && [ "$left" = "/etc/packguard/packguard.y
 else
     bad "uninstall.sh: no unit, user, group, udev rule or file of ours remains; the config is kept" "exit $uninstall_rc;$UNINSTALL_WHY left: $left"
 fi
-relays_off && ! pgrep -x packguard >/dev/null || bad "uninstall.sh stops the service" "a relay on or packguard running"
+relays_off && ! pgrep -x 'packguard|packguard-daemo' >/dev/null || bad "uninstall.sh stops the service" "a relay on or packguard running"
 "$pi/install.sh" --no-build --binary "$bin" --no-start >/dev/null 2>&1 || bad "install.sh again over a kept config" "failed"
 cmp -s "$config_copy" /etc/packguard/packguard.yaml || bad "install.sh again keeps the config" "the config changed"
 purge_out=$("$pi/uninstall.sh" --purge 2>&1); purge_rc=$?

@@ -22,4 +22,8 @@ int pg_epoll_watch_events(int epfd, int fd, uint64_t key, uint32_t events);
 /// each one's key and its ready events (poll(2)'s revents bits). Returns how many.
 int pg_epoll_wait_events(int epfd, uint64_t *keys, uint32_t *events, int max, int timeout_ms);
 
+/// pthread_setname_np(3) for the calling thread (Swift's Glibc does not declare it): 0 or the errno
+/// (ERANGE: over 15 characters).
+int pg_set_thread_name(const char *name);
+
 #endif
