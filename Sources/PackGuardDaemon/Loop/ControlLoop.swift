@@ -214,7 +214,7 @@ public final class ControlLoop: @unchecked Sendable {
             let remaining = until - beforePoll
             let timeoutMs = Int32(clamping: max(0, (remaining.nanoseconds + 999_999) / 1_000_000))
             // The step's closing writes, the last thing before the loop sleeps (see `step`'s deferClosing).
-            if controller.closePendingRelays() { return nil }  // a write failed: step now, so the policy faults
+            if controller.closePendingRelays() { return nil }  // vetoed or failed: step now
             let ready = waitForPollSet(timeoutMs: timeoutMs)
             if ready < 0 && errno != EINTR {
                 logger.error("poll failed: errno \(errno); stepping on the timer only")

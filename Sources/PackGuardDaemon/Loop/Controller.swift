@@ -376,17 +376,17 @@ public final class Controller: @unchecked Sendable {
 
     /// The closing writes the last `deferClosing` step left, if any: vetoed, like the step's own
     /// writes, when the watchdog monitor tripped or the off reflex found a release since the step
-    /// decided (the step that follows, which either wakes the loop for, decides again). A failed
-    /// write opens every relay, as in a step; returns true when the loop must step at once so that
-    /// the policy hears of it. Control thread only.
+    /// decided. A failed write opens every relay, as in a step. Returns true when the loop must step
+    /// at once: after a veto, so that the policy decides again on what it did not know (as a step
+    /// does after a veto of its own writes), and after a failure, so that it faults. Control thread only.
     public func closePendingRelays() -> Bool {
         guard let pending = pendingClose else { return false }
         pendingClose = nil
         do throws(GPIOError) {
-            try lines.closeRelays(pending.levels, unless: {
+            let written = try lines.closeRelays(pending.levels, unless: {
                 health.withLock { $0.tripped } || lines.reflexReleases != pending.reflexMark
             })
-            return false
+            return !written
         } catch {
             _ = openEveryRelay(after: error)  // fatal: remembered, and the loop exits on it
             return true

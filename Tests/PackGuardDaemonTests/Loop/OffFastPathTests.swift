@@ -66,13 +66,13 @@ struct OffFastPathTests {
         #expect(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"), "a later step keeps them closed")
     }
 
-    /// A close decided before the watchdog monitor tripped, or before the off reflex opened a
-    /// relay, is never written: the next step decides again.
+    /// A close decided before the watchdog monitor tripped, or before the off reflex found a
+    /// release, is never written: the loop steps at once and decides again.
     @Test func aPendingCloseIsVetoedByATripOrAReflexOpening() throws {
         let tripped = try rigAboutToClose()
         try tripped.controller.step(now: tripped.clock.now(), deferClosing: true)
         tripped.controller.health.withLock { $0.tripped = true }
-        #expect(!tripped.controller.closePendingRelays())
+        #expect(tripped.controller.closePendingRelays(), "vetoed: the loop steps at once")
         #expect(!tripped.gpio.physicalLevel("GPIO20") && !tripped.gpio.physicalLevel("GPIO16"))
 
         let released = try rigAboutToClose()
@@ -85,7 +85,8 @@ struct OffFastPathTests {
         let before = released.controller.lines.reflexReleases
         #expect(try released.controller.lines.openRelays(levels, ifReleased: .chargeEnable) == .released(opened: 0))
         #expect(released.controller.lines.reflexReleases == before + 1)
-        #expect(!released.controller.closePendingRelays())
+        #expect(released.controller.closePendingRelays(), "vetoed: the loop steps at once")
+        #expect(!released.controller.closePendingRelays(), "nothing pending any more")
         #expect(!released.gpio.physicalLevel("GPIO20") && !released.gpio.physicalLevel("GPIO16"), "neither relay re-closed")
         try released.run(ms: 50)
         #expect(!released.gpio.physicalLevel("GPIO16"), "the policy heard of the release")
