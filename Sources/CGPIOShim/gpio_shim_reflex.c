@@ -145,7 +145,7 @@ uint32_t pg_reflex_take_released(pg_reflex_table *table, int64_t opened_at_ns[PG
     return released;
 }
 
-void pg_reflex_begin(pg_reflex_table *table, int64_t now_ns) {
+static void begin_wake(pg_reflex_table *table, int64_t now_ns) {
     atomic_store_explicit(&table->began_ns, now_ns, memory_order_relaxed);
     atomic_fetch_add_explicit(&table->begun, 1, memory_order_release);
 }
@@ -220,11 +220,12 @@ int pg_reflex_wait(pg_reflex_table *table, int epoll_fd, pg_reflex_result *resul
         result->outcome = PG_REFLEX_NO_PLAN;
         result->first_errno = 0;
         result->failed_bits = 0;
-        if (result->key >= PG_REFLEX_KEYS) continue;
+        if (result->key == UINT64_MAX) continue;  // the caller's wake pipe
         if (!begun) {
-            pg_reflex_begin(table, monotonic_ns());
+            begin_wake(table, monotonic_ns());
             begun = true;
         }
+        if (result->key >= PG_REFLEX_KEYS) continue;
         // EDEADLK or EINVAL cannot happen with SignalLines' locks; then nothing is read or written,
         // and the caller's loop, which reads every edge itself, reacts.
         if (pthread_mutex_lock(table->outputs_lock) != 0) continue;

@@ -110,7 +110,7 @@ public final class SignalLines: Sendable {
     private let reflexReleaseCount = Atomic<Int>(0)
     /// The off reflex's plans and reactions in C, guarded by the two locks above (see
     /// `LibgpiodReflexTable`). Every section under the outputs lock first takes in what C reactions
-    /// drove off (`absorbReflexOpenings`) and ends by telling C which relays are closed.
+    /// drove off and ends by telling C which relays are closed (`withOutputs`).
     private let reflexTable: LibgpiodReflexTable
 
     public static let consumer = "packguard"
@@ -161,7 +161,16 @@ public final class SignalLines: Sendable {
         }
     }
 
-    private static func bit(of signal: OutputSignal) -> UInt32 { 1 << UInt32(OutputSignal.allCases.firstIndex(of: signal)!) }
+    /// Each output's bit in the reflex table, worked out once: every outputs-lock section uses them,
+    /// the heartbeat's at every step, and `allCases` builds a new array at every use.
+    private static let outputBits: PerOutput<UInt32> = {
+        var bits = PerOutput<UInt32>(repeating: 0)
+        for (index, signal) in OutputSignal.allCases.enumerated() { bits[signal] = 1 << UInt32(index) }
+        return bits
+    }()
+    private static let outputSignals = OutputSignal.allCases
+
+    private static func bit(of signal: OutputSignal) -> UInt32 { outputBits[signal] }
 
     /// The outputs lock, with what C reactions drove off taken in first (applied off, to be read
     /// back, as the Swift fast path notes it) and the relays applied closed told to C at the end
@@ -170,7 +179,7 @@ public final class SignalLines: Sendable {
         try outputs.withLock { (state: inout Outputs) throws(E) -> Result in
             let opened = reflexTable.takeOpened()
             if opened != 0 {
-                for signal in OutputSignal.allCases where opened & Self.bit(of: signal) != 0 {
+                for signal in Self.outputSignals where opened & Self.bit(of: signal) != 0 {
                     state.applied[signal] = .inactive
                     state.unverified[signal] = true
                 }
@@ -537,7 +546,7 @@ public final class SignalLines: Sendable {
     /// The relays that `levels` has on and that are not applied on, written back to back and read
     /// back by the next `setOutputs`: the closing writes that `setOutputs(_:unless:closingRelays:)`
     /// left out. `unless` is checked under the outputs lock first, as there: when it answers true
-    /// (the watchdog monitor or the off reflex opened something since the step decided), nothing is
+    /// (the watchdog monitor tripped or the off reflex found a release since the step decided), nothing is
     /// written and the result is false. A relay applied off by anyone since (a release, a forced
     /// off) is only closed if `levels` still says so, which is the step's decision: the veto is what
     /// keeps a stale decision from re-closing. After a failure nothing more is closed; the error names the line.

@@ -142,9 +142,9 @@ long pg_reflex_releases(pg_reflex_table *table);
 // The keys reactions found released since the last call (cleared by it); for each, when the write
 // that opened its outputs ended (CLOCK_MONOTONIC ns, or -1 when nothing was open to drive off).
 uint32_t pg_reflex_take_released(pg_reflex_table *table, int64_t opened_at_ns[PG_REFLEX_KEYS]);
-// Wakes with edges: begun (before any reaction), handled (after its hand-off), and when the
-// latest began (CLOCK_MONOTONIC ns). A wake that is still reacting has begun != handled.
-void pg_reflex_begin(pg_reflex_table *table, int64_t now_ns);
+// Wakes with edges: begun (by pg_reflex_wait, before any reaction), handled (pg_reflex_end, after the
+// caller's hand-off), and when the latest began (CLOCK_MONOTONIC ns). A wake still reacting has
+// begun != handled.
 void pg_reflex_end(pg_reflex_table *table);
 uint64_t pg_reflex_begun(pg_reflex_table *table);
 uint64_t pg_reflex_handled(pg_reflex_table *table);
@@ -162,7 +162,7 @@ typedef struct {
 // epoll_wait(2) on `epoll_fd` (up to `max` keys, at most 16), then, under both locks, the
 // reaction for each ready key that has a plan: a release drives the plan's closed outputs off
 // (`pg_release_react`) and is recorded (opened bits, openings, released keys). A wake with any key
-// below PG_REFLEX_KEYS is begun first (`pg_reflex_begin`); the caller ends it. Returns the number of
+// but UINT64_MAX (the caller's wake pipe) is begun first; the caller ends it (`pg_reflex_end`). Returns the number of
 // results, 0 on timeout, or -1 with errno from epoll_wait.
 int pg_reflex_wait(pg_reflex_table *table, int epoll_fd, pg_reflex_result *results, int max, int timeout_ms);
 

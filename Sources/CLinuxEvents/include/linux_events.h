@@ -1,4 +1,4 @@
-// epoll(7) for the off reflex (its set-up), behind plain functions: Swift's Glibc module has no <sys/epoll.h>,
+// epoll(7) for the off reflex's set-up and the control loop's wait, behind plain functions: Swift's Glibc module has no <sys/epoll.h>,
 // and struct epoll_event is packed on x86_64, which Swift cannot lay out. Each returns -1 with
 // errno set on failure, like the system calls they wrap.
 #ifndef PACKGUARD_LINUX_EVENTS_H

@@ -250,12 +250,14 @@ final class OffReflex: @unchecked Sendable {
                 logger.notice("the off reflex waits for edges again")
             }
             var forwarded: UInt32 = 0
+            var begun = false  // pg_reflex_wait began this wake (any key but the wake pipe's)
             for index in 0..<Int(ready) {
                 let wake = wakes[index]
                 if wake.key == UInt64.max {
                     self.wake.drain()
                     continue
                 }
+                begun = true
                 guard wake.key < UInt64(Self.signals.count) else { continue }
                 let signal = Self.signals[Int(wake.key)]
                 switch wake.outcome {
@@ -269,9 +271,9 @@ final class OffReflex: @unchecked Sendable {
             if forwarded != 0 {
                 // The bits before the pipe: the loop drains the pipe before it takes the bits.
                 forwardedKeys.bitwiseOr(forwarded, ordering: .acquiringAndReleasing)
-                lines.endReflexWake()
                 handOff.wake()
             }
+            if begun { lines.endReflexWake() }
         }
     }
 

@@ -380,7 +380,6 @@ final class LibgpiodReflexTable: @unchecked Sendable {
         }
     }
 
-    func begin(nowNanoseconds: Int64) { pg_reflex_begin(table, nowNanoseconds) }
     func end() { pg_reflex_end(table) }
     var begun: UInt64 { pg_reflex_begun(table) }
     var handled: UInt64 { pg_reflex_handled(table) }
