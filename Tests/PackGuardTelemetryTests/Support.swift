@@ -152,7 +152,7 @@ func canConnect(port: Int) -> Bool {
 /// Debian's mosquitto broker on 127.0.0.1:port, with persistence in `directory` (so a durable
 /// subscriber's session and queued messages survive a restart, like a real home broker's).
 final class Broker {
-    let port: Int
+    private(set) var port: Int
     let directory: String
     private var process: ChildProcess?
 
@@ -160,22 +160,55 @@ final class Broker {
     init(directory: String, port: Int = freePort(), listenerOptions: String = "allow_anonymous true\n") throws {
         self.port = port
         self.directory = directory
+        self.listenerOptions = listenerOptions
         // Started as root, mosquitto drops to user mosquitto: its database needs a directory it may write.
         let database = directory + "/mosquitto-db"
         mkdir(database, 0o777)
         chmod(database, 0o777)
         chmod(directory, 0o755)
+        // freePort() only finds a port that was free: a test running beside this one can take it
+        // before mosquitto binds it (seen in CI: "Error: Address already in use"). Then, and only
+        // then, another free port; any other failure to start is the test's failure.
+        for attempt in 1...3 {
+            writeConfiguration()
+            do {
+                try start()
+                return
+            } catch let error as SpawnError where attempt < 3 && error.program.contains("Address already in use") {
+                stop()
+                self.port = freePort()
+            }
+        }
+    }
+
+    private let listenerOptions: String
+
+    private func writeConfiguration() {
+        let database = directory + "/mosquitto-db"
         let config = "listener \(port) 127.0.0.1\n\(listenerOptions)persistence true\npersistence_location \(database)/\nautosave_interval 1\n"
-        let path = directory + "/mosquitto.conf"
-        let file = fopen(path, "w")
+        let file = fopen(directory + "/mosquitto.conf", "w")
         fputs(config, file)
         fclose(file)
-        try start()
     }
 
     func start() throws {
         process = try ChildProcess(["/usr/sbin/mosquitto", "-c", directory + "/mosquitto.conf"], output: directory + "/mosquitto.log")
-        guard waitUntil(seconds: 5, { canConnect(port: port) }) else { throw SpawnError(program: "mosquitto (not listening)", code: ETIMEDOUT) }
+        guard waitUntil(seconds: 5, { canConnect(port: port) }) else {
+            let log = Self.tail(of: directory + "/mosquitto.log")
+            throw SpawnError(program: "mosquitto (not listening on \(port); its log: \(log))", code: ETIMEDOUT)
+        }
+    }
+
+    /// The last lines of mosquitto's log, so that a broker that did not start says why.
+    private static func tail(of path: String) -> String {
+        guard let file = fopen(path, "r") else { return "(no log)" }
+        defer { fclose(file) }
+        var lines: [String] = []
+        var buffer = [CChar](repeating: 0, count: 512)
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            lines.append(String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return lines.suffix(4).joined(separator: " | ")
     }
 
     /// SIGSTOP/SIGCONT: a broker that keeps its connections open but answers nothing.
