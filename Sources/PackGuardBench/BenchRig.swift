@@ -48,7 +48,7 @@ public final class BenchRig {
             where configuration.inputs[contactor.feedback] == nil {
                 configuration.inputs[contactor.feedback] = InputLineConfiguration(locator: .name(line), activeLow: true, bias: .pullUp)
             }
-            configuration.policy.inputs = Set(configuration.inputs.keys)
+            configuration.policy.inputs = InputSignals(configuration.inputs.keys)
         }
         self.configuration = configuration
         self.realtime = realtime

@@ -114,8 +114,8 @@ extension ConfigurationOverrides {
         }
         try applyPrecharge(to: &configuration, base: base, source: source)
         try applyCAN(to: &configuration, base: base, source: source)
-        configuration.policy.inputs = Set(configuration.inputs.keys)
-        configuration.policy.outputs = Set(configuration.outputs.keys)
+        configuration.policy.inputs = InputSignals(configuration.inputs.keys)
+        configuration.policy.outputs = OutputSignals(configuration.outputs.keys)
         // The policy's precharge rules follow the ADC wiring, which the changes above may have altered.
         configuration.policy.precharge = PackGuardConfiguration.rules(configuration.precharge, adc: configuration.adc)
     }

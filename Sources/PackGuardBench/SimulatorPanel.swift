@@ -71,7 +71,7 @@ public final class SimulatorPanel: @unchecked Sendable {
         where configuration.inputs[contactor.feedback] == nil {
             configuration.inputs[contactor.feedback] = InputLineConfiguration(locator: .name(line), activeLow: true, bias: .pullUp)
         }
-        configuration.policy.inputs = Set(configuration.inputs.keys)
+        configuration.policy.inputs = InputSignals(configuration.inputs.keys)
         self.configuration = configuration
         self.output = output
         gpio = SimulatedGPIO.raspberryPi()

@@ -154,7 +154,7 @@ public struct PackGuardConfiguration: Sendable, Equatable {
         self.source = source
         self.inputs = inputs
         self.outputs = outputs
-        self.policy = PolicyConfiguration(inputs: Set(inputs.keys), outputs: Set(outputs.keys),
+        self.policy = PolicyConfiguration(inputs: InputSignals(inputs.keys), outputs: OutputSignals(outputs.keys),
                                           timing: timing, soc: soc, precharge: Self.rules(precharge, adc: adc))
         self.adc = adc
         self.hardwareWatchdog = hardwareWatchdog

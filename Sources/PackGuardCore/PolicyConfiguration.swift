@@ -2,17 +2,17 @@
 /// before it gets here; the policy only checks its own preconditions.
 public struct PolicyConfiguration: Sendable, Equatable {
     /// Inputs that are wired and configured. Charge and Discharge Enable are always present.
-    public var inputs: Set<InputSignal>
+    public var inputs: InputSignals
     /// Outputs that are wired and configured. The two contactor relays are always present.
-    public var outputs: Set<OutputSignal>
+    public var outputs: OutputSignals
     public var timing: PolicyTiming
     public var soc: SocRules
     public var precharge: PrechargeRules
     public var can: CANRules
 
     public init(
-        inputs: Set<InputSignal> = Set(InputSignal.allCases),
-        outputs: Set<OutputSignal> = Set(OutputSignal.allCases.filter { $0 != .prechargeRelay }),
+        inputs: InputSignals = .all,
+        outputs: OutputSignals = OutputSignals.all.subtracting([.prechargeRelay]),
         timing: PolicyTiming = PolicyTiming(),
         soc: SocRules = SocRules(),
         precharge: PrechargeRules = PrechargeRules(),

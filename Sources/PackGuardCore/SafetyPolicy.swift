@@ -275,7 +275,9 @@ public struct SafetyPolicy: Sendable {
         }
         for contactor in Contactor.allCases {
             let relay = relays[contactor.index]
-            for latch in RelayLatch.allCases where relay.latches.contains(latch) { current.append(latch.fault(contactor)) }
+            if !relay.latches.isEmpty {
+                for latch in RelayLatch.allCases where relay.latches.contains(latch) { current.append(latch.fault(contactor)) }
+            }
         }
         if precharge.failed { current.append(.prechargeFailed) }
         if can.currentLatched { current.append(.currentWhileOpen) }
@@ -850,6 +852,14 @@ private enum RelayLatch: CaseIterable, Sendable, Hashable {
     case welded
     case failedToClose
 
+    var bit: UInt8 {
+        switch self {
+        case .chatter: 1
+        case .welded: 2
+        case .failedToClose: 4
+        }
+    }
+
     func fault(_ contactor: Contactor) -> Fault {
         switch self {
         case .chatter: .chatter(contactor)
@@ -859,13 +869,23 @@ private enum RelayLatch: CaseIterable, Sendable, Hashable {
     }
 }
 
+/// A set of latches as bits (asked at every step: no hashing).
+private struct RelayLatches: Sendable {
+    private var bits: UInt8 = 0
+
+    var isEmpty: Bool { bits == 0 }
+    func contains(_ latch: RelayLatch) -> Bool { bits & latch.bit != 0 }
+    mutating func insert(_ latch: RelayLatch) { bits |= latch.bit }
+    mutating func removeAll() { bits = 0 }
+}
+
 private struct RelayTracker: Sendable {
     var eligibleSince: Instant?
     var openedAt: Instant?
     var openings: [Instant] = []
-    /// What latched this relay open until a reset. A set, not flags: a contactor can fail to close
-    /// and later weld, and each latch is its own fault.
-    var latches: Set<RelayLatch> = []
+    /// What latched this relay open until a reset. A set: a contactor can fail to close and later
+    /// weld, and each latch is its own fault.
+    var latches = RelayLatches()
     var feedbackMismatchSince: Instant?
     var pendingReason: Reason?
 }

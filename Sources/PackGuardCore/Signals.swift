@@ -74,10 +74,10 @@ public enum OutputSignal: String, CaseIterable, Sendable, Hashable, CustomString
 /// Signals whose GPIO line a configuration reload changed (another line, chip, polarity or
 /// bias): their old readings and outputs say nothing about the new line.
 public struct Relocation: Sendable, Equatable {
-    public var inputs: Set<InputSignal>
-    public var outputs: Set<OutputSignal>
+    public var inputs: InputSignals
+    public var outputs: OutputSignals
 
-    public init(inputs: Set<InputSignal> = [], outputs: Set<OutputSignal> = []) {
+    public init(inputs: InputSignals = [], outputs: OutputSignals = []) {
         self.inputs = inputs
         self.outputs = outputs
     }
@@ -150,7 +150,7 @@ extension PerOutput: Equatable where Value: Equatable {
 
 extension InputSignal {
     @inlinable
-    var index: Int {
+    public var index: Int {
         switch self {
         case .chargeEnable: 0
         case .dischargeEnable: 1
@@ -164,7 +164,7 @@ extension InputSignal {
 
 extension OutputSignal {
     @inlinable
-    var index: Int {
+    public var index: Int {
         switch self {
         case .chargeRelay: 0
         case .dischargeRelay: 1

@@ -511,7 +511,7 @@ struct IndicatorTests {
 }
 
 extension PolicyConfiguration {
-    func with(outputs extra: Set<OutputSignal>) -> PolicyConfiguration {
+    func with(outputs extra: OutputSignals) -> PolicyConfiguration {
         var copy = self
         copy.outputs.formUnion(extra)
         return copy
