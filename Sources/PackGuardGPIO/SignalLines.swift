@@ -407,11 +407,12 @@ public final class SignalLines: Sendable {
     /// A reflex wake whose reactions and hand-off are over.
     public func endReflexWake() { reflexTable.end() }
 
-    /// Every input's logical level; a failed read is reported per signal, never hidden.
-    public func readInputs() -> PerInput<InputReading?> {
+    /// Every input's logical level (or only those of `only`); a failed read is reported per
+    /// signal, never hidden.
+    public func readInputs(only: InputSignals? = nil) -> PerInput<InputReading?> {
         inputs.withLock { lines in
             var readings = PerInput<InputReading?>(repeating: nil)
-            for line in lines {
+            for line in lines where only?.contains(line.signal) ?? true {
                 // A stack buffer: reading the inputs allocates nothing (it runs on every wake).
                 withUnsafeTemporaryAllocation(of: Level.self, capacity: 1) { value in
                     do throws(GPIOError) {
@@ -428,10 +429,10 @@ public final class SignalLines: Sendable {
 
     /// Drains pending edge events (each names its signal), oldest first across lines: each line
     /// has its own request, so the kernel's timestamps restore the order between lines.
-    /// `readable`: the event descriptors poll(2) just reported ready; only their lines are read
-    /// (the others cost a system call each for nothing). nil reads every line, which the loop
-    /// does on every wake that is not an edge, so a line whose descriptor never wakes poll (a
-    /// vanished chip, on libgpiod v1) is still read at the loop's timer.
+    /// `readable`: the event descriptors the wait just reported ready; only their lines are read
+    /// (the others cost a system call each for nothing). nil reads every line, which the
+    /// controller's reconciling read does (every `reconcileMs` at least), so a line whose
+    /// descriptor never wakes the wait (a vanished chip, on libgpiod v1) is still read.
     public func readEdgeEvents(readable: [Int32]? = nil) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] {
         try inputs.withLock { (lines) throws(GPIOError) -> [(signal: InputSignal, event: EdgeEvent)] in
             var result: [(signal: InputSignal, event: EdgeEvent)] = []

@@ -134,7 +134,7 @@ public final class ControlLoop: @unchecked Sendable {
         if let realtime { RealtimeSetup.apply(realtime, monitor: monitor.threadHandle, reflex: reflex?.threadHandle, logger: logger) }
         controller.restorePersistentState()
         var stopReason: String?
-        var readableEdges: [Int32]?  // nil: read every line (the first step, timer wakes)
+        var readableEdges: [Int32]?  // nil: read every line (the first step, commands)
         while stopReason == nil {
             let actions = requests.withLock { r -> [@Sendable (Controller) -> Void] in
                 defer { r.beforeStep.removeAll() }
@@ -175,7 +175,8 @@ public final class ControlLoop: @unchecked Sendable {
     /// a step, so a flood of clients cannot make the loop step in a frenzy.
     /// While the off reflex hands edges on (`OffReflex.forwardsEdges`), the descriptors it watches
     /// are left to it: a release wakes the reflex alone, and the loop once the reflex's write is done.
-    /// Returns the edge descriptors that woke it when only edges did, else nil (read every line).
+    /// Returns the edge descriptors that woke it (none at the timer), or nil after the wake pipe or
+    /// a command's own step (read every line).
     private func waitForWork(until wake: Instant) -> [Int32]? {
         let reflex = controller.reflex
         while true {
@@ -246,8 +247,11 @@ public final class ControlLoop: @unchecked Sendable {
             // monitor for the next wake (the command's step armed it for 200 ms from then).
             let stepped = controller.stepCount != stepsBefore
             if loopWork || !served || stepped || now >= wake || controller.fatalFailure != nil {
-                // Only edges, and before the timer: their lines alone need reading.
-                guard loopWork, !wakePipeReady, !stepped, now < wake else { return nil }
+                // The wake pipe (a command, a reload, a stop) or a command's own step: every line.
+                guard !wakePipeReady, !stepped else { return nil }
+                // Edges or the timer: only the lines with something to read. The wait is
+                // level-triggered and the reflex hands on every edge it watches; the step still
+                // reads every line when its reconciling read is due (`Controller.step`).
                 return pollSet[..<edgeEntries].filter { $0.revents != 0 }.map(\.fd) + forwarded
             }
         }

@@ -71,6 +71,9 @@ public final class Controller: @unchecked Sendable {
     /// The policy's results for this wake's edge events; kept to reuse its storage.
     private var edgeResults: [StepResult] = []
     private var lastReadings = PerInput<InputReading?>(repeating: nil)
+    /// When every line's edges and every input's level were last read: the reconciling read, due
+    /// every `loop.reconcileMs` (see `step`).
+    private var lastFullRead: Instant?
     /// The type of the last edge event per input, to see a release the kernel did not report.
     private var lastEdge = PerInput<EdgeEvent.Edge?>(repeating: nil)
 
@@ -196,8 +199,14 @@ public final class Controller: @unchecked Sendable {
     /// `handOff` (the control loop re-arms its deadline monitor there), the log of those steps,
     /// the reconciling read of every input, ADC sampling, the full step, the outputs with their
     /// read-back and the status. The policy decides every level; this only orders the I/O.
-    /// `readableEdges`: the event descriptors poll(2) reported ready for this wake, or nil (read
-    /// every line: a timer wake, a command, a test).
+    /// `readableEdges`: the event descriptors the loop's wait reported ready for this wake (or the
+    /// off reflex handed on), or nil (a command, a reload, a test). With a list, only those lines'
+    /// edges and levels are read, unless the reconciling read is due: every line's edges and every
+    /// input's level are read at least every `loop.reconcileMs`, whenever the policy's own
+    /// deadline has come (a qualification, a minimum off time: a relay closes only on levels just
+    /// read), when commands are waiting, and while edge reads fail. The wait is level-triggered and
+    /// the reflex hands on every edge it watches, so a line left out had nothing to read; the
+    /// reconciling read is what catches a lost edge or a line whose descriptor never wakes the wait.
     @discardableResult
     /// `deferClosing`: the relays this step closes are written by `closePendingRelays`, which the
     /// control loop calls right before it sleeps, so that no work of the step comes after a closing
@@ -229,8 +238,11 @@ public final class Controller: @unchecked Sendable {
         var fastPathFailure: GPIOError?  // handled with the step's outputs, as their own failure
         var firstRelease: Int64?  // the kernel's timestamp of this wake's first release
         var reflexOpened = 0
+        let reconciling = readableEdges == nil || isReconcileDue(now: now)
+        var edged = InputSignals()  // the lines that had edges: read again below
         do throws(GPIOError) {
-            let edges = try lines.readEdgeEvents(readable: readableEdges)
+            let edges = try lines.readEdgeEvents(readable: reconciling ? nil : readableEdges)
+            for (signal, _) in edges { edged.insert(signal) }
             var releaseOpens = OutputLevels(repeating: .active)
             var previous = lastEdge
             for (signal, event) in edges {
@@ -294,8 +306,9 @@ public final class Controller: @unchecked Sendable {
             logger.notice("edge events readable again")
         }
 
-        var input = StepInput(readings: lines.readInputs())
-        lastReadings = input.readings
+        var input = StepInput(readings: lines.readInputs(only: reconciling ? nil : edged))
+        if reconciling { lastFullRead = now }
+        for signal in InputSignal.allCases where input.readings[signal] != nil { lastReadings[signal] = input.readings[signal] }
         if var analog {
             let time = UInt64(max(0, now.nanoseconds))
             if analog.sampler.isSampleDue(now: time) {
@@ -372,6 +385,14 @@ public final class Controller: @unchecked Sendable {
         publish(result, now: now)
         stepLatency.record(started: now, finished: clock.now())
         return result
+    }
+
+    /// Whether this step must read every line (see `step`'s `readableEdges`).
+    private func isReconcileDue(now: Instant) -> Bool {
+        guard let lastFullRead, let lastResult else { return true }
+        if now - lastFullRead >= .milliseconds(configuration.loop.reconcileMs) { return true }
+        if let deadline = lastResult.nextDeadline, deadline <= now { return true }
+        return !pendingCommands.isEmpty || edgeReadsFailing
     }
 
     /// The closing writes the last `deferClosing` step left, if any: vetoed, like the step's own

@@ -224,9 +224,10 @@ final class SimulatedRequest: GPIOLineRequest {
 
     func readEdgeEvents() throws(GPIOError) -> [EdgeEvent] {
         try checked("read edge events") { state, request in
+            // Every read is traced, as every read(2) of an event descriptor costs a system call.
+            for offset in request.offsets { state.trace?.append("edges \(state.chips[chipIndex].lines[offset].name)") }
             guard !request.pending.isEmpty else { return .success([]) }
             let events = request.pending
-            for offset in request.offsets { state.trace?.append("edges \(state.chips[chipIndex].lines[offset].name)") }
             state.requests[id]?.pending.removeAll()
             if let fd = request.eventFD {
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { drain in
