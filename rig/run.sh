@@ -28,7 +28,8 @@
 #              RIG_PERF_SYSCALL_CYCLES (cycles counted under strace per program, default 200),
 #              RIG_PERF_TRACE (1: also keep a timed strace of 3 cycles per program in rig/out/trace-NAME.txt),
 #              RIG_PERF_KTRACE (1: also the kernel's scheduler, interrupt and GPIO tracepoints over 5 releases of the
-#              reflex and of packguard, as RIG-KTRACE lines; with RIG_KERNEL_FRAGMENT=rig/trace.fragment),
+#              reflex and of packguard, as RIG-KTRACE lines; load: the same with the two CPU hogs; with
+#              RIG_KERNEL_FRAGMENT=rig/trace.fragment),
 #              RIG_PERF_SETTLE_MS (hold the input asserted this long after the output closed, before each timed
 #              release; default 0, the release right after the close; a diagnostic, see latency.c's --settle-ms),
 #              RIG_PERF_BIN_V1, RIG_PERF_BIN_V2 (a release packguard to measure instead of this clone's, e.g. an

@@ -230,7 +230,8 @@ profile() {
 }
 
 # ktrace NAME READY COMMAND...: the kernel's scheduler, interrupt and GPIO tracepoints over 5 releases of COMMAND,
-# idle, as RIG-KTRACE lines (RIG_PERF_KTRACE=1; needs a kernel with tracing: RIG_KERNEL_FRAGMENT=rig/trace.fragment).
+# idle (RIG_PERF_KTRACE=1) or with the two CPU hogs (RIG_PERF_KTRACE=load), as RIG-KTRACE lines (needs a kernel
+# with tracing: RIG_KERNEL_FRAGMENT=rig/trace.fragment).
 # Where a reaction's time goes between the edge's interrupt, the wake-ups and the write.
 ktrace() {
     local name=$1 ready=$2; shift 2
@@ -269,9 +270,12 @@ for condition in idle load; do
     [ "$condition" = load ] && stop_hogs
 done
 [ "${RIG_PERF_PROFILE:-0}" = 0 ] || profile packguard "ready:" "$bin" run --config "$config"
-if [ "${RIG_PERF_KTRACE:-0}" = 1 ]; then
+if [ "${RIG_PERF_KTRACE:-0}" != 0 ]; then
+    # RIG_PERF_KTRACE=load: with the two CPU hogs running.
+    [ "$RIG_PERF_KTRACE" = load ] && start_hogs
     ktrace reflex "reflex: ready" "$here/build/reflex" "$ENABLE" "$RELAY"
     ktrace packguard "ready:" "$bin" run --config "$config"
+    [ "$RIG_PERF_KTRACE" = load ] && stop_hogs
 fi
 # System calls per cycle, idle, for each program (not timed: strace slows everything down).
 if [ "$syscall_cycles" -gt 0 ]; then
