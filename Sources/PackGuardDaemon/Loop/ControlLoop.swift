@@ -348,9 +348,11 @@ final class WakePipe: @unchecked Sendable {
     }
 
     func drain() {
-        // A stack buffer: the reflex's hand-off drains at every edge.
+        // A stack buffer: the reflex's hand-off drains at every edge. A pipe's read returns all it
+        // holds up to the buffer's size, so a short read emptied it: no second read to see EAGAIN
+        // (a byte written after it is a new wake, which the next wait sees).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
-            while read(readEnd, buffer.baseAddress, buffer.count) > 0 {}
+            while read(readEnd, buffer.baseAddress, buffer.count) == buffer.count {}
         }
     }
 }
