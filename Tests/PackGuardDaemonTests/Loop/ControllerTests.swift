@@ -59,6 +59,19 @@ struct Rig {
 
     /// The BMS pulls an open-drain enable to ground (asserted) or lets it float (released).
     func bms(_ line: String, asserted: Bool) { gpio.drive(line, asserted ? .low : .floating) }
+
+    /// Both enables asserted and both relays closed (start-up hold and qualification over), every
+    /// step so far one that read every line.
+    static func closed(configuration: PackGuardConfiguration = BuiltInConfiguration.load(),
+                       virtualEdgeTimes: Bool = false) throws -> Rig {
+        let rig = try Rig(configuration: configuration, virtualEdgeTimes: virtualEdgeTimes)
+        rig.bms("GPIO17", asserted: true)
+        rig.bms("GPIO27", asserted: true)
+        try rig.step()
+        try rig.run(ms: 3500)
+        try #require(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
+        return rig
+    }
 }
 
 @Suite("Controller on the simulated chip")

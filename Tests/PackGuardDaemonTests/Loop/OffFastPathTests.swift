@@ -24,15 +24,7 @@ struct OffFastPathTests {
     static let inputLines: Set<String> = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
 
     /// Both enables asserted and both relays closed.
-    func closedRig(virtualEdgeTimes: Bool = false) throws -> Rig {
-        let rig = try Rig(virtualEdgeTimes: virtualEdgeTimes)
-        rig.bms("GPIO17", asserted: true)
-        rig.bms("GPIO27", asserted: true)
-        try rig.step()
-        try rig.run(ms: 3500)
-        #expect(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
-        return rig
-    }
+    func closedRig(virtualEdgeTimes: Bool = false) throws -> Rig { try Rig.closed(virtualEdgeTimes: virtualEdgeTimes) }
 
     /// Both enables asserted, one step short of the close (startup hold + qualify).
     func rigAboutToClose() throws -> Rig {

@@ -10,15 +10,7 @@ import Testing
 /// never re-closes it before the policy has heard of the release.
 @Suite("Off reflex")
 struct OffReflexTests {
-    func closedRig() throws -> Rig {
-        let rig = try Rig()
-        rig.bms("GPIO17", asserted: true)
-        rig.bms("GPIO27", asserted: true)
-        try rig.step()
-        try rig.run(ms: 3500)
-        try #require(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
-        return rig
-    }
+    func closedRig() throws -> Rig { try Rig.closed() }
 
     /// Waits up to 2 s of real time for `condition`.
     func eventually(_ condition: () -> Bool) -> Bool {

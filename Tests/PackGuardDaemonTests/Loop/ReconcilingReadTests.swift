@@ -11,15 +11,8 @@ import Testing
 struct ReconcilingReadTests {
     static let inputLines = ["GPIO17", "GPIO27", "GPIO22", "GPIO23"]
 
-    /// Both enables asserted and both relays closed, every step so far a reconciling one.
     func closedRig(_ configuration: PackGuardConfiguration = BuiltInConfiguration.load()) throws -> Rig {
-        let rig = try Rig(configuration: configuration)
-        rig.bms("GPIO17", asserted: true)
-        rig.bms("GPIO27", asserted: true)
-        try rig.step()
-        try rig.run(ms: 3500)
-        try #require(rig.gpio.physicalLevel("GPIO20") && rig.gpio.physicalLevel("GPIO16"))
-        return rig
+        try Rig.closed(configuration: configuration)
     }
 
     /// The inputs a trace read, by what it did to them.
