@@ -204,7 +204,8 @@ public final class Controller: @unchecked Sendable {
     /// edges and levels are read, unless the reconciling read is due: every line's edges and every
     /// input's level are read at least every `loop.reconcileMs`, whenever the policy's own
     /// deadline has come (a qualification, a minimum off time: a relay closes only on levels just
-    /// read), when commands are waiting, and while edge reads fail. The wait is level-triggered and
+    /// read), when commands are waiting, and while edge reads fail; a wake whose edges cannot be read
+    /// reads every input's level in the same step. The wait is level-triggered and
     /// the reflex hands on every edge it watches, so a line left out had nothing to read; the
     /// reconciling read is what catches a lost edge or a line whose descriptor never wakes the wait.
     @discardableResult
@@ -306,7 +307,9 @@ public final class Controller: @unchecked Sendable {
             logger.notice("edge events readable again")
         }
 
-        var input = StepInput(readings: lines.readInputs(only: reconciling ? nil : edged))
+        // After a failed edge read, every level: the edges of this wake are not known.
+        let readsEveryLevel = reconciling || edgeReadError != nil
+        var input = StepInput(readings: lines.readInputs(only: readsEveryLevel ? nil : edged))
         if reconciling { lastFullRead = now }
         for signal in InputSignal.allCases where input.readings[signal] != nil { lastReadings[signal] = input.readings[signal] }
         if var analog {

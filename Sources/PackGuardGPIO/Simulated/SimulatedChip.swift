@@ -226,6 +226,11 @@ final class SimulatedRequest: GPIOLineRequest {
         try checked("read edge events") { state, request in
             // Every read is traced, as every read(2) of an event descriptor costs a system call.
             for offset in request.offsets { state.trace?.append("edges \(state.chips[chipIndex].lines[offset].name)") }
+            if let code = state.failNextEdgeRead {
+                state.failNextEdgeRead = nil
+                return .failure(GPIOError(.systemError, operation: "read edge events", chip: chip,
+                                          offset: offsets.count == 1 ? offsets[0] : nil, errno: code))
+            }
             guard !request.pending.isEmpty else { return .success([]) }
             let events = request.pending
             state.requests[id]?.pending.removeAll()

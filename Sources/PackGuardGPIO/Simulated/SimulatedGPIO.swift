@@ -56,6 +56,7 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
         var requests: [Int: Request] = [:]
         var nextRequest = 1
         var failNextRead: Int32?
+        var failNextEdgeRead: Int32?
         var failNextSet: Int32?
         var failLinesNextSet: [String: Int32] = [:]  // line name → errno of its next write
         var dropEvents = false
@@ -160,6 +161,8 @@ public final class SimulatedGPIO: GPIOBackend, Sendable {
     }
 
     public func failNextRead(errno code: Int32 = EIO) { state.withLock { $0.failNextRead = code } }
+    /// The next edge event read of any request fails with this errno (EIO by default).
+    public func failNextEdgeRead(errno code: Int32 = EIO) { state.withLock { $0.failNextEdgeRead = code } }
     /// The next value set of any request fails with this errno, as a whole: no line is set (as one
     /// libgpiod v2 request fails).
     public func failNextSet(errno code: Int32 = EIO) { state.withLock { $0.failNextSet = code } }

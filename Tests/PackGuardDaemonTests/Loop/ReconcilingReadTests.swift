@@ -101,6 +101,21 @@ struct ReconcilingReadTests {
         #expect(rig.gpio.physicalLevel("GPIO20"))
     }
 
+    /// When the edges of a wake cannot be read, the same step reads every input's level: a release
+    /// among those edges opens its relay now, not at the next wake.
+    @Test func anEdgeWakeWhoseEdgesCannotBeReadReadsEveryLevel() throws {
+        let rig = try closedRig()
+        rig.clock.advance(.milliseconds(20))
+        rig.bms("GPIO27", asserted: false)
+        rig.gpio.failNextEdgeRead()
+        rig.gpio.startTrace()
+        let result = try rig.controller.step(now: rig.clock.now(), readableEdges: [descriptor(of: .dischargeEnable, in: rig)])
+        let trace = rig.gpio.takeTrace()
+        #expect(inputReads(trace).levels == Self.inputLines, "\(trace)")
+        #expect(result.outputs[.dischargeRelay] == .inactive && !rig.gpio.physicalLevel("GPIO20"), "the release opened its relay")
+        #expect(rig.controller.edgeReadsFailing)
+    }
+
     @Test func aCommandMakesTheStepReadEveryLine() throws {
         let rig = try closedRig()
         rig.clock.advance(.milliseconds(45))
