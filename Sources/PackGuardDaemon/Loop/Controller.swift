@@ -180,6 +180,7 @@ public final class Controller: @unchecked Sendable {
             logger.warning("reload: the CAN interface, its use or its identifiers changed: restart packguard to reopen the CAN socket with them")
         }
         for signal in relocation.inputs { lastEdge[signal] = nil }  // a new line's edges start afresh
+        lastFullRead = nil  // the next step reads every line of the configuration in force, whoever calls it
         // The reflex watches the lines in force now (a moved or added enable has a new descriptor).
         if let reflex, !reflex.arm() {
             logger.warning("reload: the off reflex cannot watch every enable line; the control loop still reacts to each")
@@ -311,7 +312,7 @@ public final class Controller: @unchecked Sendable {
         let readsEveryLevel = reconciling || edgeReadError != nil
         var input = StepInput(readings: lines.readInputs(only: readsEveryLevel ? nil : edged))
         if reconciling { lastFullRead = now }
-        for signal in InputSignal.allCases where input.readings[signal] != nil { lastReadings[signal] = input.readings[signal] }
+        for signal in configuration.policy.inputs where input.readings[signal] != nil { lastReadings[signal] = input.readings[signal] }
         if var analog {
             let time = UInt64(max(0, now.nanoseconds))
             if analog.sampler.isSampleDue(now: time) {

@@ -98,6 +98,25 @@ struct ReloadTests {
         #expect(rig.gpio.physicalLevel("GPIO20"))
     }
 
+    /// Whoever steps next (the loop's timer, an edge), the step after a reload reads every line of
+    /// the configuration now in force: its reconciling read is due at once.
+    @Test func theStepAfterAReloadReadsEveryLineEvenOnATimerWake() throws {
+        let rig = try ReloadRig()
+        try rig.closeBoth()
+        rig.clock.advance(.milliseconds(45))
+        try rig.controller.step(now: rig.clock.now(), readableEdges: [])  // a full read 45 ms ago: this one reads none
+        writeFile(rig.path, yaml.replacingOccurrences("qualifyMs: 500", with: "qualifyMs: 800"))
+        try Daemon.reload(rig.controller, from: rig.path, backend: rig.gpio, logger: rig.logger)
+        rig.clock.advance(.milliseconds(10))
+        rig.gpio.startTrace()
+        try rig.controller.step(now: rig.clock.now(), readableEdges: [])
+        let trace = rig.gpio.takeTrace()
+        for line in ["GPIO17", "GPIO27", "GPIO22", "GPIO23"] {
+            #expect(trace.contains("read \(line)") && trace.contains("edges \(line)"), "\(line): \(trace)")
+        }
+        #expect(rig.gpio.physicalLevel("GPIO16") && rig.gpio.physicalLevel("GPIO20"), "the relays stay closed")
+    }
+
     @Test func forceOffSurvivesAReloadAndStaysPersisted() throws {
         let rig = try ReloadRig()
         try rig.closeBoth()
