@@ -4,6 +4,8 @@
 // it into `packguard rig set-lines` (rig/guest-gpio-versions.sh).
 //
 //   PG_FAULT_SET_OFFSETS="5:5,19:1"   offset:errno pairs; writes to those offsets fail with that errno
+//   PG_FAULT_SET_OFFSETS="20:5:1"      offset:errno:value; only writes of that value fail (a relay that
+//                                      cannot close but still opens)
 //
 // libgpiod v1: gpiod_line_set_value() is per line (the shim sets a request's lines one by one): a
 // faulted offset fails, every other line goes through to the real function.
@@ -20,8 +22,8 @@
 struct gpiod_line;
 struct gpiod_line_request;
 
-// The errno for a faulted offset, or 0.
-static int fault_for(unsigned int offset) {
+// The errno for a write of `value` to a faulted offset, or 0.
+static int fault_for(unsigned int offset, int value) {
     const char *spec = getenv("PG_FAULT_SET_OFFSETS");
     while (spec != NULL && *spec != '\0') {
         char *end;
@@ -29,7 +31,10 @@ static int fault_for(unsigned int offset) {
         if (end == spec || *end != ':')
             return 0; // malformed: no fault (the rig's test then fails visibly)
         long code = strtol(end + 1, &end, 10);
-        if (faulted == offset)
+        long only = -1;  // any value
+        if (*end == ':')
+            only = strtol(end + 1, &end, 10);
+        if (faulted == offset && (only < 0 || only == (value != 0)))
             return (int)code;
         spec = *end == ',' ? end + 1 : NULL;
     }
@@ -43,7 +48,7 @@ int gpiod_line_set_value(struct gpiod_line *line, int value) {
         errno = ENOSYS;
         return -1;
     }
-    int code = fault_for(offset_of(line));
+    int code = fault_for(offset_of(line), value);
     if (code != 0) {
         errno = code;
         return -1;
@@ -59,7 +64,7 @@ int gpiod_line_set_value(struct gpiod_line *line, int value) {
 int gpiod_line_request_set_values_subset(struct gpiod_line_request *request, size_t num_values,
                                          const unsigned int *offsets, const int *values) {
     for (size_t i = 0; i < num_values; i++) {
-        int code = fault_for(offsets[i]);
+        int code = fault_for(offsets[i], values[i]);
         if (code != 0) {
             errno = code;
             return -1;

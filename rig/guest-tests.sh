@@ -306,6 +306,30 @@ else
 fi
 [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=; }
 
+# A relay that cannot close: writes of 1 to the discharge relay's line fail (EIO, LD_PRELOAD rig/fault-set-values.c;
+# writes of 0 work). The loop's deferred closing write (right before it sleeps) fails on the real library; that must
+# open every relay and fault the policy, and the daemon runs on with every relay open (minOffMs holds them 5 s).
+rest_lines
+name="a closing write that fails (GPIO20, EIO) -> every relay opened, the line named, the daemon runs on"
+if [ -z "${RIG_FAULT_SO:-}" ] || [ ! -f "$RIG_FAULT_SO" ]; then
+    bad "$name" "no RIG_FAULT_SO (rig/fault-set-values.so)"
+elif LD_PRELOAD=$RIG_FAULT_SO PG_FAULT_SET_OFFSETS=20:5:1 start_daemon "$config" \
+        && wait_for 10000 grep -q "applying outputs failed" "$log"; then
+    failed_ms=$(( (NOW - ASSERTED_AT) / 1000 ))
+    if ! grep "applying outputs failed" "$log" | head -1 | grep -q "GPIO20"; then
+        bad "$name" "the failure does not name GPIO20: $(grep -m1 "applying outputs failed" "$log")"
+    elif ! holds_for 2000 relays_off; then
+        bad "$name" "a relay is on after the failure: charge $(cat "$SIM/sim_gpio16/value"), discharge $(cat "$SIM/sim_gpio20/value")"
+    elif ! kill -0 "$pid" 2>/dev/null; then
+        bad "$name" "the daemon exited although every relay could be opened"
+    else
+        ok "$name" "failed ${failed_ms} ms after the enables; $(grep -m1 -o "applying outputs failed: [^;]*" "$log")"
+    fi
+else
+    bad "$name" "no failure logged within 10 s: charge $(cat "$SIM/sim_gpio16/value"), discharge $(cat "$SIM/sim_gpio20/value"); $(tail -3 "$log" | tr '\n' ' ')"
+fi
+stop_daemon
+
 # Who may do what on the control socket (two real users), and a flood of silent clients: rig/guest-control.sh.
 source "$RIG_DIR/guest-control.sh"
 

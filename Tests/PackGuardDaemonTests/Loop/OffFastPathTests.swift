@@ -87,12 +87,16 @@ struct OffFastPathTests {
 
     /// A closing write that fails opens every relay, and the loop steps at once so that the
     /// policy faults.
-    @Test func aFailingPendingCloseOpensEveryRelayAndFaults() throws {
+    /// Whichever relay fails, the first written or the second (none is closed after a failure).
+    @Test(arguments: ["GPIO16", "GPIO20"])
+    func aFailingPendingCloseOpensEveryRelayAndFaults(failing: String) throws {
         let rig = try rigAboutToClose()
         try rig.controller.step(now: rig.clock.now(), deferClosing: true)
-        rig.gpio.failNextSet(lines: ["GPIO20": EIO])
+        rig.gpio.failNextSet(lines: [failing: EIO])
         #expect(rig.controller.closePendingRelays(), "the loop must step now")
         #expect(!rig.gpio.physicalLevel("GPIO20") && !rig.gpio.physicalLevel("GPIO16"))
+        #expect(rig.controller.lines.appliedOutputs[.chargeRelay] == .inactive && rig.controller.lines.appliedOutputs[.dischargeRelay] == .inactive,
+                "every relay applied open again")
         rig.clock.advance(.milliseconds(1))
         try rig.step()
         #expect(rig.controller.currentPolicy.faults.contains(.outputWriteError))
