@@ -70,7 +70,7 @@ public struct LinuxSystemCalls: SystemCalls {
     public func send(_ descriptor: Int32, _ bytes: [UInt8], to address: UnixSocketAddress) throws(SystemCallError) -> Int {
         while true {
             let sent = bytes.withUnsafeBytes { buffer in
-                address.withSockaddr { Glibc.sendto(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), $0, $1) }
+                address.withSockaddr { Glibc.sendto(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), $0, $1) }
             }
             if sent >= 0 { return sent }
             if errno != EINTR { throw SystemCallError(.sendto, errno: errno) }

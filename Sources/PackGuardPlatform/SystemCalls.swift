@@ -39,6 +39,8 @@ public protocol SystemCalls: Sendable {
     func exists(_ path: String, mode: Int32) throws(SystemCallError) -> Bool
     /// A close-on-exec datagram socket in AF_UNIX.
     func datagramSocket() throws(SystemCallError) -> Int32
-    /// sendto(2) of one datagram to a unix address; returns the bytes sent.
+    /// sendto(2) of one datagram to a unix address; returns the bytes sent. Never waits: a receiver
+    /// whose queue is full (systemd busy or stuck) is EAGAIN, so the control loop that pets systemd
+    /// cannot stall behind it.
     func send(_ descriptor: Int32, _ bytes: [UInt8], to address: UnixSocketAddress) throws(SystemCallError) -> Int
 }

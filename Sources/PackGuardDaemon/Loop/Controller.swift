@@ -57,6 +57,7 @@ public final class Controller: @unchecked Sendable {
     private var pendingClose: (levels: OutputLevels, reflexMark: Int)?
     private(set) var startedAt: Instant?
     private var sentReady = false
+    private var loggedReady = false
     private var lastSystemdPet: Instant?
     /// A failing pet or notification is logged when it starts failing and when it works again,
     /// not at every step: a dead device must not flood the journal at the step rate.
@@ -602,9 +603,13 @@ public final class Controller: @unchecked Sendable {
 
     private func petWatchdogs(now: Instant) {
         if !sentReady {
-            sentReady = true
-            notify(["READY=1", "STATUS=\(policy.state.rawValue): every input read"])
-            logger.notice("ready: outputs held off, every input read (\(backendDescription))")
+            // Sent again at each healthy step until systemd has it: a send never waits, so a full
+            // notify socket (EAGAIN) must not leave the start unfinished.
+            sentReady = notify(["READY=1", "STATUS=\(policy.state.rawValue): every input read"]) || notifier == nil
+            if !loggedReady {
+                loggedReady = true
+                logger.notice("ready: outputs held off, every input read (\(backendDescription))")
+            }
         }
         if let interval = notifier?.watchdogIntervalNanoseconds {
             if lastSystemdPet.map({ now - $0 >= Interval(nanoseconds: Int64(interval / 4)) }) ?? true {

@@ -106,6 +106,37 @@ struct SystemdNotifierTests {
             == "cannot notify systemd at \(path): No such file or directory (errno 2)")
     }
 
+    /// A systemd that stops reading (PID 1 busy or stuck) fills the socket's queue
+    /// (net.unix.max_dgram_qlen, 10 by default): a send must then fail at once, never wait, because the
+    /// control loop is the one that sends. Before MSG_DONTWAIT this test hung in sendto(2).
+    @Test("a receiver whose queue is full makes a send fail at once with EAGAIN, and sends work once it reads",
+          .timeLimit(.minutes(1)))
+    func fullReceiverNeverWaits() throws {
+        let directory = PlatformTestDirectory()
+        let path = directory.file("notify")
+        let receiver = BoundTestSocket(type: SOCK_DGRAM, address: try #require(UnixSocketAddress(path: path)))
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path])
+        var delivered = 0
+        var failure: SystemdNotifyError?
+        while failure == nil && delivered < 10_000 {
+            do throws(SystemdNotifyError) {
+                try notifier.watchdog()
+                delivered += 1
+            } catch {
+                failure = error
+            }
+        }
+        #expect(failure == .send(address: path, errno: EAGAIN), "after \(delivered) datagrams")
+        #expect(delivered >= 1)
+        #expect("\(try #require(failure))" == "cannot notify systemd at \(path): \(errnoDescription(EAGAIN))")
+
+        var drained = 0
+        while receiver.receiveDatagram() != nil { drained += 1 }
+        #expect(drained == delivered, "every datagram that was sent arrived whole")
+        try notifier.status("running")
+        #expect(receiver.receiveDatagram() == Array("STATUS=running".utf8))
+    }
+
     @Test("an abstract socket nobody bound is refused")
     func unreachableAbstract() {
         let name = uniqueAbstractName("absent")
