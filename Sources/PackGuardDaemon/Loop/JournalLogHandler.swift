@@ -57,20 +57,68 @@ public struct JournalLogHandler: LogHandler {
         writer(priorityPrefixes ? "<\(Self.priority(event.level))>\(text)\n" : "\(text)\n")
     }
 
-    private static let outputLock = Mutex(())
+    /// Writes whole lines to stdout, never interleaved between threads, and never waiting for the journal
+    /// (see `LogLineWriter`).
+    public static let standardOutput: @Sendable (String) -> Void = { line in standardOutputWriter.write(line) }
 
-    /// Writes whole lines to stdout, never interleaved between threads.
-    public static let standardOutput: @Sendable (String) -> Void = { line in
-        outputLock.withLock { _ in
-            let bytes = Array(line.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }  // stdout gone (journald restarted): nothing else to tell
-                offset += written
+    private static let standardOutputWriter = LogLineWriter(descriptor: STDOUT_FILENO)
+}
+
+/// Writes log lines to one descriptor, whole and never interleaved. The control loop logs from its own
+/// thread, so a journal that does not read (journald stalled behind a slow SD card) must not stall it:
+/// to a socket (the journal's stream) each line goes with MSG_DONTWAIT, and a line that does not fit
+/// is dropped and counted. The next line that fits is preceded by how many were lost. Terminals, pipes
+/// and files (ENOTSOCK) get plain write(2): a manual run, where waiting is what the user wants.
+public final class LogLineWriter: Sendable {
+    private let descriptor: Int32
+    /// Lines dropped since the last one written; the lock also keeps lines whole between threads.
+    private let dropped = Mutex(0)
+    /// How long a line that went out in part waits for the rest (a stream cannot take back half a line).
+    static let partialLineWaitMs: Int32 = 20
+
+    public init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Lines dropped since the last one that was written (for tests and the shutdown report).
+    public var droppedLines: Int { dropped.withLock { $0 } }
+
+    public func write(_ line: String) {
+        dropped.withLock { dropped in
+            if dropped > 0 {
+                let notice = "\(dropped) log line\(dropped == 1 ? "" : "s") dropped: the journal was not reading\n"
+                guard writeWhole(Array(notice.utf8)) else { dropped += 1; return }
+                dropped = 0
             }
+            if !writeWhole(Array(line.utf8)) { dropped += 1 }
         }
+    }
+
+    /// False when the line (or its rest) could not be written without waiting longer than
+    /// `partialLineWaitMs`, or the descriptor is gone.
+    private func writeWhole(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        var socket = true
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer -> Int in
+                let start = buffer.baseAddress! + offset
+                if socket {
+                    let sent = Glibc.send(descriptor, start, buffer.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                    if sent >= 0 || errno != ENOTSOCK { return sent }
+                    socket = false
+                }
+                return Glibc.write(descriptor, start, buffer.count - offset)
+            }
+            if written > 0 {
+                offset += written
+                continue
+            }
+            if written < 0 && errno == EINTR { continue }
+            guard written < 0, errno == EAGAIN || errno == EWOULDBLOCK, offset > 0 else { return false }
+            // Part of the line is out: wait a little for room for the rest, or the next line would
+            // continue this one.
+            var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            guard poll(&entry, 1, Self.partialLineWaitMs) > 0 else { return false }
+        }
+        return true
     }
 }
 

@@ -1,4 +1,7 @@
 // The log line format: sd-daemon priority prefixes only when standard output is the journal.
+#if os(Linux)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import Testing
@@ -43,3 +46,73 @@ struct JournalLogHandlerTests {
         }
     }
 }
+
+#if os(Linux)
+/// The writer behind the daemon's standard output, on real descriptors: a journal that stops reading
+/// must never stall the thread that logs (the control loop), and what does arrive arrives in whole lines.
+@Suite("log line writer")
+struct LogLineWriterTests {
+    /// Everything readable on `descriptor` now, without waiting.
+    func drain(_ descriptor: Int32) -> String {
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count <= 0 { break }
+            all += buffer[0..<count]
+        }
+        return String(decoding: all, as: UTF8.self)
+    }
+
+    @Test("a journal stream that is not read: lines are dropped and counted, never waited for; the rest arrive whole, then the count",
+          .timeLimit(.minutes(1)))
+    func fullStreamDropsWholeLines() throws {
+        var pair: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { for end in pair { close(end) } }
+        var small: Int32 = 4096
+        try #require(setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        let writer = LogLineWriter(descriptor: pair[0])
+        let padding = String(repeating: "x", count: 90)
+        for index in 0..<2_000 { writer.write("line \(index) \(padding)\n") }  // 200 kB: far more than the buffer holds
+        let dropped = writer.droppedLines
+        #expect(dropped > 0 && dropped < 2_000, "\(dropped) dropped")
+
+        let received = drain(pair[1]).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(received.last == "", "the stream ends at a line's end")
+        let lines = received.dropLast()
+        #expect(lines.count == 2_000 - dropped)
+        #expect(lines.allSatisfy { $0.hasPrefix("line ") && $0.hasSuffix(" " + padding) }, "no line is cut or joined")
+        #expect(lines.first == "line 0 \(padding)"[...], "the first lines went out in order")
+
+        writer.write("after\n")
+        #expect(drain(pair[1]) == "\(dropped) log lines dropped: the journal was not reading\nafter\n")
+        #expect(writer.droppedLines == 0)
+    }
+
+    @Test("a pipe, a terminal or a file is written with write(2), whole")
+    func pipeWritesPlainly() throws {
+        var fds: [Int32] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        defer { for end in fds { close(end) } }
+        let writer = LogLineWriter(descriptor: fds[1])
+        writer.write("<5>running\n")
+        writer.write("charge relay closed\n")
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = read(fds[0], &buffer, buffer.count)
+        #expect(String(decoding: buffer[0..<max(0, count)], as: UTF8.self) == "<5>running\ncharge relay closed\n")
+        #expect(writer.droppedLines == 0)
+    }
+
+    @Test("a descriptor that is gone loses the line, counted, and never crashes")
+    func closedDescriptor() throws {
+        var pair: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        close(pair[1])
+        defer { close(pair[0]) }
+        let writer = LogLineWriter(descriptor: pair[0])
+        writer.write("nobody hears this\n")  // EPIPE, without SIGPIPE (MSG_NOSIGNAL)
+        #expect(writer.droppedLines == 1)
+    }
+}
+#endif
