@@ -10,6 +10,27 @@ import Testing
 /// The controller speaking sd_notify to a real datagram socket, as systemd would receive it.
 @Suite("Controller and systemd over a real NOTIFY_SOCKET")
 struct SystemdProtocolTests {
+    /// A controller on the mocked chip whose NOTIFY_SOCKET (WATCHDOG_USEC 2 s) is a socket the test reads.
+    struct Systemd {
+        let directory = PlatformTestDirectory()
+        let path: String
+        let receiver: BoundTestSocket
+        let gpio = SimulatedGPIO.raspberryPi()
+        let clock = VirtualClock()
+        let controller: Controller
+
+        init(logger: Logger) throws {
+            path = directory.file("notify")
+            receiver = BoundTestSocket(type: SOCK_DGRAM, address: try #require(UnixSocketAddress(path: path)))
+            let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000",
+                                                         "WATCHDOG_PID": "\(getpid())"])
+            let configuration = BuiltInConfiguration.load()
+            controller = Controller(configuration: configuration,
+                                    lines: try SignalLines(configuration: configuration, backend: gpio),
+                                    backendDescription: "simulated", clock: clock, logger: logger, notifier: notifier)
+        }
+    }
+
     func datagrams(_ receiver: BoundTestSocket) -> [String] {
         var all: [String] = []
         while let datagram = receiver.receiveDatagram() { all.append(String(decoding: datagram, as: UTF8.self)) }
@@ -17,17 +38,8 @@ struct SystemdProtocolTests {
     }
 
     @Test func readyOnlyAfterInputsWatchdogOnlyWhileHealthyStoppingAtShutdown() throws {
-        let directory = PlatformTestDirectory()
-        let path = directory.file("notify")
-        let receiver = BoundTestSocket(type: SOCK_DGRAM, address: try #require(UnixSocketAddress(path: path)))
-        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000",
-                                                     "WATCHDOG_PID": "\(getpid())"])
-        let gpio = SimulatedGPIO.raspberryPi()
-        let clock = VirtualClock()
-        let configuration = BuiltInConfiguration.load()
-        let controller = Controller(configuration: configuration,
-                                    lines: try SignalLines(configuration: configuration, backend: gpio),
-                                    backendDescription: "simulated", clock: clock, logger: quietLogger, notifier: notifier)
+        let systemd = try Systemd(logger: quietLogger)
+        let (receiver, gpio, clock, controller) = (systemd.receiver, systemd.gpio, systemd.clock, systemd.controller)
         #expect(datagrams(receiver).isEmpty, "nothing before the first step")
 
         try controller.step(now: clock.now())
@@ -72,18 +84,9 @@ struct SystemdProtocolTests {
     /// again until it arrives, and pets resume when systemd reads again.
     @Test(.timeLimit(.minutes(1)))
     func aFullNotifySocketNeverStallsAStepAndReadyArrivesOnceItDrains() throws {
-        let directory = PlatformTestDirectory()
-        let path = directory.file("notify")
-        let receiver = BoundTestSocket(type: SOCK_DGRAM, address: try #require(UnixSocketAddress(path: path)))
-        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000",
-                                                     "WATCHDOG_PID": "\(getpid())"])
-        let gpio = SimulatedGPIO.raspberryPi()
-        let clock = VirtualClock()
-        let configuration = BuiltInConfiguration.load()
         let log = RecordedLog()
-        let controller = Controller(configuration: configuration,
-                                    lines: try SignalLines(configuration: configuration, backend: gpio),
-                                    backendDescription: "simulated", clock: clock, logger: log.logger, notifier: notifier)
+        let systemd = try Systemd(logger: log.logger)
+        let (path, receiver, gpio, clock, controller) = (systemd.path, systemd.receiver, systemd.gpio, systemd.clock, systemd.controller)
         gpio.drive("GPIO17", .low)  // the BMS asserts Charge Enable and Discharge Enable (active-low)
         gpio.drive("GPIO27", .low)
         let queued = fill(path)
