@@ -68,7 +68,7 @@ public struct JournalLogHandler: LogHandler {
 /// thread, so a journal that does not read (journald stalled behind a slow SD card) must not stall it:
 /// to a socket (the journal's stream) each line goes with MSG_DONTWAIT, and a line that does not fit
 /// is dropped and counted. The next line that fits is preceded by how many were lost. Terminals, pipes
-/// and files (ENOTSOCK) get plain write(2): a manual run, where waiting is what the user wants.
+/// and files get plain write(2): a manual run, where waiting is what the user wants.
 public final class LogLineWriter: Sendable {
     private let descriptor: Int32
     /// Lines dropped since the last one written; the lock also keeps lines whole between threads.
@@ -76,9 +76,17 @@ public final class LogLineWriter: Sendable {
     /// How long a line that went out in part waits for the rest (a stream cannot take back half a line).
     static let partialLineWaitMs: Int32 = 20
 
-    public init(descriptor: Int32) { self.descriptor = descriptor }
+    /// Whether `descriptor` is a socket (the journal's stream) when the writer was made: decided once.
+    private let isSocket: Bool
 
-    /// Lines dropped since the last one that was written (for tests and the shutdown report).
+    public init(descriptor: Int32) {
+        self.descriptor = descriptor
+        var info = stat()
+        // An fstat that fails means a descriptor that is gone: write(2) then fails too, and lines are counted.
+        isSocket = fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
+    }
+
+    /// Lines dropped since the last one that was written.
     public var droppedLines: Int { dropped.withLock { $0 } }
 
     public func write(_ line: String) {
@@ -96,15 +104,10 @@ public final class LogLineWriter: Sendable {
     /// `partialLineWaitMs`, or the descriptor is gone.
     private func writeWhole(_ bytes: [UInt8]) -> Bool {
         var offset = 0
-        var socket = true
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { buffer -> Int in
                 let start = buffer.baseAddress! + offset
-                if socket {
-                    let sent = Glibc.send(descriptor, start, buffer.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-                    if sent >= 0 || errno != ENOTSOCK { return sent }
-                    socket = false
-                }
+                if isSocket { return Glibc.send(descriptor, start, buffer.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
                 return Glibc.write(descriptor, start, buffer.count - offset)
             }
             if written > 0 {
